@@ -1,0 +1,115 @@
+/* au_cache.h: the distributed cache, Redis first, in-process fallback.
+ *
+ * Keys are "audora:v1:<kind>:<key>". Values are opaque bytes. TTLs are per
+ * kind and come from the configuration. A cache failure never fails the
+ * caller: a Redis error counts as a miss (get) or is dropped (set), the
+ * cache switches to its local LRU/TTL backend and probes Redis again every
+ * redis.retry_ms.
+ *
+ * Kinds marked "coherent" (history) must look the same to every process;
+ * while Redis is down they bypass the local backend entirely (a miss, so
+ * the caller reads the database) instead of serving per-process state. */
+#ifndef AU_CACHE_H
+#define AU_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "au_config.h"
+#include "au_err.h"
+
+typedef enum {
+    AU_CK_ARTIST = 0,  /* artist metadata, 24 h */
+    AU_CK_CHART,       /* chart pages, 1 h */
+    AU_CK_PREDICTION,  /* predictions, 30 min */
+    AU_CK_SUMMARY,     /* trending summaries, 10 min */
+    AU_CK_BULK,        /* bulk track lookups, 5 min */
+    AU_CK_HISTORY,     /* per-series track history, coherent */
+    AU_CK_FEATURES,    /* audio features by track key */
+    AU_CK__COUNT
+} au_cache_kind_t;
+
+/* A backend: a small function table so tests can swap implementations.
+ * Every call returns 0 or a negative AU_E* code; vals[i] are malloc'd
+ * copies the caller frees (NULL on a miss). */
+typedef struct au_cache_backend {
+    const char *name;
+    int (*mget)(void *self, size_t n, const char *const *keys, char **vals,
+                size_t *lens);
+    int (*mset)(void *self, size_t n, const char *const *keys,
+                const char *const *vals, const size_t *lens, int ttl_s);
+    int (*mdel)(void *self, size_t n, const char *const *keys);
+    /* Sets key only if absent, with a TTL in milliseconds; returns 1 when
+     * set, 0 when it existed. Used for fill locks (stampede protection). */
+    int (*setnx)(void *self, const char *key, const char *val, size_t len,
+                 int ttl_ms);
+    void (*destroy)(void *self);
+} au_cache_backend_t;
+
+/* Backend constructors. The local one is an LRU with lazy TTL expiry. */
+void *au_cache_local_new(size_t max_entries);
+extern const au_cache_backend_t au_cache_local_backend;
+/* Connects to a redis:// URL; NULL on a bad URL (a dead server is fine:
+ * calls then fail with AU_ECACHE and reconnect later). */
+void *au_cache_redis_new(const char *url, int timeout_ms);
+extern const au_cache_backend_t au_cache_redis_backend;
+
+typedef struct au_cache_t au_cache_t;
+
+/* Builds the cache from cfg: Redis when redis.url is set, always a local
+ * fallback. Returns NULL only on out-of-memory or an unparsable URL. */
+au_cache_t *au_cache_new(const au_config_t *cfg, au_error_t *err);
+/* Builds a cache over explicit backends (primary may be NULL: local only).
+ * The cache takes ownership of both. */
+au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
+                              void *primary_self,
+                              const au_cache_backend_t *local,
+                              void *local_self, const au_config_t *cfg);
+void au_cache_destroy(au_cache_t **self_p);
+
+/* 0 and *val (malloc'd, caller frees) on a hit, AU_ENOTFOUND on a miss. */
+int au_cache_get(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                 char **val, size_t *len);
+/* Stores val under key with the kind's TTL. Always returns 0. */
+int au_cache_set(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                 const void *val, size_t len);
+int au_cache_del(au_cache_t *c, au_cache_kind_t kind, const char *key);
+
+/* Pipelined forms: one round trip for n keys. vals[i] NULL on a miss.
+ * Return 0 (errors count as misses / are dropped). */
+int au_cache_mget(au_cache_t *c, au_cache_kind_t kind, size_t n,
+                  const char *const *keys, char **vals, size_t *lens);
+int au_cache_mset(au_cache_t *c, au_cache_kind_t kind, size_t n,
+                  const char *const *keys, const char *const *vals,
+                  const size_t *lens);
+int au_cache_mdel(au_cache_t *c, au_cache_kind_t kind, size_t n,
+                  const char *const *keys);
+
+/* Memoize (the original's @cached): on a miss, one process takes a short
+ * fill lock and calls fill(); others wait briefly for its result and
+ * call fill() themselves if it does not arrive. fill returns 0 and a
+ * malloc'd value, or an error which is returned as is (not cached). */
+typedef int (*au_cache_fill_fn)(void *arg, char **val, size_t *len);
+int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                     au_cache_fill_fn fill, void *arg, char **val,
+                     size_t *len);
+
+/* Stable key builder: "<prefix>:<16 hex of a 64-bit FNV-1a over parts>".
+ * Each part is hashed with its length so ("ab","c") != ("a","bc"). The
+ * same parts give the same key in every process and on every machine. */
+void au_cache_key(char *out, size_t cap, const char *prefix, size_t nparts,
+                  const char *const *parts);
+
+typedef struct {
+    uint64_t hits, misses, sets, errors;
+} au_cache_stats_t;
+
+/* Counters for one kind since the cache was built. */
+void au_cache_stats(const au_cache_t *c, au_cache_kind_t kind,
+                    au_cache_stats_t *out);
+/* "history", "artist", ... */
+const char *au_cache_kind_name(au_cache_kind_t kind);
+/* 1 while Redis is the active backend, 0 while on the local fallback. */
+int au_cache_using_redis(au_cache_t *c);
+
+#endif

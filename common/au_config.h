@@ -1,0 +1,99 @@
+/* au_config.h: typed configuration.
+ *
+ * Precedence, lowest first: built-in defaults < .env file < environment
+ * (AUDORA_<SECTION>__<KEY>, e.g. AUDORA_DATABASE__POOL_SIZE=8) < flags
+ * (--database.pool_size=8 or --database.pool_size 8). Every key has a type,
+ * a default and a range; a violation is reported as
+ *   "database.pool_size=42 (from AUDORA_DATABASE__POOL_SIZE): must be
+ *    between 1 and 20"
+ * Secrets (passwords inside URLs, API keys) are redacted in every dump. */
+#ifndef AU_CONFIG_H
+#define AU_CONFIG_H
+
+#include <stdio.h>
+
+#include "au_err.h"
+
+#define AU_CFG_STR 512
+
+typedef struct {
+    struct {
+        char url[AU_CFG_STR];    /* libpq URL; empty: embedded servers */
+        int pool_size;           /* 1..20, default 5 */
+        int checkout_timeout_ms; /* 1..600000, default 5000 */
+        int statement_timeout_ms; /* 0..3600000, default 60000 */
+    } database;
+    struct {
+        char url[AU_CFG_STR]; /* redis://host:port/db; empty: local only */
+        int timeout_ms;       /* 1..60000, default 500 */
+        int retry_ms;         /* 100..600000: reconnect probe, default 1000 */
+    } redis;
+    struct {
+        int local_max_entries; /* 16..10000000, default 10000 */
+        int ttl_artist_s;      /* default 86400 */
+        int ttl_chart_s;       /* default 3600 */
+        int ttl_prediction_s;  /* default 1800 */
+        int ttl_summary_s;     /* default 600 */
+        int ttl_bulk_s;        /* default 300 */
+        int ttl_history_s;     /* default 3600 */
+        int ttl_features_s;    /* default 86400 */
+    } cache;
+    struct {
+        /* Comma-separated endpoint lists. Producers connect to every
+         * relay "in", consumers to every relay "out". */
+        char enrich_in[AU_CFG_STR];     /* default tcp://127.0.0.1:5551 */
+        char enrich_out[AU_CFG_STR];    /* default tcp://127.0.0.1:5552 */
+        char analytics_in[AU_CFG_STR];  /* default tcp://127.0.0.1:5553 */
+        char analytics_out[AU_CFG_STR]; /* default tcp://127.0.0.1:5554 */
+        int hwm;                 /* 1..1000000 messages, default 64 */
+        int max_msg_bytes;       /* 1024..268435456, default 16777216 */
+        int linger_ms;           /* 0..60000, default 1000 */
+    } zmq;
+    struct {
+        int batch_records;   /* 1..10000, default 1000 */
+        int lease_s;         /* 1..86400, default 60 */
+        int max_attempts;    /* 1..100, default 5 */
+        int backoff_base_ms; /* 1..3600000, default 1000 */
+        int backoff_max_ms;  /* 1..86400000, default 60000 */
+        int poll_ms;         /* 10..60000: idle wait, default 1000 */
+        int drain_s;         /* 0..3600: SIGTERM drain budget, default 10 */
+    } queue;
+    struct {
+        int port;            /* 0 (off)..65535, default 0 */
+        char bind[64];       /* default 127.0.0.1 */
+    } metrics;
+    struct {
+        char level[16]; /* debug|info|warn|error, default info */
+    } log;
+    struct {
+        int chart_size;      /* positions in a full chart, default 200 */
+    } analytics;
+} au_config_t;
+
+/* Fills cfg with the built-in defaults. */
+void au_config_defaults(au_config_t *cfg);
+
+/* Full load: defaults, then env_file (NULL: "./.env" if it exists; a
+ * missing default file is not an error, a missing named file is), then the
+ * process environment, then argv flags. Recognised flags are removed from
+ * argv (argc updated) so the caller can parse its own; "--env-file PATH"
+ * is recognised too. Returns 0 or AU_ECONFIG with err naming key, value,
+ * source and rule. */
+int au_config_load(au_config_t *cfg, int *argc, char **argv,
+                   const char *env_file, au_error_t *err);
+
+/* Sets one key by its dotted name ("database.pool_size"), checking type
+ * and range. source is used in error messages ("flag", ".env:3", ...). */
+int au_config_set(au_config_t *cfg, const char *key, const char *value,
+                  const char *source, au_error_t *err);
+
+/* Writes every key as "key = value" lines, secrets redacted. */
+void au_config_dump(const au_config_t *cfg, FILE *out);
+
+/* Copies src into dst with any password in a URL replaced by "***". */
+void au_config_redact_url(const char *src, char *dst, size_t cap);
+
+/* Writes a .env.example: every key, its env name, default and rule. */
+void au_config_write_example(FILE *out);
+
+#endif

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Throw-away PostgreSQL and Redis from the installed binaries.
+#   servers.sh start DIR        start both on free loopback ports under DIR,
+#                               write DIR/env (AUDORA_DATABASE__URL, ...)
+#   servers.sh stop DIR         stop both and remove nothing else
+#   servers.sh redis-stop DIR   stop Redis only (fault tests)
+#   servers.sh redis-start DIR  start Redis again on the same port
+#   servers.sh pg-restart DIR   restart PostgreSQL on the same port
+set -euo pipefail
+cmd=${1:?usage: servers.sh start|stop|redis-stop|redis-start|pg-restart DIR}
+dir=${2:?directory required}
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# initdb refuses to run as root, so the cluster belongs to "postgres" then.
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+redis_start() {
+    local port; port=$(cat "$dir/redis.port")
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize yes --pidfile "$dir/redis.pid" \
+        --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+    for _ in $(seq 100); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "servers: redis did not start (see $dir/redis.log)" >&2
+    return 1
+}
+
+redis_stop() {
+    [ -f "$dir/redis.pid" ] || return 0
+    local pid; pid=$(cat "$dir/redis.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    rm -f "$dir/redis.pid"
+}
+
+pg_ctl_() {
+    as_pg "$pgbin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w "$@" >/dev/null
+}
+
+case "$cmd" in
+start)
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    free_port >"$dir/pg.port"
+    free_port >"$dir/redis.port"
+    pgport=$(cat "$dir/pg.port")
+    mkdir -p "$dir/pg" "$dir/sock"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/pg" "$dir/sock"
+    chmod 755 "$dir"
+    as_pg "$pgbin/initdb" -D "$dir/pg" -U audora --auth=trust \
+        -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
+    cat >>"$dir/pg/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $pgport
+unix_socket_directories = '$dir/sock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+shared_buffers = 256MB
+CONF
+    pg_ctl_ start
+    as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U audora audora
+    redis_start
+    cat >"$dir/env" <<ENV
+export AUDORA_DATABASE__URL=postgresql://audora@127.0.0.1:$pgport/audora
+export AUDORA_REDIS__URL=redis://127.0.0.1:$(cat "$dir/redis.port")/0
+ENV
+    ;;
+stop)
+    redis_stop
+    [ -d "$dir/pg" ] && pg_ctl_ stop -m fast 2>/dev/null || true
+    ;;
+redis-stop) redis_stop ;;
+redis-start) redis_start ;;
+pg-restart) pg_ctl_ restart -m fast ;;
+*) echo "servers: unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,78 @@
+/* au_proto.h: the trend batch wire format, version 1 (see PROTOCOL.md).
+ *
+ * proto/ knows msgpack and nothing else. A batch is one ZeroMQ message:
+ * an envelope map carrying (job, attempt, seq) and an array of records.
+ * Decoding is strict and bounded: every malformed input is a distinct
+ * AU_E* code with a message naming the field and byte offset, and memory
+ * use is bounded by a small multiple of the input length. */
+#ifndef AU_PROTO_H
+#define AU_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "au_err.h"
+
+#define AU_PROTO_VERSION 1
+#define AU_PROTO_MAX_RECORDS 10000  /* records in one batch */
+#define AU_PROTO_MAX_STR 1024       /* bytes in one string */
+#define AU_PROTO_MAX_MSG (16u << 20) /* bytes in one message */
+
+/* Which stage last wrote the batch; each adds fields. */
+typedef enum {
+    AU_STAGE_RAW = 0,      /* ingest: what the source said */
+    AU_STAGE_ENRICHED = 1, /* enrich: canonical keys, audio features */
+    AU_STAGE_SCORED = 2    /* analytics: scores */
+} au_stage_t;
+
+typedef struct {
+    /* raw */
+    int32_t position;       /* >= 1 */
+    int64_t streams;        /* >= 0, or -1 when the source has none */
+    const char *track_name; /* non-empty */
+    const char *artist;     /* as the source spells it */
+    const char *track_id;   /* Spotify id (22 chars) or NULL */
+    /* enriched */
+    const char *track_key;  /* canonical track identity, or NULL */
+    const char *artist_key; /* normalised artist name, or NULL */
+    bool has_features;
+    float danceability, energy, valence, tempo; /* valid if has_features */
+    /* scored */
+    bool has_scores;
+    double score;            /* 0..100 */
+    int32_t prev_position;   /* 0: no previous entry */
+    int32_t position_change; /* prev_position - position; 0 when none */
+} au_record_t;
+
+typedef struct {
+    int64_t job_id;   /* >= 1 */
+    int32_t attempt;  /* >= 1, the job's fencing token */
+    int32_t seq;      /* 0-based batch number within the attempt */
+    int32_t nbatches; /* total batches of this attempt, >= seq + 1 */
+    bool last;        /* seq == nbatches - 1 */
+    au_stage_t stage;
+    const char *platform; /* "spotify" */
+    const char *chart;    /* "daily" | "weekly" | ... */
+    const char *region;   /* "us", "global", ... */
+    const char *date;     /* chart date, YYYY-MM-DD */
+    uint32_t count;       /* number of records */
+    au_record_t *records;
+} au_batch_t;
+
+/* Encodes b into a malloc'd buffer (*out, *out_len). Returns 0, AU_EINVAL
+ * for a batch that would not decode (e.g. count over the limit), or
+ * AU_ENOMEM. */
+int au_batch_encode(const au_batch_t *b, char **out, size_t *out_len);
+
+/* Decodes buf into *b. On success b->records and every string point into
+ * one allocation owned by b: release it with au_batch_free(). On failure
+ * nothing is allocated and err says what and where (byte offset).
+ * max_len caps the input (0: AU_PROTO_MAX_MSG). */
+int au_batch_decode(const char *buf, size_t len, size_t max_len,
+                    au_batch_t *b, au_error_t *err);
+
+/* Frees what au_batch_decode allocated; safe on a zeroed batch. */
+void au_batch_free(au_batch_t *b);
+
+#endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds with ASan/UBSan,
+# starts throw-away PostgreSQL and Redis on free loopback ports, runs every
+# test, stops the servers. Extra arguments go to ctest (e.g. -R proto).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+deploy/deps.sh
+build=${AU_TEST_BUILD:-$root/build-test}
+cmake -S . -B "$build" -DAU_SANITIZE=ON -DAU_WERROR=ON \
+      -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build "$build" -j"$(nproc)" 2>&1 | grep -v '^\[' || true
+test -x "$build/audora" || { echo "build failed" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/audora-test.XXXXXX)
+cleanup() { deploy/servers.sh stop "$tmp/srv" || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+deploy/servers.sh start "$tmp/srv"
+# shellcheck disable=SC1091
+. "$tmp/srv/env"
+export AUDORA_TEST_PG_URL=$AUDORA_DATABASE__URL
+export AUDORA_TEST_REDIS_URL=$AUDORA_REDIS__URL
+export AUDORA_TEST_SERVERS=$tmp/srv
+export AUDORA_TEST_TMP=$tmp
+unset AUDORA_DATABASE__URL AUDORA_REDIS__URL
+# Criterion forks a process per test; leaks are checked by LSan in each.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+log=$tmp/ctest.log
+set +e
+(cd "$build" && ctest -V --timeout 1500 "$@") 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+# One closing line over every Criterion binary: their "Synthesis" lines.
+awk '/\[====\] Synthesis:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($i == "Passing:") p += $(i + 1)
+            if ($i == "Failing:") f += $(i + 1)
+            if ($i == "Crashing:") f += $(i + 1)
+        }
+     }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$rc"
