@@ -8,7 +8,12 @@
  *
  * Kinds marked "coherent" (history) must look the same to every process;
  * while Redis is down they bypass the local backend entirely (a miss, so
- * the caller reads the database) instead of serving per-process state. */
+ * the caller reads the database) instead of serving per-process state.
+ *
+ * Not thread-safe: workers are single-threaded and each owns its cache
+ * (after a fork, build a new one: a Redis connection is not shareable).
+ * Values handed back carry a spare NUL after len bytes, so text values
+ * can be used as C strings. */
 #ifndef AU_CACHE_H
 #define AU_CACHE_H
 

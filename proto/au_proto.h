@@ -18,6 +18,7 @@
 #define AU_PROTO_MAX_RECORDS 10000  /* records in one batch */
 #define AU_PROTO_MAX_STR 1024       /* bytes in one string */
 #define AU_PROTO_MAX_MSG (16u << 20) /* bytes in one message */
+#define AU_PROTO_MAX_DEPTH 16       /* nesting; the envelope is level 1 */
 
 /* Which stage last wrote the batch; each adds fields. */
 typedef enum {
@@ -72,7 +73,17 @@ int au_batch_encode(const au_batch_t *b, char **out, size_t *out_len);
 int au_batch_decode(const char *buf, size_t len, size_t max_len,
                     au_batch_t *b, au_error_t *err);
 
-/* Frees what au_batch_decode allocated; safe on a zeroed batch. */
+/* Frees what au_batch_decode allocated; safe on a zeroed batch. The one
+ * allocation is b->records: string pointers may be reassigned by the
+ * caller (they are never freed one by one), records may not. */
 void au_batch_free(au_batch_t *b);
+
+/* Checks b as the decoder would check it (limits, ranges, UTF-8, stage
+ * rules). Returns 0, or AU_EINVAL with err naming the field. */
+int au_batch_validate(const au_batch_t *b, au_error_t *err);
+
+/* Test hook: the allocator behind au_batch_decode/au_batch_free (NULL,
+ * NULL restores malloc/free). Not thread-safe; set it before decoding. */
+void au_proto_set_allocator(void *(*alloc)(size_t), void (*release)(void *));
 
 #endif

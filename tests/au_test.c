@@ -11,7 +11,7 @@ static const char *need_env(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v)
-        cr_fatal("%s is not set: run the tests through tests/run.sh", name);
+        cr_assert_fail("%s is not set: run the tests through tests/run.sh", name);
     return v;
 }
 
@@ -33,12 +33,12 @@ void au_test_db_new(char *out, size_t cap)
     snprintf(name, sizeof(name), "t_%d_%d", (int)getpid(), ++counter);
     PGconn *c = PQconnectdb(base);
     if (PQstatus(c) != CONNECTION_OK)
-        cr_fatal("cannot connect to %s: %s", base, PQerrorMessage(c));
+        cr_assert_fail("cannot connect to %s: %s", base, PQerrorMessage(c));
     char sql[128];
     snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        cr_fatal("%s: %s", sql, PQerrorMessage(c));
+        cr_assert_fail("%s: %s", sql, PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
     /* The base URL ends in "/<db>"; swap the database name. */
@@ -74,13 +74,13 @@ char *au_test_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        cr_fatal("cannot open %s", path);
+        cr_assert_fail("cannot open %s", path);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     char *buf = malloc((size_t)n + 1);
     if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-        cr_fatal("cannot read %s", path);
+        cr_assert_fail("cannot read %s", path);
     buf[n] = '\0';
     fclose(f);
     if (len)

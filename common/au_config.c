@@ -1,0 +1,873 @@
+/* au_config.c: one table describes every key; every layer (defaults, .env,
+ * environment, flags) goes through the same setter, so a value is checked
+ * the same way wherever it comes from, and the defaults are checked too. */
+#include "au_config.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+extern char **environ;
+
+#define AU__CFG_PREFIX "AUDORA_"
+#define AU__CFG_PREFIX_LEN (sizeof(AU__CFG_PREFIX) - 1)
+#define AU__CFG_NAME_MAX 128
+#define AU__CFG_FILE_MAX (1024 * 1024)
+#define AU__CFG_LINE_MAX 4096
+/* Values quoted in error messages are cut so the rule still fits. */
+#define AU__CFG_SHOWN_MAX 64
+/* An AUDORA_ variable without "__" is ours only if it is this close to a
+ * key's name (AUDORA_DATABASE_URL); AUDORA_TEST_PG_URL and friends, used by
+ * the test harness, are far from every key and pass untouched. */
+#define AU__CFG_TYPO_DISTANCE 2
+
+typedef enum {
+    AU__CFG_INT,
+    AU__CFG_STR,
+    AU__CFG_URL,       /* arg: accepted schemes, '|'-separated */
+    AU__CFG_SECRET,    /* never printed */
+    AU__CFG_CHOICE,    /* arg: accepted words, '|'-separated */
+    AU__CFG_ENDPOINTS, /* comma-separated ZeroMQ endpoints */
+} au__cfg_type_t;
+
+typedef struct {
+    const char *name;
+    au__cfg_type_t type;
+    size_t off;
+    size_t cap; /* strings: buffer size, NUL included */
+    const char *def;
+    long min;
+    long max;
+    const char *arg;
+    const char *doc;
+} au__cfg_key_t;
+
+#define AU__OFF(f) offsetof(au_config_t, f)
+#define AU__CAP(f) sizeof(((au_config_t *)0)->f)
+#define AU__INT(f, def, lo, hi, doc)                                           \
+    {                                                                          \
+#f, AU__CFG_INT, AU__OFF(f), 0, def, lo, hi, NULL, doc                 \
+    }
+#define AU__STR(f, type, def, arg, doc)                                        \
+    {                                                                          \
+#f, type, AU__OFF(f), AU__CAP(f), def, 0, 0, arg, doc                  \
+    }
+
+/* Cache TTLs have no range in the header; a month bounds a typo such as an
+ * extra zero while leaving every sensible value open. */
+#define AU__TTL_MAX 2592000L
+
+static const au__cfg_key_t au__keys[] = {
+    AU__STR(database.url, AU__CFG_URL, "", "postgres://|postgresql://",
+            "libpq URL; empty starts throw-away embedded servers"),
+    AU__INT(database.pool_size, "5", 1, 20,
+            "connections in each worker's pool"),
+    AU__INT(database.checkout_timeout_ms, "5000", 1, 600000,
+            "longest wait for a free pooled connection"),
+    AU__INT(database.statement_timeout_ms, "60000", 0, 3600000,
+            "server-side statement timeout; 0 disables it"),
+    AU__STR(redis.url, AU__CFG_URL, "", "redis://",
+            "redis://host:port/db; empty uses the in-process cache only"),
+    AU__INT(redis.timeout_ms, "500", 1, 60000, "connect and command timeout"),
+    AU__INT(redis.retry_ms, "1000", 100, 600000,
+            "how often a lost Redis is probed before returning to it"),
+    AU__INT(cache.local_max_entries, "10000", 16, 10000000,
+            "capacity of the in-process LRU cache"),
+    AU__INT(cache.ttl_artist_s, "86400", 1, AU__TTL_MAX,
+            "time to live of artist metadata"),
+    AU__INT(cache.ttl_chart_s, "3600", 1, AU__TTL_MAX,
+            "time to live of chart data"),
+    AU__INT(cache.ttl_prediction_s, "1800", 1, AU__TTL_MAX,
+            "time to live of viral predictions"),
+    AU__INT(cache.ttl_summary_s, "600", 1, AU__TTL_MAX,
+            "time to live of trending summaries"),
+    AU__INT(cache.ttl_bulk_s, "300", 1, AU__TTL_MAX,
+            "time to live of bulk track lookups"),
+    AU__INT(cache.ttl_history_s, "3600", 1, AU__TTL_MAX,
+            "time to live of a track's recent history"),
+    AU__INT(cache.ttl_features_s, "86400", 1, AU__TTL_MAX,
+            "time to live of audio features"),
+    AU__STR(zmq.enrich_in, AU__CFG_ENDPOINTS, "tcp://127.0.0.1:5551", NULL,
+            "relay inputs that ingest workers push to"),
+    AU__STR(zmq.enrich_out, AU__CFG_ENDPOINTS, "tcp://127.0.0.1:5552", NULL,
+            "relay outputs that enrich workers pull from"),
+    AU__STR(zmq.analytics_in, AU__CFG_ENDPOINTS, "tcp://127.0.0.1:5553", NULL,
+            "relay inputs that enrich workers push to"),
+    AU__STR(zmq.analytics_out, AU__CFG_ENDPOINTS, "tcp://127.0.0.1:5554", NULL,
+            "relay outputs that analytics workers pull from"),
+    AU__INT(zmq.hwm, "64", 1, 1000000,
+            "high-water mark of every socket, in messages"),
+    AU__INT(zmq.max_msg_bytes, "16777216", 1024, 268435456,
+            "largest message accepted from a peer"),
+    AU__INT(zmq.linger_ms, "1000", 0, 60000,
+            "how long a closing socket tries to deliver what it holds"),
+    AU__INT(queue.batch_records, "1000", 1, 10000,
+            "records per batch sent downstream"),
+    AU__INT(queue.lease_s, "60", 1, 86400,
+            "lease of a claimed job; progress extends it"),
+    AU__INT(queue.max_attempts, "5", 1, 100, "attempts before a job is dead"),
+    AU__INT(queue.backoff_base_ms, "1000", 1, 3600000,
+            "first retry delay; doubles with each attempt"),
+    AU__INT(queue.backoff_max_ms, "60000", 1, 86400000, "longest retry delay"),
+    AU__INT(queue.poll_ms, "1000", 10, 60000,
+            "idle wait between claims when no notification arrives"),
+    AU__INT(queue.drain_s, "10", 0, 3600,
+            "time a worker has to finish its work after SIGTERM"),
+    AU__INT(metrics.port, "0", 0, 65535,
+            "port of /metrics, /healthz and /readyz; 0 turns them off"),
+    AU__STR(metrics.bind, AU__CFG_STR, "127.0.0.1", NULL,
+            "address the metrics server listens on"),
+    AU__STR(log.level, AU__CFG_CHOICE, "info", "debug|info|warn|error",
+            "lowest level that is logged"),
+    AU__INT(analytics.chart_size, "200", 1, 10000, "positions in a full chart"),
+};
+
+#define AU__NKEYS (sizeof(au__keys) / sizeof(au__keys[0]))
+
+/* A bounded string builder: output is always NUL-terminated and is cut,
+ * never overrun, when the buffer is too small. */
+typedef struct {
+    char *buf;
+    size_t cap;
+    size_t len;
+} au__sb_t;
+
+static void au__sb_put(au__sb_t *sb, const char *s, size_t n)
+{
+    if (sb->cap == 0)
+        return;
+    size_t room = sb->cap - 1 - sb->len;
+    if (n > room)
+        n = room;
+    memcpy(sb->buf + sb->len, s, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+static void au__sb_puts(au__sb_t *sb, const char *s)
+{
+    au__sb_put(sb, s, strlen(s));
+}
+
+/* "database.pool_size" -> "AUDORA_DATABASE__POOL_SIZE" */
+static void au__env_name(const au__cfg_key_t *k, char *out, size_t cap)
+{
+    au__sb_t sb = {out, cap, 0};
+    au__sb_puts(&sb, AU__CFG_PREFIX);
+    for (const char *p = k->name; *p; p++) {
+        if (*p == '.') {
+            au__sb_puts(&sb, "__");
+        } else {
+            char c = (char)toupper((unsigned char)*p);
+            au__sb_put(&sb, &c, 1);
+        }
+    }
+}
+
+static const au__cfg_key_t *au__find(const char *name)
+{
+    for (size_t i = 0; i < AU__NKEYS; i++)
+        if (strcmp(au__keys[i].name, name) == 0)
+            return &au__keys[i];
+    return NULL;
+}
+
+static const au__cfg_key_t *au__find_env(const char *name, size_t len)
+{
+    char env[AU__CFG_NAME_MAX];
+    for (size_t i = 0; i < AU__NKEYS; i++) {
+        au__env_name(&au__keys[i], env, sizeof(env));
+        if (strlen(env) == len && memcmp(env, name, len) == 0)
+            return &au__keys[i];
+    }
+    return NULL;
+}
+
+/* Levenshtein distance on at most AU__CFG_NAME_MAX - 1 bytes of each. */
+static size_t au__distance(const char *a, size_t la, const char *b)
+{
+    size_t row[AU__CFG_NAME_MAX];
+    size_t lb = strlen(b);
+    if (la >= AU__CFG_NAME_MAX)
+        la = AU__CFG_NAME_MAX - 1;
+    if (lb >= AU__CFG_NAME_MAX)
+        lb = AU__CFG_NAME_MAX - 1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The key whose env name (env != 0) or dotted name is closest to name. */
+static const au__cfg_key_t *au__closest(const char *name, size_t len, int env,
+                                        size_t *dist)
+{
+    const au__cfg_key_t *best = &au__keys[0];
+    size_t best_d = (size_t)-1;
+    char buf[AU__CFG_NAME_MAX];
+    for (size_t i = 0; i < AU__NKEYS; i++) {
+        const char *cand = au__keys[i].name;
+        if (env) {
+            au__env_name(&au__keys[i], buf, sizeof(buf));
+            cand = buf;
+        }
+        size_t d = au__distance(name, len, cand);
+        if (d < best_d) {
+            best_d = d;
+            best = &au__keys[i];
+        }
+    }
+    if (dist)
+        *dist = best_d;
+    return best;
+}
+
+/* Appends src with the password of its userinfo and any "password" query
+ * parameter replaced by "***". The cut is made before copying, so a short
+ * buffer can truncate the output but never expose a password prefix. */
+static void au__redact(const char *src, au__sb_t *sb)
+{
+    const char *sep = strstr(src, "://");
+    if (!sep) {
+        au__sb_puts(sb, src);
+        return;
+    }
+    const char *auth = sep + 3;
+    size_t alen = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    const char *p = src;
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        /* Redis URLs may carry a bare password: redis://secret@host. */
+        int bare = !strncmp(src, "redis", 5) && colon == NULL;
+        const char *cut = colon ? colon + 1 : auth;
+        if (colon || bare) {
+            au__sb_put(sb, p, (size_t)(cut - p));
+            au__sb_puts(sb, "***");
+            p = at;
+        }
+    }
+    /* libpq also takes ?password=...; redact that parameter as well. */
+    const char *q = strchr(auth + alen, '?');
+    if (!q) {
+        au__sb_puts(sb, p);
+        return;
+    }
+    au__sb_put(sb, p, (size_t)(q + 1 - p));
+    p = q + 1;
+    while (*p && *p != '#') {
+        size_t plen = strcspn(p, "&#");
+        size_t nlen = strcspn(p, "=&#");
+        au__sb_put(sb, p, nlen);
+        if (nlen < plen) {
+            au__sb_puts(sb, "=");
+            if (nlen == 8 && !strncasecmp(p, "password", 8))
+                au__sb_puts(sb, "***");
+            else
+                au__sb_put(sb, p + nlen + 1, plen - nlen - 1);
+        }
+        p += plen;
+        if (*p == '&') {
+            au__sb_puts(sb, "&");
+            p++;
+        }
+    }
+    au__sb_puts(sb, p);
+}
+
+void au_config_redact_url(const char *src, char *dst, size_t cap)
+{
+    au__sb_t sb = {dst, cap, 0};
+    if (cap)
+        dst[0] = '\0';
+    au__redact(src, &sb);
+}
+
+/* The value as it may appear in a message: secrets hidden, URLs redacted,
+ * long values cut so the rule after them is not lost. */
+static void au__shown(const au__cfg_key_t *k, const char *value, char *out,
+                      size_t cap)
+{
+    if (k && k->type == AU__CFG_SECRET) {
+        snprintf(out, cap, "%s", *value ? "***" : "");
+        return;
+    }
+    char red[AU__CFG_LINE_MAX];
+    au_config_redact_url(value, red, sizeof(red));
+    if (strlen(red) > AU__CFG_SHOWN_MAX)
+        snprintf(out, cap, "%.*s...", AU__CFG_SHOWN_MAX, red);
+    else
+        snprintf(out, cap, "%s", red);
+}
+
+static int au__fail(au_error_t *err, const au__cfg_key_t *k, const char *name,
+                    const char *value, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int au__fail(au_error_t *err, const au__cfg_key_t *k, const char *name,
+                    const char *value, const char *source, const char *fmt, ...)
+{
+    char shown[AU__CFG_SHOWN_MAX + 8];
+    char rule[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rule, sizeof(rule), fmt, ap);
+    va_end(ap);
+    au__shown(k, value, shown, sizeof(shown));
+    return au_error_set(err, AU_ECONFIG, "%s=%s (from %s): %s", name, shown,
+                        source, rule);
+}
+
+/* "a|b|c" -> "a<sep>b<sep>c" */
+static void au__join(const char *alts, const char *sep, char *out, size_t cap)
+{
+    au__sb_t sb = {out, cap, 0};
+    if (cap)
+        out[0] = '\0';
+    for (const char *p = alts; *p; p++) {
+        if (*p == '|')
+            au__sb_puts(&sb, sep);
+        else
+            au__sb_put(&sb, p, 1);
+    }
+}
+
+/* The rule a key's values must follow, as printed after "): ". */
+static void au__rule(const au__cfg_key_t *k, char *out, size_t cap)
+{
+    char alts[128];
+    switch (k->type) {
+    case AU__CFG_INT:
+        snprintf(out, cap, "must be between %ld and %ld", k->min, k->max);
+        break;
+    case AU__CFG_URL:
+        au__join(k->arg, " or ", alts, sizeof(alts));
+        snprintf(out, cap, "must start with %s (or be empty)", alts);
+        break;
+    case AU__CFG_CHOICE:
+        au__join(k->arg, ", ", alts, sizeof(alts));
+        snprintf(out, cap, "must be one of %s", alts);
+        break;
+    case AU__CFG_ENDPOINTS:
+        snprintf(out, cap,
+                 "must list tcp://, ipc:// or inproc:// "
+                 "endpoints, comma-separated");
+        break;
+    case AU__CFG_STR:
+    case AU__CFG_SECRET:
+        snprintf(out, cap, "must be at most %zu bytes", k->cap - 1);
+        break;
+    }
+}
+
+static int au__is_alt(const char *alts, const char *v, int prefix)
+{
+    const char *p = alts;
+    while (*p) {
+        size_t n = strcspn(p, "|");
+        if (prefix ? strncmp(v, p, n) == 0
+                   : (strlen(v) == n && strncmp(v, p, n) == 0))
+            return 1;
+        p += n;
+        if (*p == '|')
+            p++;
+    }
+    return 0;
+}
+
+static int au__endpoints_ok(const char *v)
+{
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+    do {
+        size_t n = strcspn(v, ",");
+        int ok = 0;
+        for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+            size_t sl = strlen(schemes[i]);
+            if (n > sl && strncmp(v, schemes[i], sl) == 0)
+                ok = 1;
+        }
+        if (!ok)
+            return 0;
+        v += n;
+    } while (*v++ == ',');
+    return 1;
+}
+
+static int au__set_int(au_config_t *cfg, const au__cfg_key_t *k,
+                       const char *value, const char *source, au_error_t *err)
+{
+    char rule[192];
+    /* strtol skips leading blanks; a value with them was not meant. */
+    if (!*value || isspace((unsigned char)*value))
+        return au__fail(err, k, k->name, value, source, "must be an integer");
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (*end)
+        return au__fail(err, k, k->name, value, source, "must be an integer");
+    if (errno == ERANGE || v < k->min || v > k->max) {
+        au__rule(k, rule, sizeof(rule));
+        return au__fail(err, k, k->name, value, source, "%s", rule);
+    }
+    memcpy((char *)cfg + k->off, &(int){(int)v}, sizeof(int));
+    return 0;
+}
+
+static int au__set_str(au_config_t *cfg, const au__cfg_key_t *k,
+                       const char *value, const char *source, au_error_t *err)
+{
+    char rule[192];
+    size_t n = strlen(value);
+    for (size_t i = 0; i < n; i++)
+        if (iscntrl((unsigned char)value[i]))
+            return au__fail(err, k, k->name, value, source,
+                            "must not contain control characters");
+    int ok = n < k->cap;
+    if (ok && k->type == AU__CFG_URL)
+        ok = n == 0 || au__is_alt(k->arg, value, 1);
+    if (ok && k->type == AU__CFG_CHOICE)
+        ok = au__is_alt(k->arg, value, 0);
+    if (ok && k->type == AU__CFG_ENDPOINTS)
+        ok = au__endpoints_ok(value);
+    if (!ok) {
+        if (n >= k->cap)
+            snprintf(rule, sizeof(rule), "must be at most %zu bytes",
+                     k->cap - 1);
+        else
+            au__rule(k, rule, sizeof(rule));
+        return au__fail(err, k, k->name, value, source, "%s", rule);
+    }
+    memcpy((char *)cfg + k->off, value, n + 1);
+    return 0;
+}
+
+static int au__set_key(au_config_t *cfg, const au__cfg_key_t *k,
+                       const char *value, const char *source, au_error_t *err)
+{
+    if (k->type == AU__CFG_INT)
+        return au__set_int(cfg, k, value, source, err);
+    return au__set_str(cfg, k, value, source, err);
+}
+
+void au_config_defaults(au_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < AU__NKEYS; i++) {
+        int rc =
+            au__set_key(cfg, &au__keys[i], au__keys[i].def, "default", NULL);
+        assert(rc == 0 && "a built-in default breaks its own rule");
+        (void)rc;
+    }
+}
+
+int au_config_set(au_config_t *cfg, const char *key, const char *value,
+                  const char *source, au_error_t *err)
+{
+    const au__cfg_key_t *k = au__find(key);
+    if (!k) {
+        const au__cfg_key_t *c = au__closest(key, strlen(key), 0, NULL);
+        return au__fail(err, NULL, key, value, source,
+                        "no such key; closest is %s", c->name);
+    }
+    return au__set_key(cfg, k, value, source, err);
+}
+
+/* Sets the key named by an AUDORA_ variable. Variables that are not shaped
+ * like a key and not a near miss of one belong to someone else. */
+static int au__set_env(au_config_t *cfg, const char *name, size_t nlen,
+                       const char *value, const char *source,
+                       const char *unknown_source, au_error_t *err)
+{
+    char nbuf[AU__CFG_NAME_MAX];
+    char env[AU__CFG_NAME_MAX];
+    const au__cfg_key_t *k = au__find_env(name, nlen);
+    if (k)
+        return au__set_key(cfg, k, value, source, err);
+    size_t dist;
+    const au__cfg_key_t *c = au__closest(name, nlen, 1, &dist);
+    int nested = 0;
+    for (size_t i = 0; i + 1 < nlen; i++)
+        nested |= name[i] == '_' && name[i + 1] == '_';
+    if (!nested && dist > AU__CFG_TYPO_DISTANCE)
+        return 0;
+    snprintf(nbuf, sizeof(nbuf), "%.*s", (int)nlen, name);
+    au__env_name(c, env, sizeof(env));
+    return au__fail(err, NULL, nbuf, value, unknown_source,
+                    "no such key; closest is %s", env);
+}
+
+static int au__is_ours(const char *name, size_t nlen)
+{
+    return nlen > AU__CFG_PREFIX_LEN &&
+           memcmp(name, AU__CFG_PREFIX, AU__CFG_PREFIX_LEN) == 0;
+}
+
+static int au__load_environ(au_config_t *cfg, au_error_t *err)
+{
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || !au__is_ours(*e, (size_t)(eq - *e)))
+            continue;
+        char name[AU__CFG_NAME_MAX];
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - *e), *e);
+        int rc = au__set_env(cfg, *e, (size_t)(eq - *e), eq + 1, name,
+                             "environment", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* .env lines. A value is unquoted (cut at " #", blanks trimmed), in single
+ * quotes (literal) or in double quotes (\n \t \r \" \\ escapes). */
+static int au__dotenv_value(const char *p, const char *end, char *out,
+                            const char **why)
+{
+    size_t n = 0;
+    char q = *p;
+    if (q == '"' || q == '\'') {
+        p++;
+        while (p < end && *p != q) {
+            if (q == '"' && *p == '\\' && p + 1 < end) {
+                p++;
+                switch (*p) {
+                case 'n':
+                    out[n++] = '\n';
+                    break;
+                case 't':
+                    out[n++] = '\t';
+                    break;
+                case 'r':
+                    out[n++] = '\r';
+                    break;
+                case '"':
+                case '\\':
+                    out[n++] = *p;
+                    break;
+                default:
+                    out[n++] = '\\';
+                    out[n++] = *p;
+                }
+            } else {
+                out[n++] = *p;
+            }
+            p++;
+        }
+        if (p == end) {
+            *why = q == '"' ? "unterminated double quote"
+                            : "unterminated single quote";
+            return -1;
+        }
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p != '#') {
+            *why = "unexpected text after the closing quote";
+            return -1;
+        }
+        out[n] = '\0';
+        return 0;
+    }
+    /* p[-1] is at worst the '=', so it is always readable. */
+    while (p < end) {
+        if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t'))
+            break;
+        out[n++] = *p++;
+    }
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+    return 0;
+}
+
+static int au__dotenv_line(au_config_t *cfg, const char *p, const char *end,
+                           const char *source, au_error_t *err)
+{
+    char value[AU__CFG_LINE_MAX + 1];
+    const char *why = "expected KEY=VALUE";
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end || *p == '#')
+        return 0;
+    if (end - p > 7 && memcmp(p, "export", 6) == 0 &&
+        (p[6] == ' ' || p[6] == '\t')) {
+        p += 7;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+    }
+    const char *name = p;
+    if (p < end && (isalpha((unsigned char)*p) || *p == '_'))
+        while (p < end && (isalnum((unsigned char)*p) || *p == '_'))
+            p++;
+    size_t nlen = (size_t)(p - name);
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (nlen == 0 || p == end || *p != '=')
+        goto malformed;
+    p++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (au__dotenv_value(p, end, value, &why) < 0)
+        goto malformed;
+    if (!au__is_ours(name, nlen))
+        return 0;
+    return au__set_env(cfg, name, nlen, value, source, source, err);
+malformed:
+    return au_error_set(err, AU_ECONFIG, "%s: %s", source, why);
+}
+
+/* Parses a whole .env buffer; name is used in messages ("x.env:3"). */
+static int au__load_dotenv_buf(au_config_t *cfg, const char *buf, size_t len,
+                               const char *name, au_error_t *err)
+{
+    const char *p = buf;
+    const char *end = buf + len;
+    for (int line = 1; p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        char source[AU__CFG_NAME_MAX + 32];
+        snprintf(source, sizeof(source), "%.*s:%d", AU__CFG_NAME_MAX, name,
+                 line);
+        if (le > p && le[-1] == '\r')
+            le--;
+        if (memchr(p, '\0', (size_t)(le - p)))
+            return au_error_set(err, AU_ECONFIG, "%s: contains a NUL byte",
+                                source);
+        if (le - p > AU__CFG_LINE_MAX)
+            return au_error_set(err, AU_ECONFIG,
+                                "%s: line is longer than %d bytes", source,
+                                AU__CFG_LINE_MAX);
+        int rc = au__dotenv_line(cfg, p, le, source, err);
+        if (rc)
+            return rc;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+static int au__load_dotenv(au_config_t *cfg, const char *path, int required,
+                           au_error_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (!required && errno == ENOENT)
+            return 0;
+        return au_error_set(err, AU_ECONFIG, "%s: cannot open: %s", path,
+                            strerror(errno));
+    }
+    int rc = 0;
+    char *buf = malloc(AU__CFG_FILE_MAX + 1);
+    if (!buf) {
+        rc = au_error_set(err, AU_ENOMEM, "%s: out of memory", path);
+        goto cleanup;
+    }
+    size_t n = fread(buf, 1, AU__CFG_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        rc = au_error_set(err, AU_ECONFIG, "%s: cannot read", path);
+        goto cleanup;
+    }
+    if (n > AU__CFG_FILE_MAX) {
+        rc = au_error_set(err, AU_ECONFIG, "%s: larger than %d bytes", path,
+                          AU__CFG_FILE_MAX);
+        goto cleanup;
+    }
+    rc = au__load_dotenv_buf(cfg, buf, n, path, err);
+cleanup:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* One command-line argument that may be ours: "--env-file" or a dotted
+ * "--section.key", with its value inline or in the next argument. */
+typedef struct {
+    const char *name; /* after "--" */
+    size_t nlen;
+    const char *value;
+    int used; /* arguments taken: 1 or 2 */
+} au__flag_t;
+
+/* Returns 1 when argv[i] is ours (f filled), 0 when not, -1 on the end of
+ * options ("--"), or AU_ECONFIG when a value is missing. */
+static int au__flag_at(int argc, char **argv, int i, au__flag_t *f,
+                       au_error_t *err)
+{
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0)
+        return -1;
+    if (strncmp(a, "--", 2) != 0)
+        return 0;
+    f->name = a + 2;
+    f->nlen = strcspn(f->name, "=");
+    int env_file = f->nlen == 8 && !strncmp(f->name, "env-file", 8);
+    if (!env_file && !memchr(f->name, '.', f->nlen))
+        return 0;
+    if (f->name[f->nlen] == '=') {
+        f->value = f->name + f->nlen + 1;
+        f->used = 1;
+        return 1;
+    }
+    if (i + 1 >= argc || !argv[i + 1])
+        return au_error_set(err, AU_ECONFIG,
+                            "%s (from command line): "
+                            "needs a value",
+                            a);
+    f->value = argv[i + 1];
+    f->used = 2;
+    return 1;
+}
+
+/* Finds the last --env-file without touching argv. */
+static int au__find_env_file(int argc, char **argv, const char **path,
+                             au_error_t *err)
+{
+    au__flag_t f;
+    for (int i = 1; i < argc;) {
+        int rc = au__flag_at(argc, argv, i, &f, err);
+        if (rc < 0)
+            return rc == -1 ? 0 : rc;
+        if (rc == 1 && f.nlen == 8 && !strncmp(f.name, "env-file", 8))
+            *path = f.value;
+        i += rc == 1 ? f.used : 1;
+    }
+    return 0;
+}
+
+static int au__apply_flags(au_config_t *cfg, int *argc, char **argv,
+                           au_error_t *err)
+{
+    int out = 1;
+    int i = 1;
+    while (i < *argc) {
+        au__flag_t f;
+        int rc = au__flag_at(*argc, argv, i, &f, err);
+        if (rc == -1)
+            break;
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            argv[out++] = argv[i++];
+            continue;
+        }
+        if (!(f.nlen == 8 && !strncmp(f.name, "env-file", 8))) {
+            char key[AU__CFG_NAME_MAX];
+            char src[AU__CFG_NAME_MAX + 2];
+            snprintf(key, sizeof(key), "%.*s", (int)f.nlen, f.name);
+            snprintf(src, sizeof(src), "--%s", key);
+            const au__cfg_key_t *k = au__find(key);
+            if (!k) {
+                const au__cfg_key_t *c = au__closest(key, strlen(key), 0, NULL);
+                return au__fail(err, NULL, src, f.value, "command line",
+                                "no such key; closest is --%s", c->name);
+            }
+            rc = au__set_key(cfg, k, f.value, src, err);
+            if (rc)
+                return rc;
+        }
+        i += f.used;
+    }
+    while (i < *argc)
+        argv[out++] = argv[i++];
+    argv[out] = NULL;
+    *argc = out;
+    return 0;
+}
+
+int au_config_load(au_config_t *cfg, int *argc, char **argv,
+                   const char *env_file, au_error_t *err)
+{
+    const char *path = env_file;
+    int n = argc && argv ? *argc : 0;
+    au_config_defaults(cfg);
+    int rc = au__find_env_file(n, argv, &path, err);
+    if (rc)
+        return rc;
+    rc = path ? au__load_dotenv(cfg, path, 1, err)
+              : au__load_dotenv(cfg, ".env", 0, err);
+    if (rc)
+        return rc;
+    rc = au__load_environ(cfg, err);
+    if (rc || n == 0)
+        return rc;
+    return au__apply_flags(cfg, argc, argv, err);
+}
+
+/* The value of k in cfg as dump prints it. */
+static void au__value(const au_config_t *cfg, const au__cfg_key_t *k, char *out,
+                      size_t cap)
+{
+    const char *base = (const char *)cfg + k->off;
+    int v;
+    switch (k->type) {
+    case AU__CFG_INT:
+        memcpy(&v, base, sizeof(v));
+        snprintf(out, cap, "%d", v);
+        break;
+    case AU__CFG_SECRET:
+        snprintf(out, cap, "%s", *base ? "***" : "");
+        break;
+    case AU__CFG_URL:
+        au_config_redact_url(base, out, cap);
+        break;
+    default:
+        snprintf(out, cap, "%s", base);
+    }
+}
+
+void au_config_dump(const au_config_t *cfg, FILE *out)
+{
+    /* Redaction can lengthen a value (a bare Redis password -> ***). */
+    char val[AU_CFG_STR + 8];
+    for (size_t i = 0; i < AU__NKEYS; i++) {
+        au__value(cfg, &au__keys[i], val, sizeof(val));
+        fprintf(out, "%s = %s\n", au__keys[i].name, val);
+    }
+}
+
+void au_config_write_example(FILE *out)
+{
+    char env[AU__CFG_NAME_MAX];
+    char rule[192];
+    const char *section = "";
+    size_t slen = 0;
+    fputs("# Audora configuration: every key, its default and its rule.\n"
+          "# Copy to .env and uncomment what you change. Precedence, lowest\n"
+          "# first: defaults < .env < environment < --section.key flags.\n",
+          out);
+    for (size_t i = 0; i < AU__NKEYS; i++) {
+        const au__cfg_key_t *k = &au__keys[i];
+        size_t n = strcspn(k->name, ".");
+        if (n != slen || strncmp(section, k->name, n) != 0) {
+            fprintf(out, "\n# ---- %.*s ----\n", (int)n, k->name);
+            section = k->name;
+            slen = n;
+        }
+        au__env_name(k, env, sizeof(env));
+        au__rule(k, rule, sizeof(rule));
+        fprintf(out, "\n# %s: %s.\n", k->name, k->doc);
+        fprintf(out, "# Default: %s.\n", *k->def ? k->def : "empty");
+        fprintf(out, "# Rule: %s.\n", rule);
+        fprintf(out, "# %s=%s\n", env, k->def);
+    }
+}

@@ -1,0 +1,277 @@
+#include "au_queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void au_job_clear(au_job_t *job)
+{
+    free(job->params);
+    memset(job, 0, sizeof(*job));
+}
+
+int au_pg_exec(PGconn *c, const char *sql, int nparams,
+               const char *const *params, ExecStatusType expect,
+               PGresult **out, au_error_t *err)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == expect) {
+        if (out)
+            *out = r;
+        else
+            PQclear(r);
+        return 0;
+    }
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%s",
+             r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+    msg[strcspn(msg, "\n")] = '\0';
+    /* 40001 serialization, 40P01 deadlock, 08xxx connection, 57P01 admin
+     * shutdown: the same work may succeed if tried again. */
+    int code = AU_EDB;
+    if (PQstatus(c) != CONNECTION_OK ||
+        (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
+                   !strncmp(state, "08", 2) || !strcmp(state, "57P01"))))
+        code = AU_ERETRY;
+    au_error_set(err, code, "%s", msg[0] ? msg : "database error");
+    PQclear(r);
+    if (out)
+        *out = NULL;
+    return code;
+}
+
+int au_queue_push(PGconn *c, const char *kind, const char *params_json,
+                  int max_attempts, int64_t *id, au_error_t *err)
+{
+    char ma[16];
+    snprintf(ma, sizeof(ma), "%d", max_attempts);
+    const char *p[] = {kind, params_json, ma};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "WITH j AS (INSERT INTO jobs (kind, params, "
+                        "max_attempts) VALUES ($1, $2::jsonb, $3) "
+                        "RETURNING id) "
+                        "SELECT id, pg_notify('" AU_QUEUE_CHANNEL
+                        "', id::text) FROM j",
+                        3, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    if (id)
+        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
+                   au_error_t *err)
+{
+    char ls[16];
+    snprintf(ls, sizeof(ls), "%d", lease_s);
+    const char *p[] = {worker, ls};
+    PGresult *r;
+    int rc = au_pg_exec(
+        c,
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
+        " lease_until = now() + make_interval(secs => $2::int), "
+        " leased_by = $1, nbatches = NULL, rows_written = 0, "
+        " updated_at = now() "
+        "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
+        "  AND run_after <= now() ORDER BY run_after, id "
+        "  FOR UPDATE SKIP LOCKED LIMIT 1) "
+        "RETURNING id, attempt, max_attempts, kind, params::text",
+        2, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    memset(job, 0, sizeof(*job));
+    job->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    job->attempt = (int32_t)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    job->max_attempts = (int32_t)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+    snprintf(job->kind, sizeof(job->kind), "%s", PQgetvalue(r, 0, 3));
+    job->params = strdup(PQgetvalue(r, 0, 4));
+    PQclear(r);
+    if (!job->params)
+        return au_error_set(err, AU_ENOMEM, "claim: out of memory");
+    return 1;
+}
+
+int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
+                    au_error_t *err)
+{
+    char ids[24], at[16], ls[16];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(at, sizeof(at), "%d", attempt);
+    snprintf(ls, sizeof(ls), "%d", lease_s);
+    const char *p[] = {ids, at, ls};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "UPDATE jobs SET lease_until = now() + "
+                        "make_interval(secs => $3::int), updated_at = now() "
+                        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                        3, p, PGRES_COMMAND_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (n == 0)
+        return au_error_set(err, AU_ESTALE, "job %lld attempt %d lost its "
+                            "lease", (long long)id, attempt);
+    return 0;
+}
+
+int au_queue_backoff_ms(int attempt, int base_ms, int max_ms)
+{
+    double d = base_ms;
+    for (int i = 1; i < attempt && d < max_ms; i++)
+        d *= 2;
+    if (d > max_ms)
+        d = max_ms;
+    /* Jitter spreads retries of jobs that failed together (a dead
+     * server) so they do not come back as one thundering herd. */
+    double j = 0.75 + 0.5 * ((double)rand() / RAND_MAX);
+    return (int)(d * j);
+}
+
+int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
+                  int permanent, int backoff_base_ms, int backoff_max_ms,
+                  au_error_t *err)
+{
+    char ids[24], at[16], perm[4], back[16];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(at, sizeof(at), "%d", attempt);
+    snprintf(perm, sizeof(perm), "%d", permanent ? 1 : 0);
+    snprintf(back, sizeof(back), "%d",
+             au_queue_backoff_ms(attempt, backoff_base_ms, backoff_max_ms));
+    const char *p[] = {ids, at, reason, perm, back};
+    PGresult *r;
+    int rc = au_pg_exec(
+        c,
+        "UPDATE jobs SET "
+        " state = CASE WHEN $4::int = 1 OR attempt >= max_attempts "
+        "   THEN 'dead' ELSE 'queued' END, "
+        " finished_at = CASE WHEN $4::int = 1 OR attempt >= max_attempts "
+        "   THEN now() END, "
+        " run_after = now() + make_interval(secs => $5::int / 1000.0), "
+        " lease_until = NULL, last_error = $3, updated_at = now() "
+        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+        5, p, PGRES_COMMAND_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (n == 0)
+        return au_error_set(err, AU_ESTALE, "job %lld attempt %d is no "
+                            "longer running", (long long)id, attempt);
+    return 0;
+}
+
+int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
+                   int *requeued, int *dead, au_error_t *err)
+{
+    char base[16], mx[16];
+    snprintf(base, sizeof(base), "%d", backoff_base_ms);
+    snprintf(mx, sizeof(mx), "%d", backoff_max_ms);
+    const char *p[] = {base, mx};
+    PGresult *r;
+    /* Backoff in SQL because each row has its own attempt count. */
+    int rc = au_pg_exec(
+        c,
+        "WITH exp AS (SELECT id FROM jobs WHERE state = 'running' "
+        "  AND lease_until < now() FOR UPDATE SKIP LOCKED) "
+        "UPDATE jobs j SET "
+        " state = CASE WHEN attempt >= max_attempts THEN 'dead' "
+        "   ELSE 'queued' END, "
+        " finished_at = CASE WHEN attempt >= max_attempts THEN now() END, "
+        " run_after = now() + make_interval(secs => least($2::float8, "
+        "   $1::float8 * power(2, attempt - 1)) * (0.75 + random() / 2) "
+        "   / 1000.0), "
+        " last_error = 'lease expired during attempt ' || attempt || "
+        "   coalesce(' (worker ' || leased_by || ')', ''), "
+        " lease_until = NULL, updated_at = now() "
+        "FROM exp WHERE j.id = exp.id RETURNING j.state",
+        2, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    int q = 0, d = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (!strcmp(PQgetvalue(r, i, 0), "dead"))
+            d++;
+        else
+            q++;
+    }
+    PQclear(r);
+    if (requeued)
+        *requeued = q;
+    if (dead)
+        *dead = d;
+    return 0;
+}
+
+int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
+{
+    PGresult *r;
+    int rc = au_pg_exec(
+        c,
+        "SELECT count(*) FILTER (WHERE state = 'queued'),"
+        " count(*) FILTER (WHERE state = 'running'),"
+        " count(*) FILTER (WHERE state = 'done'),"
+        " count(*) FILTER (WHERE state = 'dead'),"
+        " count(*) FILTER (WHERE state = 'queued' AND run_after <= now()),"
+        " coalesce(sum(rows_written) FILTER (WHERE state = 'done'), 0) "
+        "FROM jobs",
+        0, NULL, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    out->queued = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    out->running = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    out->done = strtol(PQgetvalue(r, 0, 2), NULL, 10);
+    out->dead = strtol(PQgetvalue(r, 0, 3), NULL, 10);
+    out->ready = strtol(PQgetvalue(r, 0, 4), NULL, 10);
+    out->rows = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+static int id_command(PGconn *c, const char *sql, int64_t id, long *n,
+                      au_error_t *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *r;
+    int rc = au_pg_exec(c, sql, 1, p, PGRES_COMMAND_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    if (n)
+        *n = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int au_queue_replay(PGconn *c, int64_t id, long *n, au_error_t *err)
+{
+    /* A replay gets a full budget again: max_attempts counts from the
+     * attempts already spent, so fencing tokens keep growing. */
+    int rc = id_command(c,
+                        "UPDATE jobs SET state = 'queued', run_after = now(), "
+                        " max_attempts = attempt + max_attempts, "
+                        " finished_at = NULL, updated_at = now() "
+                        "WHERE state = 'dead' AND ($1::bigint = 0 OR id = $1)",
+                        id, n, err);
+    if (rc == 0)
+        PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
+    return rc;
+}
+
+int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err)
+{
+    return id_command(c,
+                      "DELETE FROM jobs WHERE state = 'dead' "
+                      "AND ($1::bigint = 0 OR id = $1)",
+                      id, n, err);
+}

@@ -1,0 +1,98 @@
+/* au_store.h: the trend store (the original's store API, on PostgreSQL).
+ *
+ * Bulk writes go through COPY into a per-connection temporary staging
+ * table and one set-based upsert per table, so a batch of N rows costs a
+ * handful of round trips, never N. */
+#ifndef AU_STORE_H
+#define AU_STORE_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "au_cache.h"
+#include "au_err.h"
+
+typedef struct {
+    const char *platform, *chart, *region;
+    const char *date; /* YYYY-MM-DD */
+    const char *track_key;
+    const char *spotify_id; /* may be NULL */
+    const char *track_name;
+    const char *artist;     /* as the source spells it */
+    const char *artist_key; /* normalised */
+    int32_t position;       /* >= 1 */
+    int64_t streams;        /* -1: unknown (stored as NULL) */
+    double score;           /* 0..100 */
+    int32_t prev_position;  /* 0: none */
+    int32_t position_change;
+    int64_t job_id; /* 0: none */
+} au_trend_t;
+
+/* 0 if row is storable, else AU_EINVAL/AU_ERANGE with the reason. */
+int au_trend_validate(const au_trend_t *row, au_error_t *err);
+
+/* Writes rows inside the caller's open transaction: artists and tracks
+ * are inserted when new, trends upserted on their natural key (platform,
+ * chart, region, date, track), and the next entry of each track in its
+ * series gets its previous position fixed, so dates may arrive in any
+ * order. Invalid rows are logged and skipped; *written counts the rest. */
+int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
+                          size_t *written, au_error_t *err);
+
+/* save_trends_bulk: the same in its own transaction. */
+int au_store_save_trends_bulk(PGconn *c, const au_trend_t *rows, size_t n,
+                              size_t *saved, au_error_t *err);
+
+/* get_tracks_with_artists_bulk: for N (track name, artist) pairs, every
+ * active trend row whose track name and artist contain them (case
+ * insensitive), best score first, as a JSON array of objects {platform,
+ * track_key, track_name, artist, score, rank, region, chart, trend_date}.
+ * One query for all pairs; the answer is cached 5 minutes (kind BULK)
+ * under a key built from the sorted pairs, so argument order does not
+ * matter and every process shares it. *json is malloc'd. cache may be
+ * NULL. */
+int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
+                         const char *const *tracks,
+                         const char *const *artists, char **json,
+                         au_error_t *err);
+
+/* update_trends_bulk: sets whitelisted columns on every trend row of the
+ * given track keys in one statement. Columns: score, is_active, position,
+ * streams. Anything else is AU_EINVAL (never interpolated). */
+typedef struct {
+    const char *column;
+    const char *value; /* text form; NULL sets SQL NULL */
+} au_update_t;
+int au_store_update_trends_bulk(PGconn *c, size_t nkeys,
+                                const char *const *track_keys, size_t nupd,
+                                const au_update_t *upd, long *updated,
+                                au_error_t *err);
+
+/* get_trending_summary_cached: {"stats":{unique_tracks, platforms,
+ * avg_score, max_score, total_entries}, "top_tracks":[10 x {track_name,
+ * artist, platform, score, rank}], "period_days", "platform"} over the
+ * `days` days up to as_of (YYYY-MM-DD; NULL: today). Cached 10 minutes
+ * (kind SUMMARY). platform NULL means all. */
+int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
+                     int days, const char *as_of, char **json,
+                     au_error_t *err);
+
+/* Loads an audio-features CSV (the hit-predictor layout: track, artist,
+ * uri, danceability, ...) into audio_features; *loaded distinct tracks. */
+int au_store_load_features(PGconn *c, const char *path, long *loaded,
+                           au_error_t *err);
+
+/* Text-format COPY escaping of s into buf (grows it). */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} au_buf_t;
+int au_buf_put(au_buf_t *b, const void *p, size_t n);
+int au_buf_copy_field(au_buf_t *b, const char *s);
+void au_buf_free(au_buf_t *b);
+
+/* Sends b as COPY data for sql (a COPY ... FROM STDIN statement). */
+int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b,
+               au_error_t *err);
+
+#endif

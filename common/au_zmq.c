@@ -1,0 +1,95 @@
+#include "au_zmq.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+volatile sig_atomic_t au_stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    au_stop_requested = 1;
+}
+
+void au_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void *au_zmq_socket(void *zctx, int type, const char *endpoints, int bind,
+                    const au_config_t *cfg, au_error_t *err)
+{
+    void *s = zmq_socket(zctx, type);
+    if (!s) {
+        au_error_set(err, AU_EZMQ, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int hwm = cfg->zmq.hwm, linger = cfg->zmq.linger_ms;
+    int64_t maxmsg = cfg->zmq.max_msg_bytes;
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    /* An oversized message is dropped by libzmq (and the peer
+     * disconnected) before it is ever buffered whole. */
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    char list[AU_CFG_STR];
+    snprintf(list, sizeof(list), "%s", endpoints);
+    char *p = list;
+    while (p && *p) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        while (*p == ' ')
+            p++;
+        int rc = bind ? zmq_bind(s, p) : zmq_connect(s, p);
+        if (rc != 0) {
+            au_error_set(err, AU_EZMQ, "%s %s: %s", bind ? "bind" : "connect",
+                         p, zmq_strerror(errno));
+            zmq_close(s);
+            return NULL;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return s;
+}
+
+int au_zmq_send(void *sock, const void *buf, size_t len, int timeout_ms)
+{
+    int waited = 0;
+    for (;;) {
+        if (au_stop_requested)
+            return AU_EINTR;
+        if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) >= 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return AU_EZMQ;
+        if (timeout_ms >= 0 && waited >= timeout_ms)
+            return AU_ETIMEOUT;
+        /* Short polls keep the stop flag responsive while blocked. */
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&it, 1, 100);
+        waited += 100;
+    }
+}
+
+int au_zmq_recv(void *sock, zmq_msg_t *msg, int timeout_ms)
+{
+    if (au_stop_requested)
+        return AU_EINTR;
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll(&it, 1, timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? AU_EINTR : AU_EZMQ;
+    if (rc == 0)
+        return 0;
+    if (zmq_msg_recv(msg, sock, ZMQ_DONTWAIT) < 0)
+        return errno == EAGAIN ? 0 : AU_EZMQ;
+    return 1;
+}

@@ -1,0 +1,33 @@
+/* au_zmq.h: ZeroMQ sockets with the limits every stage needs, and the
+ * signal flag that makes every blocking call return for a clean drain. */
+#ifndef AU_ZMQ_H
+#define AU_ZMQ_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <zmq.h>
+
+#include "au_config.h"
+#include "au_err.h"
+
+/* Set by SIGINT/SIGTERM; loops poll it between blocking waits. */
+extern volatile sig_atomic_t au_stop_requested;
+/* Installs the SIGINT/SIGTERM handlers (without SA_RESTART, so blocking
+ * calls return EINTR) and ignores SIGPIPE. */
+void au_signals_install(void);
+
+/* Creates a socket of type (ZMQ_PUSH, ZMQ_PULL) with the configured
+ * high-water marks, maximum message size and linger, and binds or
+ * connects it to every endpoint of a comma-separated list. */
+void *au_zmq_socket(void *zctx, int type, const char *endpoints, int bind,
+                    const au_config_t *cfg, au_error_t *err);
+
+/* Sends one message, waiting while the peer is at its high-water mark
+ * (that wait is the backpressure). 0, AU_EINTR when a stop was requested,
+ * AU_ETIMEOUT after timeout_ms (-1: wait forever). */
+int au_zmq_send(void *sock, const void *buf, size_t len, int timeout_ms);
+/* Receives one message into msg (initialised by the caller): 1, 0 on
+ * timeout, AU_EINTR on a stop request, AU_EZMQ on error. */
+int au_zmq_recv(void *sock, zmq_msg_t *msg, int timeout_ms);
+
+#endif

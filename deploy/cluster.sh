@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A local Audora cluster without Docker: relays and workers as background
+# processes, their logs and pids under a run directory.
+#   cluster.sh start RUNDIR [INGEST ENRICH ANALYTICS]   (default 2 1 2)
+#   cluster.sh stop RUNDIR          SIGTERM, wait for the drain, then KILL
+#   cluster.sh kill RUNDIR NAME     SIGKILL one process (fault tests)
+# Configuration comes from the environment (AUDORA_...), as for any worker.
+# BIN (default build/) is where the executables are.
+set -euo pipefail
+cmd=${1:?usage: cluster.sh start|stop|kill RUNDIR ...}
+run=${2:?run directory required}
+bin=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/build}
+mkdir -p "$run/logs" "$run/pids"
+
+spawn() { # name exe args...
+    local name=$1; shift
+    "$@" >>"$run/logs/$name.log" 2>&1 &
+    echo $! >"$run/pids/$name"
+}
+
+case "$cmd" in
+start)
+    ni=${3:-2}; ne=${4:-1}; na=${5:-2}
+    spawn relay-enrich "$bin/audora-relay" --stage enrich
+    spawn relay-analytics "$bin/audora-relay" --stage analytics
+    for i in $(seq "$na"); do spawn "analytics-$i" "$bin/audora-analytics"; done
+    for i in $(seq "$ne"); do spawn "enrich-$i" "$bin/audora-enrich"; done
+    for i in $(seq "$ni"); do spawn "ingest-$i" "$bin/audora-ingest"; done
+    sleep 0.3
+    for p in "$run"/pids/*; do
+        if ! kill -0 "$(cat "$p")" 2>/dev/null; then
+            echo "cluster: $(basename "$p") exited at start:" >&2
+            tail -n 5 "$run/logs/$(basename "$p").log" >&2
+            exit 1
+        fi
+    done
+    ;;
+stop)
+    for p in "$run"/pids/*; do
+        [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null || true
+    done
+    for _ in $(seq 100); do
+        alive=0
+        for p in "$run"/pids/*; do
+            [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null && alive=1
+        done
+        [ $alive -eq 0 ] && break
+        sleep 0.1
+    done
+    for p in "$run"/pids/*; do
+        [ -f "$p" ] && kill -KILL "$(cat "$p")" 2>/dev/null || true
+        rm -f "$p"
+    done
+    ;;
+kill)
+    name=${3:?process name required}
+    kill -KILL "$(cat "$run/pids/$name")" 2>/dev/null || true
+    rm -f "$run/pids/$name"
+    ;;
+*) echo "cluster: unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,460 @@
+#include "au_analytics.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "au_log.h"
+#include "au_queue.h"
+#include "au_store.h"
+#include "au_zmq.h"
+
+typedef struct {
+    char date[11];
+    int32_t position;
+    int64_t streams;
+} hist_entry_t;
+
+typedef struct {
+    int n;
+    hist_entry_t e[AU_HISTORY_KEEP + 1];
+} history_t;
+
+double au_position_score(int32_t position, int chart_size)
+{
+    if (position < 1 || chart_size < 1 || position > chart_size)
+        return 0.0;
+    return 100.0 * (double)(chart_size - position + 1) / chart_size;
+}
+
+/* "YYYY-MM-DD,pos,streams;..." in date order. */
+static void history_parse(const char *s, history_t *h)
+{
+    h->n = 0;
+    while (*s && h->n < AU_HISTORY_KEEP) {
+        hist_entry_t *e = &h->e[h->n];
+        if (strlen(s) < 12 || s[10] != ',')
+            return;
+        memcpy(e->date, s, 10);
+        e->date[10] = '\0';
+        char *end;
+        e->position = (int32_t)strtol(s + 11, &end, 10);
+        if (*end != ',')
+            return;
+        e->streams = strtoll(end + 1, &end, 10);
+        h->n++;
+        if (*end != ';')
+            return;
+        s = end + 1;
+    }
+}
+
+static int history_format(const history_t *h, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < h->n; i++) {
+        int w = snprintf(out + n, cap - n, "%s%s,%d,%lld", i ? ";" : "",
+                         h->e[i].date, (int)h->e[i].position,
+                         (long long)h->e[i].streams);
+        if (w < 0 || (size_t)w >= cap - n)
+            return AU_ETOOBIG;
+        n += (size_t)w;
+    }
+    return (int)n;
+}
+
+/* Inserts (or replaces) the entry for e->date, keeping date order and the
+ * newest AU_HISTORY_KEEP entries. */
+static void history_put(history_t *h, const hist_entry_t *e)
+{
+    int i = 0;
+    while (i < h->n && strcmp(h->e[i].date, e->date) < 0)
+        i++;
+    if (i < h->n && strcmp(h->e[i].date, e->date) == 0) {
+        h->e[i] = *e;
+        return;
+    }
+    memmove(&h->e[i + 1], &h->e[i], (size_t)(h->n - i) * sizeof(*e));
+    h->e[i] = *e;
+    h->n++;
+    if (h->n > AU_HISTORY_KEEP) {
+        memmove(&h->e[0], &h->e[1], (size_t)(h->n - 1) * sizeof(*e));
+        h->n--;
+    }
+}
+
+/* The newest entry strictly before date, or NULL. */
+static const hist_entry_t *history_prev(const history_t *h, const char *date)
+{
+    const hist_entry_t *p = NULL;
+    for (int i = 0; i < h->n; i++)
+        if (strcmp(h->e[i].date, date) < 0)
+            p = &h->e[i];
+    return p;
+}
+
+static uint64_t series_lock_key(const au_batch_t *b)
+{
+    const char *parts[] = {b->platform, b->chart, b->region};
+    char key[64];
+    au_cache_key(key, sizeof(key), "s", 3, parts);
+    /* The key ends in 16 hex digits; fold to a signed bigint. */
+    return strtoull(key + strlen(key) - 16, NULL, 16);
+}
+
+static int load_history(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
+                        const char **keys, history_t *hist,
+                        au_error_t *err)
+{
+    size_t n = b->count, nmiss = 0;
+    char **vals = calloc(n, sizeof(*vals));
+    size_t *lens = calloc(n, sizeof(*lens));
+    au_buf_t lit = {0};
+    int rc = 0;
+    if (!vals || !lens) {
+        rc = au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+        goto out;
+    }
+    if (ctx->cache)
+        au_cache_mget(ctx->cache, AU_CK_HISTORY, n, keys, vals, lens);
+    rc |= au_buf_put(&lit, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i]) {
+            history_parse(vals[i], &hist[i]);
+            continue;
+        }
+        hist[i].n = 0;
+        if (nmiss++)
+            rc |= au_buf_put(&lit, ",", 1);
+        rc |= au_buf_put(&lit, "\"", 1);
+        rc |= au_buf_put(&lit, b->records[i].track_key,
+                         strlen(b->records[i].track_key));
+        rc |= au_buf_put(&lit, "\"", 1);
+    }
+    rc |= au_buf_put(&lit, "}", 1);
+    if (rc) {
+        rc = au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+        goto out;
+    }
+    if (nmiss == 0)
+        goto out;
+    const char *p[] = {b->platform, b->chart, b->region, lit.data};
+    PGresult *r;
+    rc = au_pg_exec(c,
+                    "SELECT track_key, chart_date::text, position, "
+                    " coalesce(streams, -1) FROM ("
+                    " SELECT track_key, chart_date, position, streams,"
+                    "  row_number() OVER (PARTITION BY track_key"
+                    "   ORDER BY chart_date DESC) AS rn"
+                    " FROM trends WHERE platform = $1 AND chart = $2"
+                    "  AND region = $3 AND track_key = ANY($4::text[])) x"
+                    " WHERE rn <= 8 ORDER BY track_key, chart_date",
+                    4, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        goto out;
+    /* Rows come grouped by track key; records are matched by key. A batch
+     * holds each track once, so a linear scan per group is fine. */
+    for (int row = 0; row < PQntuples(r); row++) {
+        const char *tk = PQgetvalue(r, row, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (vals[i] || strcmp(b->records[i].track_key, tk) != 0)
+                continue;
+            hist_entry_t e;
+            snprintf(e.date, sizeof(e.date), "%s", PQgetvalue(r, row, 1));
+            e.position = (int32_t)strtol(PQgetvalue(r, row, 2), NULL, 10);
+            e.streams = strtoll(PQgetvalue(r, row, 3), NULL, 10);
+            history_put(&hist[i], &e);
+        }
+    }
+    PQclear(r);
+out:
+    for (size_t i = 0; vals && i < n; i++)
+        free(vals[i]);
+    free(vals);
+    free(lens);
+    au_buf_free(&lit);
+    return rc;
+}
+
+/* Locks the job row and applies the fencing and ledger rules. */
+static int check_job(PGconn *c, const au_batch_t *b, au_error_t *err)
+{
+    char id[24], at[16], sq[16];
+    snprintf(id, sizeof(id), "%lld", (long long)b->job_id);
+    snprintf(at, sizeof(at), "%d", b->attempt);
+    snprintf(sq, sizeof(sq), "%d", b->seq);
+    const char *p[] = {id, at, sq};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
+                        " batch_ledger l WHERE l.job_id = j.id AND "
+                        " l.attempt = $2 AND l.seq = $3) "
+                        "FROM jobs j WHERE j.id = $1 FOR UPDATE",
+                        3, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return au_error_set(err, AU_ENOTFOUND, "job %s does not exist", id);
+    }
+    char state[16];
+    snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
+    int attempt = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
+    PQclear(r);
+    if (in_ledger)
+        return au_error_set(err, AU_EDUP, "batch %d of attempt %d already "
+                            "applied", b->seq, b->attempt);
+    if (b->attempt != attempt)
+        return au_error_set(err, AU_ESTALE, "batch from attempt %d, job is "
+                            "at attempt %d", b->attempt, attempt);
+    if (strcmp(state, "running") != 0)
+        return au_error_set(err, AU_ESTALE, "job is %s", state);
+    return 0;
+}
+
+static int finish_job_batch(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
+                            long rows, au_commit_t *res, au_error_t *err)
+{
+    char id[24], at[16], sq[16], nr[24], nb[16], ls[16];
+    snprintf(id, sizeof(id), "%lld", (long long)b->job_id);
+    snprintf(at, sizeof(at), "%d", b->attempt);
+    snprintf(sq, sizeof(sq), "%d", b->seq);
+    snprintf(nr, sizeof(nr), "%ld", rows);
+    snprintf(nb, sizeof(nb), "%d", b->nbatches);
+    snprintf(ls, sizeof(ls), "%d", ctx->cfg.queue.lease_s);
+    const char *p[] = {id, at, sq, nr, nb, ls};
+    PGresult *r;
+    /* The CTE's insert is not visible to the count in the same statement,
+     * hence the + 1 for the batch being recorded now. */
+    int rc = au_pg_exec(
+        c,
+        "WITH l AS (INSERT INTO batch_ledger (job_id, attempt, seq, rows) "
+        " VALUES ($1::bigint, $2::int, $3::int, $4::int) RETURNING 1), "
+        "n AS (SELECT count(*) + 1 AS done FROM batch_ledger "
+        " WHERE job_id = $1::bigint AND attempt = $2::int) "
+        "UPDATE jobs SET rows_written = rows_written + $4::int, "
+        " nbatches = $5::int, updated_at = now(), "
+        " lease_until = now() + make_interval(secs => $6::int), "
+        " state = CASE WHEN (SELECT done FROM n) >= $5::int THEN 'done' "
+        "   ELSE state END, "
+        " finished_at = CASE WHEN (SELECT done FROM n) >= $5::int "
+        "   THEN now() END, "
+        " last_error = CASE WHEN (SELECT done FROM n) >= $5::int "
+        "   THEN NULL ELSE last_error END "
+        "WHERE id = $1::bigint AND (SELECT count(*) FROM l) = 1 "
+        "RETURNING state",
+        6, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    res->job_done = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "done");
+    PQclear(r);
+    return 0;
+}
+
+static int exec_simple(PGconn *c, const char *sql, au_error_t *err)
+{
+    return au_pg_exec(c, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err);
+}
+
+static int lock_series(PGconn *c, uint64_t key, int lock, au_error_t *err)
+{
+    char k[24];
+    snprintf(k, sizeof(k), "%lld", (long long)key);
+    const char *p[] = {k};
+    return au_pg_exec(c,
+                      lock ? "SELECT pg_advisory_lock($1::bigint)"
+                           : "SELECT pg_advisory_unlock($1::bigint)",
+                      1, p, PGRES_TUPLES_OK, NULL, err);
+}
+
+static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
+                         au_arena_t *arena, const char **keys,
+                         history_t *hist, au_commit_t *res, au_error_t *err)
+{
+    int rc = exec_simple(c, "BEGIN", err);
+    if (rc == 0)
+        rc = check_job(c, b, err);
+    if (rc == 0)
+        rc = load_history(ctx, c, b, keys, hist, err);
+    if (rc < 0)
+        return rc;
+    au_trend_t *rows = au_arena_alloc(arena, b->count * sizeof(*rows));
+    if (!rows)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    int chart_size = ctx->cfg.analytics.chart_size;
+    for (uint32_t i = 0; i < b->count; i++) {
+        au_record_t *r = &b->records[i];
+        const hist_entry_t *prev = history_prev(&hist[i], b->date);
+        r->has_scores = true;
+        r->score = au_position_score(r->position, chart_size);
+        r->prev_position = prev ? prev->position : 0;
+        r->position_change = prev ? prev->position - r->position : 0;
+        rows[i] = (au_trend_t){.platform = b->platform,
+                               .chart = b->chart,
+                               .region = b->region,
+                               .date = b->date,
+                               .track_key = r->track_key,
+                               .spotify_id = r->track_id,
+                               .track_name = r->track_name,
+                               .artist = r->artist,
+                               .artist_key = r->artist_key,
+                               .position = r->position,
+                               .streams = r->streams,
+                               .score = r->score,
+                               .prev_position = r->prev_position,
+                               .position_change = r->position_change,
+                               .job_id = b->job_id};
+    }
+    b->stage = AU_STAGE_SCORED;
+    size_t written = 0;
+    rc = au_store_write_trends(c, rows, b->count, &written, err);
+    if (rc == 0)
+        rc = finish_job_batch(ctx, c, b, (long)written, res, err);
+    if (rc < 0)
+        return rc;
+    /* Drop the cached histories before COMMIT: if this process dies
+     * between COMMIT and the refill below, readers fall back to the
+     * database instead of trusting a list without this batch. */
+    if (ctx->cache)
+        au_cache_mdel(ctx->cache, AU_CK_HISTORY, b->count, keys);
+    rc = exec_simple(c, "COMMIT", err);
+    if (rc < 0)
+        return rc;
+    res->applied = 1;
+    res->rows = (long)written;
+    return 0;
+}
+
+static void refill_history(au_ctx_t *ctx, const au_batch_t *b,
+                           const char **keys, history_t *hist,
+                           au_arena_t *arena)
+{
+    if (!ctx->cache)
+        return;
+    const char **vals = au_arena_alloc(arena, b->count * sizeof(*vals));
+    size_t *lens = au_arena_alloc(arena, b->count * sizeof(*lens));
+    if (!vals || !lens)
+        return;
+    for (uint32_t i = 0; i < b->count; i++) {
+        hist_entry_t e;
+        snprintf(e.date, sizeof(e.date), "%s", b->date);
+        e.position = b->records[i].position;
+        e.streams = b->records[i].streams;
+        history_put(&hist[i], &e);
+        char *buf = au_arena_alloc(arena, 32 * AU_HISTORY_KEEP);
+        int n = buf ? history_format(&hist[i], buf, 32 * AU_HISTORY_KEEP)
+                    : -1;
+        vals[i] = n < 0 ? "" : buf;
+        lens[i] = n < 0 ? 0 : (size_t)n;
+    }
+    au_cache_mset(ctx->cache, AU_CK_HISTORY, b->count, keys, vals, lens);
+}
+
+int au_analytics_commit(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
+                        au_commit_t *res, au_error_t *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (b->stage != AU_STAGE_ENRICHED)
+        return au_error_set(err, AU_EINVAL, "batch is not enriched");
+    const char **keys = au_arena_alloc(arena, b->count * sizeof(*keys));
+    history_t *hist = au_arena_alloc(arena, b->count * sizeof(*hist));
+    if (!keys || !hist)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    for (uint32_t i = 0; i < b->count; i++) {
+        size_t cap = strlen(b->platform) + strlen(b->chart) +
+                     strlen(b->region) + strlen(b->records[i].track_key) + 4;
+        char *k = au_arena_alloc(arena, cap);
+        if (!k)
+            return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+        snprintf(k, cap, "%s:%s:%s:%s", b->platform, b->chart, b->region,
+                 b->records[i].track_key);
+        keys[i] = k;
+    }
+    PGconn *c = au_pool_get(ctx->pool, err);
+    if (!c)
+        return AU_ERETRY;
+    uint64_t lk = series_lock_key(b);
+    int rc = lock_series(c, lk, 1, err);
+    if (rc == 0) {
+        rc = commit_locked(ctx, c, b, arena, keys, hist, res, err);
+        if (rc < 0)
+            PQclear(PQexec(c, "ROLLBACK"));
+        else
+            refill_history(ctx, b, keys, hist, arena);
+        au_error_t uerr;
+        lock_series(c, lk, 0, &uerr);
+    }
+    au_pool_put(ctx->pool, c);
+    return rc;
+}
+
+int au_analytics_main(au_ctx_t *ctx)
+{
+    au_error_t err = {0};
+    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL,
+                               ctx->cfg.zmq.analytics_out, 0, &ctx->cfg,
+                               &err);
+    if (!pull) {
+        au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
+        return 1;
+    }
+    au_arena_t *arena = au_arena_new(512 * 1024);
+    long long records = 0, batches = 0, next_beat = 0;
+    au_info("analytics: ready as %s", ctx->worker_id);
+    while (!au_stop_requested && arena) {
+        if (au_now_ms() >= next_beat) {
+            au_ctx_heartbeat(ctx, records, batches);
+            next_beat = au_now_ms() + 2000;
+        }
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        int rc = au_zmq_recv(pull, &msg, 500);
+        if (rc <= 0) {
+            zmq_msg_close(&msg);
+            continue;
+        }
+        au_batch_t b;
+        rc = au_batch_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
+                             (size_t)ctx->cfg.zmq.max_msg_bytes, &b, &err);
+        zmq_msg_close(&msg);
+        if (rc < 0) {
+            au_log_ev(AU_LOG_ERROR, NULL, rc, "dropping batch: %s", err.msg);
+            continue;
+        }
+        au_log_ctx_t lctx = {b.job_id, b.attempt, b.seq};
+        au_commit_t res;
+        /* Deadlocks and lost connections are retried here; anything
+         * else is left to the lease: the job comes back whole. */
+        for (int tries = 0; tries < 5; tries++) {
+            rc = au_analytics_commit(ctx, &b, arena, &res, &err);
+            if (rc != AU_ERETRY || au_stop_requested)
+                break;
+            au_log_ev(AU_LOG_WARN, &lctx, rc, "retrying commit: %s",
+                      err.msg);
+            au_arena_reset(arena);
+            poll(NULL, 0, 100 << tries);
+        }
+        if (rc == 0) {
+            records += res.rows;
+            batches++;
+            if (res.job_done)
+                au_log_ev(AU_LOG_INFO, &lctx, 0, "job done");
+        } else if (rc == AU_EDUP || rc == AU_ESTALE ||
+                   rc == AU_ENOTFOUND) {
+            au_log_ev(AU_LOG_INFO, &lctx, rc, "batch skipped: %s", err.msg);
+        } else {
+            au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not committed: %s",
+                      err.msg);
+        }
+        au_batch_free(&b);
+        au_arena_reset(arena);
+    }
+    au_ctx_heartbeat(ctx, records, batches);
+    au_arena_destroy(&arena);
+    zmq_close(pull);
+    au_info("analytics: stopped after %lld batches", batches);
+    return 0;
+}
