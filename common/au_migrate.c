@@ -106,6 +106,21 @@ static const char *const migrations[] = {
     "  seen_at timestamptz NOT NULL,"
     "  records bigint NOT NULL DEFAULT 0,"
     "  batches bigint NOT NULL DEFAULT 0);",
+    /* 2: the scores of the ported analytics (momentum, viral score,
+     * direction, mood) on each trend row. NULL means "not computed": too
+     * little history for a trend direction, no audio features for a
+     * mood; nothing is invented to fill them. */
+    "ALTER TABLE trends"
+    "  ADD COLUMN platform_score double precision,"
+    "  ADD COLUMN momentum double precision,"
+    "  ADD COLUMN acceleration double precision,"
+    "  ADD COLUMN viral_score double precision,"
+    "  ADD COLUMN confidence double precision,"
+    "  ADD COLUMN direction text,"
+    "  ADD COLUMN mood text,"
+    "  ADD COLUMN mood_score double precision;"
+    "CREATE INDEX trends_viral_idx ON trends (viral_score DESC);"
+    "CREATE INDEX trends_date_track_idx ON trends (chart_date, track_key);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

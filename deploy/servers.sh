@@ -9,6 +9,7 @@
 set -euo pipefail
 cmd=${1:?usage: servers.sh start|stop|redis-stop|redis-start|pg-restart DIR}
 dir=${2:?directory required}
+trap 'echo "servers: $cmd failed at line $LINENO (logs in $dir)" >&2' ERR
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 
 free_port() {

@@ -519,7 +519,7 @@ static int rd_be(cur_t *c, size_t n, const char *f, size_t off, uint64_t *v)
 
 static int rd_count(cur_t *c, const char *f, hdr_t *h, int kind, size_t w)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = rd_be(c, w, f, h->off, &v);
     if (rc)
         return rc;
@@ -537,7 +537,7 @@ static int rd_count(cur_t *c, const char *f, hdr_t *h, int kind, size_t w)
 
 static int rd_ext(cur_t *c, const char *f, hdr_t *h, size_t w, bool fixed)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc = 0;
     h->kind = K_EXT;
     if (fixed)
@@ -551,7 +551,7 @@ static int rd_ext(cur_t *c, const char *f, hdr_t *h, size_t w, bool fixed)
 
 static int rd_hdr_typed(cur_t *c, const char *f, hdr_t *h, unsigned t)
 {
-    uint64_t v;
+    uint64_t v = 0;
     int rc;
     switch (t) {
     case 0xc0:
@@ -630,7 +630,7 @@ static int rd_hdr_typed(cur_t *c, const char *f, hdr_t *h, unsigned t)
 
 static int rd_hdr(cur_t *c, const char *f, hdr_t *h)
 {
-    uint64_t t;
+    uint64_t t = 0;
     h->off = c->pos;
     int rc = rd_be(c, 1, f, h->off, &t);
     if (rc)
@@ -693,7 +693,7 @@ static int rd_int(cur_t *c, const char *f, int64_t lo, int64_t hi, int64_t *out)
 
 static int rd_i32(cur_t *c, const char *f, int32_t *out)
 {
-    int64_t v;
+    int64_t v = 0;
     int rc = rd_int(c, f, INT32_MIN, INT32_MAX, &v);
     if (rc == 0)
         *out = (int32_t)v;
@@ -829,7 +829,7 @@ static int dec_features(cur_t *c, au_record_t *r)
                     "expected array of 4 floats, got %u elements", h.n);
     for (int i = 0; i < 4; i++) {
         char f[24];
-        double v;
+        double v = 0;
         size_t off = c->pos;
         snprintf(f, sizeof(f), "af[%d]", i);
         if ((rc = rd_float(c, f, &v)) != 0)
@@ -847,7 +847,7 @@ static int dec_features(cur_t *c, au_record_t *r)
 
 static int dec_rec_value(cur_t *c, int id, au_record_t *r)
 {
-    int64_t v;
+    int64_t v = 0;
     int rc;
     const char *f = rec_keys[id];
     switch (id) {
@@ -891,7 +891,7 @@ static int dec_record(cur_t *c, uint32_t index, au_record_t *r, later_t *later)
         return wrong_type(c, "", &h, "record map");
     memset(r, 0, sizeof(*r));
     for (uint32_t k = 0; k < h.n; k++) {
-        int id;
+        int id = -1;
         if ((rc = rd_key(c, rec_keys, RK_N, &id, label, sizeof(label))))
             return rc;
         if (id < 0) {
@@ -959,7 +959,7 @@ static int dec_records(cur_t *c, au_batch_t *b, later_t *later)
 
 static int dec_env_value(cur_t *c, int id, au_batch_t *b, later_t *later)
 {
-    int64_t v;
+    int64_t v = 0;
     size_t off;
     int rc;
     const char *f = env_keys[id];
@@ -1019,7 +1019,7 @@ static int scan_version(cur_t *c)
     if (h.kind != K_MAP)
         return wrong_type(c, "envelope", &h, "map");
     for (uint32_t k = 0; k < h.n; k++) {
-        int id;
+        int id = -1;
         if ((rc = rd_key(c, env_keys, EK_N, &id, label, sizeof(label))))
             return rc;
         if (id == EK_V) {
@@ -1045,7 +1045,7 @@ static int dec_batch(cur_t *c, au_batch_t *b)
     if (h.kind != K_MAP)
         return wrong_type(c, "envelope", &h, "map");
     for (uint32_t k = 0; k < h.n; k++) {
-        int id;
+        int id = -1;
         if ((rc = rd_key(c, env_keys, EK_N, &id, label, sizeof(label))))
             return rc;
         if (id < 0) {

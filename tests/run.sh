@@ -13,6 +13,8 @@ cmake --build "$build" -j"$(nproc)" 2>&1 | grep -v '^\[' || true
 test -x "$build/audora" || { echo "build failed" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/audora-test.XXXXXX)
+# The server runs as "postgres" when we are root: it must reach its dir.
+chmod 755 "$tmp"
 cleanup() { deploy/servers.sh stop "$tmp/srv" || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 deploy/servers.sh start "$tmp/srv"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "au_backtest.h"
 #include "au_chartname.h"
 #include "au_ctx.h"
 #include "au_gen.h"
@@ -39,6 +40,8 @@ static const char usage[] =
     "  gen --out DIR [--records N] [--per-file M] [--seed S]\n"
     "      [--copy FILE]\n"
     "                          write synthetic chart CSVs for load tests\n"
+    "  backtest [--json] [--svg FILE]\n"
+    "                          score predictors against real chart history\n"
     "  config check            print the effective configuration\n"
     "  config example          print a .env.example\n"
     "  version\n";
@@ -567,6 +570,7 @@ int au_cmd_main(int argc, char **argv)
         {"report", cmd_report},   {"dlq", cmd_dlq},
         {"features", cmd_features}, {"summary", cmd_summary},
         {"config", cmd_config},   {"gen", cmd_gen},
+        {"backtest", au_backtest_cmd},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
         if (!strcmp(cmd, cmds[i].name))
