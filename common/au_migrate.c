@@ -76,8 +76,6 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (platform, chart, region, chart_date, track_key));"
     "CREATE INDEX trends_series_idx"
     "  ON trends (platform, chart, region, track_key, chart_date);"
-    "CREATE INDEX trends_date_idx ON trends (chart_date);"
-    "CREATE INDEX trends_score_idx ON trends (score DESC);"
     "CREATE INDEX trends_track_idx ON trends (track_key);"
     "CREATE TABLE viral_predictions ("
     "  id bigserial PRIMARY KEY,"
@@ -120,6 +118,7 @@ static const char *const migrations[] = {
     "  ADD COLUMN mood text,"
     "  ADD COLUMN mood_score double precision;"
     "CREATE INDEX trends_viral_idx ON trends (viral_score DESC);"
+    /* Date windows (summary, top) and same-date lookups across charts. */
     "CREATE INDEX trends_date_track_idx ON trends (chart_date, track_key);",
 };
 

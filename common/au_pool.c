@@ -1,6 +1,7 @@
 #include "au_pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +73,17 @@ void au_pool_destroy(au_pool_t **self_p)
     *self_p = NULL;
 }
 
+/* Server notices ("relation already exists, skipping") are not errors;
+ * they go to the debug log instead of stderr. */
+static void on_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    au_debug("postgres: %.*s", (int)strcspn(msg, "\n"), msg);
+}
+
 static int conn_setup(au_pool_t *p, PGconn *c, au_error_t *err)
 {
+    PQsetNoticeProcessor(c, on_notice, NULL);
     char sql[96];
     snprintf(sql, sizeof(sql), "SET statement_timeout = %d",
              p->stmt_timeout_ms);
@@ -105,14 +115,19 @@ static PGconn *conn_open(au_pool_t *p, au_error_t *err)
     return c;
 }
 
-/* A server restart closes the socket; PQconsumeInput reads the EOF and
- * marks the connection bad without a round trip to the server. */
+/* An idle connection has nothing to read. When the server went away it
+ * sent "terminating connection" (read as a notice) and then closed the
+ * socket; draining what is readable reaches that EOF and marks the
+ * connection bad, without a round trip. */
 static int conn_healthy(PGconn *c)
 {
-    if (PQstatus(c) != CONNECTION_OK)
-        return 0;
-    if (!PQconsumeInput(c))
-        return 0;
+    for (int i = 0; i < 4 && PQstatus(c) == CONNECTION_OK; i++) {
+        struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+        if (poll(&pfd, 1, 0) <= 0)
+            break;
+        if (!PQconsumeInput(c))
+            return 0;
+    }
     return PQstatus(c) == CONNECTION_OK &&
            PQtransactionStatus(c) == PQTRANS_IDLE;
 }

@@ -136,6 +136,15 @@ static int put_int(au_buf_t *b, long long v, int null_if_zero)
     return au_buf_put(b, tmp, (size_t)n);
 }
 
+static int put_real(au_buf_t *b, double v)
+{
+    if (!isfinite(v))
+        return au_buf_put(b, "\\N", 2);
+    char tmp[40];
+    int n = snprintf(tmp, sizeof(tmp), "%.9g", v);
+    return au_buf_put(b, tmp, (size_t)n);
+}
+
 static int stage_row(au_buf_t *b, const au_trend_t *t)
 {
     char score[32];
@@ -176,6 +185,16 @@ static int stage_row(au_buf_t *b, const au_trend_t *t)
         rc |= put_int(b, t->position_change, 0);
     rc |= au_buf_put(b, "\t", 1);
     rc |= put_int(b, t->job_id, 1);
+    const double nums[] = {t->platform_score, t->momentum, t->acceleration,
+                           t->viral_score, t->confidence, t->mood_score};
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        rc |= au_buf_put(b, "\t", 1);
+        rc |= put_real(b, t->has_analytics ? nums[i] : NAN);
+    }
+    rc |= au_buf_put(b, "\t", 1);
+    rc |= au_buf_copy_field(b, t->has_analytics ? t->direction : NULL);
+    rc |= au_buf_put(b, "\t", 1);
+    rc |= au_buf_copy_field(b, t->has_analytics ? t->mood : NULL);
     rc |= au_buf_put(b, "\n", 1);
     return rc ? AU_ENOMEM : 0;
 }
@@ -195,10 +214,13 @@ static const char *const write_sql[] = {
 
     "INSERT INTO trends (platform, chart, region, chart_date, track_key, "
     " position, streams, track_name, artist, score, prev_position, "
-    " position_change, job_id) "
+    " position_change, job_id, platform_score, momentum, acceleration, "
+    " viral_score, confidence, mood_score, direction, mood) "
     "SELECT DISTINCT ON (platform, chart, region, chart_date, track_key) "
     " platform, chart, region, chart_date, track_key, position, streams, "
-    " track_name, artist, score, prev_position, position_change, job_id "
+    " track_name, artist, score, prev_position, position_change, job_id, "
+    " platform_score, momentum, acceleration, viral_score, confidence, "
+    " mood_score, direction, mood "
     "FROM au_stage "
     "ORDER BY platform, chart, region, chart_date, track_key, position "
     "ON CONFLICT (platform, chart, region, chart_date, track_key) "
@@ -207,17 +229,28 @@ static const char *const write_sql[] = {
     " artist = EXCLUDED.artist, score = EXCLUDED.score, "
     " prev_position = EXCLUDED.prev_position, "
     " position_change = EXCLUDED.position_change, "
-    " job_id = EXCLUDED.job_id, last_updated = now()",
+    " job_id = EXCLUDED.job_id, platform_score = EXCLUDED.platform_score, "
+    " momentum = EXCLUDED.momentum, acceleration = EXCLUDED.acceleration, "
+    " viral_score = EXCLUDED.viral_score, "
+    " confidence = EXCLUDED.confidence, mood_score = EXCLUDED.mood_score, "
+    " direction = EXCLUDED.direction, mood = EXCLUDED.mood, "
+    " last_updated = now()",
 
+    /* LATERAL finds each staged row's successor with one probe of the
+     * series index; most rows arrive in date order and have none. */
     "UPDATE trends n SET prev_position = s.position, "
     " position_change = s.position - n.position, last_updated = now() "
-    "FROM au_stage s "
+    "FROM (SELECT DISTINCT ON (platform, chart, region, chart_date, "
+    "  track_key) * FROM au_stage ORDER BY platform, chart, region, "
+    "  chart_date, track_key, position) s "
+    "CROSS JOIN LATERAL (SELECT m.chart_date FROM trends m "
+    "  WHERE m.platform = s.platform AND m.chart = s.chart "
+    "  AND m.region = s.region AND m.track_key = s.track_key "
+    "  AND m.chart_date > s.chart_date "
+    "  ORDER BY m.chart_date LIMIT 1) nx "
     "WHERE n.platform = s.platform AND n.chart = s.chart "
-    " AND n.region = s.region AND n.track_key = s.track_key "
-    " AND n.chart_date = (SELECT min(m.chart_date) FROM trends m "
-    "   WHERE m.platform = s.platform AND m.chart = s.chart "
-    "   AND m.region = s.region AND m.track_key = s.track_key "
-    "   AND m.chart_date > s.chart_date) "
+    " AND n.region = s.region AND n.chart_date = nx.chart_date "
+    " AND n.track_key = s.track_key "
     " AND n.prev_position IS DISTINCT FROM s.position",
 };
 
@@ -252,7 +285,11 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
                   " track_key text, spotify_id text, track_name text,"
                   " artist text, artist_key text, position int,"
                   " streams bigint, score float8, prev_position int,"
-                  " position_change int, job_id bigint)"
+                  " position_change int, job_id bigint,"
+                  " platform_score float8, momentum float8,"
+                  " acceleration float8, viral_score float8,"
+                  " confidence float8, mood_score float8, direction text,"
+                  " mood text)"
                   " ON COMMIT DELETE ROWS",
                   err);
     if (rc == 0)
@@ -265,6 +302,67 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
         rc = exec_cmd(c, "TRUNCATE au_stage", err);
     if (rc == 0)
         *written = ok;
+    return rc;
+}
+
+int au_store_write_predictions(PGconn *c, const au_prediction_t *p,
+                               size_t n, au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    au_buf_t b = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *text[] = {p[i].track_key, p[i].track_name, p[i].artist};
+        for (size_t k = 0; k < 3; k++) {
+            rc |= au_buf_copy_field(&b, text[k]);
+            rc |= au_buf_put(&b, "\t", 1);
+        }
+        rc |= put_real(&b, p[i].confidence);
+        rc |= au_buf_put(&b, "\t", 1);
+        rc |= au_buf_copy_field(&b, p[i].prediction_date);
+        rc |= au_buf_put(&b, "\t", 1);
+        rc |= au_buf_copy_field(&b, p[i].predicted_peak_date);
+        rc |= au_buf_put(&b, "\t", 1);
+        rc |= put_real(&b, p[i].predicted_peak_score);
+        rc |= au_buf_put(&b, "\t", 1);
+        rc |= au_buf_copy_field(&b, p[i].features_json);
+        rc |= au_buf_put(&b, "\n", 1);
+    }
+    if (rc) {
+        au_buf_free(&b);
+        return au_error_set(err, AU_ENOMEM, "predictions: out of memory");
+    }
+    rc = exec_cmd(c,
+                  "CREATE TEMP TABLE IF NOT EXISTS au_pred_stage ("
+                  " track_key text, track_name text, artist text,"
+                  " confidence float8, prediction_date date,"
+                  " predicted_peak_date date, predicted_peak_score float8,"
+                  " prediction_features jsonb) ON COMMIT DELETE ROWS",
+                  err);
+    if (rc == 0)
+        rc = au_pg_copy(c, "COPY au_pred_stage FROM STDIN", &b, err);
+    au_buf_free(&b);
+    if (rc == 0)
+        rc = exec_cmd(
+            c,
+            "INSERT INTO viral_predictions (track_key, track_name, artist, "
+            " confidence, prediction_date, predicted_peak_date, "
+            " predicted_peak_score, prediction_features) "
+            "SELECT DISTINCT ON (track_key, prediction_date) * "
+            "FROM au_pred_stage "
+            "ORDER BY track_key, prediction_date, predicted_peak_score DESC "
+            "ON CONFLICT (track_key, prediction_date) DO UPDATE SET "
+            " confidence = greatest(viral_predictions.confidence, "
+            "   EXCLUDED.confidence), "
+            " predicted_peak_date = EXCLUDED.predicted_peak_date, "
+            " predicted_peak_score = greatest("
+            "   viral_predictions.predicted_peak_score, "
+            "   EXCLUDED.predicted_peak_score), "
+            " prediction_features = EXCLUDED.prediction_features",
+            err);
+    if (rc == 0)
+        rc = exec_cmd(c, "TRUNCATE au_pred_stage", err);
     return rc;
 }
 

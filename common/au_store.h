@@ -26,7 +26,27 @@ typedef struct {
     int32_t prev_position;  /* 0: none */
     int32_t position_change;
     int64_t job_id; /* 0: none */
+    /* The analytics scores; all stored as NULL unless has_analytics, and
+     * each NAN (or NULL string) is stored as NULL: "not computed". */
+    int has_analytics;
+    double platform_score, momentum, acceleration, viral_score, confidence;
+    const char *direction, *mood;
+    double mood_score;
 } au_trend_t;
+
+/* A viral prediction (the original's ViralPrediction). */
+typedef struct {
+    const char *track_key, *track_name, *artist;
+    double confidence; /* 0..1 */
+    const char *prediction_date, *predicted_peak_date; /* YYYY-MM-DD */
+    double predicted_peak_score;
+    const char *features_json; /* prediction_features, a JSON object */
+} au_prediction_t;
+
+/* Upserts predictions on (track_key, prediction_date) inside the caller's
+ * transaction, in one statement. */
+int au_store_write_predictions(PGconn *c, const au_prediction_t *p,
+                               size_t n, au_error_t *err);
 
 /* 0 if row is storable, else AU_EINVAL/AU_ERANGE with the reason. */
 int au_trend_validate(const au_trend_t *row, au_error_t *err);

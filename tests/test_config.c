@@ -575,7 +575,7 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 33, "one line per field of au_config_t");
+    cr_assert_eq(lines, 34, "one line per field of au_config_t");
     free(out);
 }
 
@@ -641,7 +641,7 @@ Test(config, example_names_every_key_with_its_default)
         keys++;
         line = nl + 1;
     }
-    cr_assert_eq(keys, 33);
+    cr_assert_eq(keys, 34);
     free(d);
     free(ex);
 }

@@ -1,5 +1,6 @@
 #include "au_analytics.h"
 
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "au_log.h"
 #include "au_queue.h"
+#include "au_score.h"
 #include "au_store.h"
 #include "au_zmq.h"
 
@@ -270,19 +272,258 @@ static int lock_series(PGconn *c, uint64_t key, int lock, au_error_t *err)
                       1, p, PGRES_TUPLES_OK, NULL, err);
 }
 
+/* Days since 1970-01-01 of a valid YYYY-MM-DD (civil calendar). */
+static long days_from_date(const char *d)
+{
+    long y = strtol(d, NULL, 10), m = strtol(d + 5, NULL, 10),
+         day = strtol(d + 8, NULL, 10);
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void date_plus_days(const char *d, int n, char out[16])
+{
+    long z = days_from_date(d) + n + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+    long day = doy - (153 * mp + 2) / 5 + 1;
+    long m = mp + (mp < 10 ? 3 : -9);
+    long y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 16, "%04ld-%02ld-%02ld", y % 10000, m % 100, day % 100);
+}
+
+/* Positions of this batch's tracks in the other charts and regions of the
+ * same date: each is one "platform" score for the viral predictor, so a
+ * track charting in thirty countries at once spreads wide. */
+typedef struct {
+    size_t *start; /* per record: where its scores begin in all[] */
+    size_t *count; /* per record: how many (its own chart's first) */
+    double *all;
+} cross_t;
+
+static int load_cross(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
+                      au_arena_t *arena, cross_t *x, au_error_t *err)
+{
+    size_t n = b->count;
+    au_buf_t lit = {0};
+    int rc = au_buf_put(&lit, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rc |= au_buf_put(&lit, ",", 1);
+        rc |= au_buf_put(&lit, "\"", 1);
+        rc |= au_buf_put(&lit, b->records[i].track_key,
+                         strlen(b->records[i].track_key));
+        rc |= au_buf_put(&lit, "\"", 1);
+    }
+    rc |= au_buf_put(&lit, "}", 1);
+    if (rc) {
+        au_buf_free(&lit);
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    }
+    const char *p[] = {b->date, b->platform, lit.data, b->chart, b->region};
+    PGresult *r;
+    rc = au_pg_exec(c,
+                    /* LATERAL keeps the keys outside, so each is one
+                     * probe of (chart_date, track_key) however stale the
+                     * table's statistics (a table never analyzed looks
+                     * empty and would otherwise be scanned as the outer
+                     * side). platform is tested in the select list, not
+                     * the join, so no index led by platform competes. */
+                    "SELECT k.i, t.position "
+                    "FROM unnest($3::text[]) WITH ORDINALITY AS k(key, i) "
+                    "CROSS JOIN LATERAL (SELECT position, platform, chart, "
+                    " region FROM trends WHERE chart_date = $1::date "
+                    " AND track_key = k.key OFFSET 0) t "
+                    "WHERE t.platform = $2 "
+                    " AND NOT (t.chart = $4 AND t.region = $5)",
+                    5, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
+    if (rc < 0)
+        return rc;
+    size_t rows = (size_t)PQntuples(r);
+    x->count = au_arena_alloc(arena, n * sizeof(*x->count));
+    x->all = au_arena_alloc(arena, (rows + n) * sizeof(*x->all));
+    x->start = au_arena_alloc(arena, n * sizeof(*x->start));
+    if (!x->count || !x->all || !x->start) {
+        PQclear(r);
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    }
+    /* Per record: its own chart's score first, then the others; rows
+     * name their record by its 1-based position in the key array. */
+    int chart_size = ctx->cfg.analytics.chart_size;
+    for (size_t i = 0; i < n; i++) {
+        x->count[i] = 1;
+        x->all[i] = au_position_score(b->records[i].position, chart_size);
+    }
+    size_t *next = au_arena_alloc(arena, n * sizeof(*next));
+    if (!next) {
+        PQclear(r);
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    }
+    for (size_t row = 0; row < rows; row++) {
+        long i = strtol(PQgetvalue(r, (int)row, 0), NULL, 10) - 1;
+        if (i >= 0 && (size_t)i < n)
+            x->count[i]++;
+    }
+    /* Lay the runs out contiguously: own score, then the others. */
+    double *own = au_arena_alloc(arena, n * sizeof(*own));
+    if (!own) {
+        PQclear(r);
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    }
+    memcpy(own, x->all, n * sizeof(*own));
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        x->start[i] = off;
+        x->all[off] = own[i];
+        next[i] = off + 1;
+        off += x->count[i];
+    }
+    for (size_t row = 0; row < rows; row++) {
+        long i = strtol(PQgetvalue(r, (int)row, 0), NULL, 10) - 1;
+        if (i < 0 || (size_t)i >= n)
+            continue;
+        int32_t pos = (int32_t)strtol(PQgetvalue(r, (int)row, 1), NULL, 10);
+        x->all[next[i]++] = au_position_score(pos, chart_size);
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* Runs the ported scorers on one record. Inputs that do not exist (no
+ * social signals in chart data, no audio features for most tracks, short
+ * histories) stay missing: the predictor's documented fallbacks apply and
+ * `confidence` is its measured_confidence, which gives them no credit. */
+static void score_record(const au_batch_t *b, uint32_t i,
+                         const history_t *h, const double *platform_scores,
+                         size_t n_platforms, int chart_size, au_trend_t *t,
+                         au_viral_t *v)
+{
+    const au_record_t *r = &b->records[i];
+    au_point_t pts[AU_HISTORY_KEEP + 1];
+    size_t np = 0;
+    for (int k = 0; k < h->n; k++) {
+        if (strcmp(h->e[k].date, b->date) >= 0)
+            continue;
+        pts[np].t = 86400.0 * (double)days_from_date(h->e[k].date);
+        pts[np++].value = au_position_score(h->e[k].position, chart_size);
+    }
+    pts[np].t = 86400.0 * (double)days_from_date(b->date);
+    pts[np++].value = r->score;
+
+    au_viral_input_t in;
+    au_viral_input_init(&in);
+    in.platform_scores = platform_scores;
+    in.n_platforms = n_platforms;
+    in.history = pts;
+    in.n_history = np;
+    if (r->has_features) {
+        in.danceability = r->danceability;
+        in.energy = r->energy;
+        in.valence = r->valence;
+    }
+    t->has_analytics = 1;
+    t->platform_score = r->score;
+    t->direction = NULL;
+    t->mood = NULL;
+    t->mood_score = NAN;
+    if (au_viral_predict(&in, v) == 0) {
+        t->momentum = v->momentum;
+        t->acceleration = v->acceleration;
+        t->viral_score = v->viral_score;
+        t->confidence = v->measured_confidence;
+    } else {
+        t->momentum = t->acceleration = t->viral_score = NAN;
+        t->confidence = NAN;
+    }
+    au_trend_metrics_t m;
+    if (np >= 5 && au_trend_analyze(pts, np, &m) == 0)
+        t->direction = au_direction_name(au_trend_direction(&m));
+    if (r->has_features) {
+        au_mood_features_t f = {r->valence, r->energy, r->danceability,
+                                r->tempo};
+        for (int mood = 0; mood < AU_MOOD_COUNT; mood++) {
+            double sc;
+            if (au_mood_score(&f, (au_mood_t)mood, &sc, NULL) == 0 &&
+                (t->mood == NULL || sc > t->mood_score)) {
+                t->mood_score = sc;
+                t->mood = au_mood_name((au_mood_t)mood);
+            }
+        }
+    }
+}
+
+static int write_predictions(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
+                             const au_trend_t *rows, const au_viral_t *v,
+                             au_arena_t *arena, au_error_t *err)
+{
+    au_prediction_t *p = au_arena_alloc(arena, b->count * sizeof(*p));
+    if (!p)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    size_t n = 0;
+    for (uint32_t i = 0; i < b->count; i++) {
+        if (!(rows[i].viral_score >= ctx->cfg.analytics.viral_threshold))
+            continue;
+        char *peak = au_arena_alloc(arena, 16);
+        char *feat = au_arena_alloc(arena, 256);
+        if (!peak || !feat)
+            return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+        date_plus_days(b->date, v[i].peak_eta_days, peak);
+        snprintf(feat, 256,
+                 "{\"viral_score\":%.4f,\"momentum\":%.4f,"
+                 "\"acceleration\":%.4f,\"velocity\":%.4f,"
+                 "\"peak_eta_days\":%d,\"risk\":\"%s\","
+                 "\"recommendation\":\"%s\",\"missing\":%u}",
+                 v[i].viral_score, v[i].momentum, v[i].acceleration,
+                 v[i].velocity, v[i].peak_eta_days, au_risk_name(v[i].risk),
+                 au_rec_name(v[i].recommendation), v[i].missing);
+        p[n++] = (au_prediction_t){
+            .track_key = rows[i].track_key,
+            .track_name = rows[i].track_name,
+            .artist = rows[i].artist,
+            .confidence = v[i].measured_confidence,
+            .prediction_date = b->date,
+            .predicted_peak_date = peak,
+            .predicted_peak_score = v[i].viral_score,
+            .features_json = feat,
+        };
+    }
+    return au_store_write_predictions(c, p, n, err);
+}
+
 static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
                          au_arena_t *arena, const char **keys,
                          history_t *hist, au_commit_t *res, au_error_t *err)
 {
     int rc = exec_simple(c, "BEGIN", err);
+    /* Every statement below probes indexes with keys from one batch. A
+     * table that grew since its last ANALYZE makes the planner guess hash
+     * joins over whole series instead; nested loops are always right
+     * here, so say so rather than depend on autovacuum's timing. */
+    if (rc == 0)
+        rc = exec_simple(c, "SET LOCAL enable_hashjoin = off", err);
+    if (rc == 0)
+        rc = exec_simple(c, "SET LOCAL enable_mergejoin = off", err);
+    if (rc == 0)
     if (rc == 0)
         rc = check_job(c, b, err);
     if (rc == 0)
         rc = load_history(ctx, c, b, keys, hist, err);
+    cross_t cross;
+    if (rc == 0)
+        rc = load_cross(ctx, c, b, arena, &cross, err);
     if (rc < 0)
         return rc;
     au_trend_t *rows = au_arena_alloc(arena, b->count * sizeof(*rows));
-    if (!rows)
+    au_viral_t *viral = au_arena_alloc(arena, b->count * sizeof(*viral));
+    if (!rows || !viral)
         return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
     int chart_size = ctx->cfg.analytics.chart_size;
     for (uint32_t i = 0; i < b->count; i++) {
@@ -307,10 +548,13 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
                                .prev_position = r->prev_position,
                                .position_change = r->position_change,
                                .job_id = b->job_id};
+        score_record(b, i, &hist[i], cross.all + cross.start[i], cross.count[i],
+                     chart_size, &rows[i], &viral[i]);
     }
-    b->stage = AU_STAGE_SCORED;
     size_t written = 0;
     rc = au_store_write_trends(c, rows, b->count, &written, err);
+    if (rc == 0)
+        rc = write_predictions(ctx, c, b, rows, viral, arena, err);
     if (rc == 0)
         rc = finish_job_batch(ctx, c, b, (long)written, res, err);
     if (rc < 0)
@@ -323,6 +567,8 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
     rc = exec_simple(c, "COMMIT", err);
     if (rc < 0)
         return rc;
+    /* Only now: a failed attempt must leave the batch committable. */
+    b->stage = AU_STAGE_SCORED;
     res->applied = 1;
     res->rows = (long)written;
     return 0;

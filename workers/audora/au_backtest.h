@@ -19,12 +19,12 @@
 
 #include "au_err.h"
 
-#define AU_BT_HORIZON 4    /* weeks after w in which a hit must happen */
-#define AU_BT_TOP 50       /* a hit reaches this position or better */
+#define AU_BT_HORIZON 4 /* weeks after w in which a hit must happen */
+#define AU_BT_TOP 50    /* a hit reaches this position or better */
 #define AU_BT_FIRST_CAND 51
 #define AU_BT_LAST_CAND 200
-#define AU_BT_OFF 201      /* the position of "not on the chart" */
-#define AU_BT_LOOKBACK 2   /* weeks before w the features read */
+#define AU_BT_OFF 201    /* the position of "not on the chart" */
+#define AU_BT_LOOKBACK 2 /* weeks before w the features read */
 #define AU_BT_NFEAT 7
 #define AU_BT_MIN_WEEKS 14 /* smallest panel with training and eval rows */
 #define AU_BT_MAX_WEEKS 520
@@ -36,9 +36,9 @@
  * them. */
 typedef struct {
     size_t n_tracks, n_weeks, stride;
-    int *pos;        /* 1..200, 0 when not on the chart that week */
-    double *streams; /* NAN when not on the chart or not reported */
-    double *week_t;  /* chart date, seconds since the epoch */
+    int *pos;              /* 1..200, 0 when not on the chart that week */
+    double *streams;       /* NAN when not on the chart or not reported */
+    double *week_t;        /* chart date, seconds since the epoch */
     char (*week_date)[11]; /* "YYYY-MM-DD" */
     char **keys, **names, **artists; /* per track; names may be NULL */
     int owner;
@@ -57,9 +57,10 @@ int au_bt_panel_head(const au_bt_panel_t *p, size_t n_weeks,
 int au_bt_pos(const au_bt_panel_t *p, size_t r, size_t w);
 
 /* Reads the platform/chart/region series back from the trends table. The
- * chart dates must be consecutive weeks (7 days apart) and at least
- * AU_BT_MIN_WEEKS of them; anything else is AU_EINVAL with the reason in
- * err. The caller frees *out with au_bt_panel_destroy. */
+ * chart dates must be consecutive weeks (7 days apart), else AU_EINVAL
+ * with the reason in err; no rows is AU_ENOTFOUND, more than
+ * AU_BT_MAX_WEEKS dates AU_ETOOBIG. Positions beyond 200 are dropped. The
+ * caller frees *out with au_bt_panel_destroy. */
 int au_bt_load(PGconn *c, const char *platform, const char *chart,
                const char *region, au_bt_panel_t **out, au_error_t *err);
 
@@ -75,8 +76,7 @@ int au_bt_label(const au_bt_panel_t *p, size_t r, size_t w, int *hit,
 
 /* Hits among the first k of n ranked flags, divided by min(k, n); 0 for
  * n 0. hit_ranked[i] is 1 when the i-th ranked candidate is a hit. */
-double au_bt_precision_at(const unsigned char *hit_ranked, size_t n,
-                          size_t k);
+double au_bt_precision_at(const unsigned char *hit_ranked, size_t n, size_t k);
 /* Median of v[0..n) (sorted in place; the mean of the middle two for even
  * n); NAN for n 0. */
 double au_bt_median(double *v, size_t n);
@@ -183,10 +183,9 @@ int au_bt_run(const au_bt_panel_t *p, au_bt_result_t *r, au_error_t *err);
 /* Human-readable table, JSON, and the SVG chart (hand-written SVG). */
 void au_bt_print(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
                  const char *what);
-int au_bt_print_json(FILE *f, const au_bt_panel_t *p,
-                     const au_bt_result_t *r, const char *what);
-int au_bt_write_svg(FILE *f, const au_bt_panel_t *p,
-                    const au_bt_result_t *r);
+int au_bt_print_json(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
+                     const char *what);
+int au_bt_write_svg(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r);
 
 /* `audora backtest [--json] [--svg FILE] [--platform P] [--chart C]
  * [--region R]`; argv[0] is "backtest". Returns the exit status. */

@@ -28,6 +28,16 @@ static void track_id(uint64_t seed, long idx, char out[23])
     out[22] = '\0';
 }
 
+static long gcd(long a, long b)
+{
+    while (b) {
+        long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 /* Days after 2020-01-01 as YYYY-MM-DD (proleptic Gregorian). */
 static void date_of(long day, char out[16])
 {
@@ -87,11 +97,11 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
         }
         fputs("Position,\"Track Name\",Artist,Streams,URL\n", out);
         long rows = left < o->per_file ? left : o->per_file;
-        /* A random start and an odd stride over an even pool visit
-         * distinct tracks, so no track appears twice in one chart. */
+        /* A random start and a stride coprime with the pool visit distinct
+         * tracks, so no track appears twice in one chart. */
         long start = (long)(splitmix(&rng) % (uint64_t)pool);
         long stride = 2 * (long)(splitmix(&rng) % (uint64_t)o->per_file) + 1;
-        while (stride > 1 && pool % stride == 0)
+        while (gcd(stride, pool) != 1)
             stride += 2;
         for (long pos = 1; pos <= rows; pos++) {
             long idx = (start + (pos - 1) * stride) % pool;

@@ -1,0 +1,539 @@
+/* test_queue.c: the durable job queue, against the real PostgreSQL of
+ * tests/run.sh. Each test works in a fresh, migrated database. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "au_migrate.h"
+#include "au_queue.h"
+#include "au_test.h"
+
+#define NJOBS 50
+
+static PGconn *migrated_db(char *url, size_t cap)
+{
+    au_test_db_new(url, cap);
+    PGconn *c = PQconnectdb(url);
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    au_error_t err = {0};
+    cr_assert_eq(au_migrate(c, NULL, &err), 0, "%s", err.msg);
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+              PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* The single value of a one-row query with the job id as $1. */
+static char *job_field(PGconn *c, int64_t id, const char *expr)
+{
+    char sql[256], ids[24];
+    snprintf(sql, sizeof(sql), "SELECT (%s)::text FROM jobs WHERE id = $1",
+             expr);
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    const char *p[] = {ids};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
+                 PQresultErrorMessage(r));
+    cr_assert_eq(PQntuples(r), 1, "job %lld missing", (long long)id);
+    char *v = PQgetisnull(r, 0, 0) ? NULL : strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void expect_field(PGconn *c, int64_t id, const char *expr,
+                         const char *want)
+{
+    char *v = job_field(c, id, expr);
+    cr_expect(v && !strcmp(v, want), "%s: got %s, want %s", expr,
+              v ? v : "NULL", want);
+    free(v);
+}
+
+static int64_t push_ok(PGconn *c, const char *params, int max_attempts)
+{
+    int64_t id = 0;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_push(c, "ingest", params, max_attempts, &id, &err), 0,
+                 "%s", err.msg);
+    cr_assert_gt(id, 0);
+    return id;
+}
+
+static void claim_ok(PGconn *c, au_job_t *job)
+{
+    au_error_t err = {0};
+    int rc = au_queue_claim(c, "w1", 60, job, &err);
+    cr_assert_eq(rc, 1, "claim: rc %d: %s", rc, err.msg);
+}
+
+static void fail_ok(PGconn *c, const au_job_t *job, const char *reason,
+                    int permanent)
+{
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_fail(c, job->id, job->attempt, reason, permanent,
+                               1000, 60000, &err),
+                 0, "%s", err.msg);
+}
+
+/* Makes a queued job runnable now, skipping its backoff. */
+static void make_ready(PGconn *c, int64_t id)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET run_after = now() - interval '1 s' "
+             "WHERE id = %lld",
+             (long long)id);
+    exec_ok(c, sql);
+}
+
+static void expire_lease(PGconn *c, int64_t id)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET lease_until = now() - interval '1 s' "
+             "WHERE id = %lld",
+             (long long)id);
+    exec_ok(c, sql);
+}
+
+Test(queue, push_then_claim_gives_attempt_one_and_the_params_back)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{\"file\": \"a b.csv\", \"n\": 3}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    cr_expect_eq(job.id, id);
+    cr_expect_eq(job.attempt, 1);
+    cr_expect_eq(job.max_attempts, 5);
+    cr_expect_str_eq(job.kind, "ingest");
+    /* jsonb normalises the text: compare as jsonb. */
+    char *same = NULL;
+    {
+        const char *p[] = {job.params};
+        PGresult *r = PQexecParams(
+            c, "SELECT ($1::jsonb = '{\"n\":3,\"file\":\"a b.csv\"}')::text", 1,
+            NULL, p, NULL, NULL, 0);
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        same = strdup(PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    cr_expect_str_eq(same, "true", "params came back as %s", job.params);
+    free(same);
+    expect_field(c, id, "state", "running");
+    expect_field(c, id, "leased_by", "w1");
+    expect_field(c, id, "lease_until > now() + interval '50 s'", "true");
+    au_job_clear(&job);
+    cr_expect_null(job.params);
+    PQfinish(c);
+}
+
+Test(queue, second_claim_of_a_single_job_gets_nothing)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    push_ok(c, "{}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    au_job_clear(&job);
+    au_error_t err = {0};
+    cr_expect_eq(au_queue_claim(c, "w2", 60, &job, &err), 0);
+    PQfinish(c);
+}
+
+Test(queue, claim_order_is_by_run_after_then_id)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t a = push_ok(c, "{\"j\":\"a\"}", 5);
+    int64_t b = push_ok(c, "{\"j\":\"b\"}", 5);
+    int64_t d = push_ok(c, "{\"j\":\"d\"}", 5);
+    int64_t e = push_ok(c, "{\"j\":\"e\"}", 5);
+    /* b and d share the earliest run_after, so id breaks the tie; a is
+     * later; e is in the future and not claimable at all. */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET run_after = CASE id "
+             "WHEN %lld THEN now() - interval '1 min' "
+             "WHEN %lld THEN now() - interval '1 h' "
+             "WHEN %lld THEN now() - interval '1 h' "
+             "ELSE now() + interval '1 h' END",
+             (long long)a, (long long)b, (long long)d);
+    exec_ok(c, sql);
+    int64_t want[] = {b, d, a};
+    for (int i = 0; i < 3; i++) {
+        au_job_t job;
+        claim_ok(c, &job);
+        cr_expect_eq(job.id, want[i], "claim %d got %lld, want %lld", i,
+                     (long long)job.id, (long long)want[i]);
+        au_job_clear(&job);
+    }
+    au_job_t job;
+    au_error_t err = {0};
+    cr_expect_eq(au_queue_claim(c, "w1", 60, &job, &err), 0,
+                 "job %lld claimed before its run_after", (long long)e);
+    PQfinish(c);
+}
+
+/* Claims until the queue is empty, writing each id to fd. */
+static int claim_all(const char *url, int go, int fd)
+{
+    PGconn *c = PQconnectdb(url);
+    char b;
+    if (read(go, &b, 1) < 0 || PQstatus(c) != CONNECTION_OK)
+        return 1;
+    for (;;) {
+        au_job_t job;
+        au_error_t err = {0};
+        int rc = au_queue_claim(c, "racer", 60, &job, &err);
+        if (rc < 0)
+            return 1;
+        if (rc == 0)
+            break;
+        if (write(fd, &job.id, sizeof(job.id)) != sizeof(job.id))
+            return 1;
+        au_job_clear(&job);
+    }
+    PQfinish(c);
+    return 0;
+}
+
+Test(queue, concurrent_claimers_never_get_the_same_job)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t first = 0;
+    for (int i = 0; i < NJOBS; i++) {
+        int64_t id = push_ok(c, "{}", 5);
+        if (i == 0)
+            first = id;
+    }
+    int go[2], out[2];
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(out), 0);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        cr_assert_geq(kids[k], 0);
+        if (kids[k] == 0) {
+            close(go[1]);
+            close(out[0]);
+            _exit(claim_all(url, go[0], out[1]));
+        }
+    }
+    close(go[0]);
+    close(out[1]);
+    close(go[1]);
+    int seen[NJOBS] = {0};
+    int64_t id;
+    int n = 0;
+    while (read(out[0], &id, sizeof(id)) == sizeof(id)) {
+        cr_assert(id >= first && id < first + NJOBS, "stray id %lld",
+                  (long long)id);
+        seen[id - first]++;
+        n++;
+    }
+    close(out[0]);
+    for (int k = 0; k < 2; k++) {
+        int st = 0;
+        cr_assert_eq(waitpid(kids[k], &st, 0), kids[k]);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "claimer %d failed",
+                  k);
+    }
+    cr_expect_eq(n, NJOBS, "%d claims for %d jobs", n, NJOBS);
+    for (int i = 0; i < NJOBS; i++)
+        cr_expect_eq(seen[i], 1, "job %lld claimed %d times",
+                     (long long)(first + i), seen[i]);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM jobs "
+                            "WHERE state = 'running' AND attempt = 1");
+    cr_expect_str_eq(PQgetvalue(r, 0, 0), "50");
+    PQclear(r);
+    PQfinish(c);
+}
+
+Test(queue, transient_failure_requeues_with_backoff_and_keeps_attempt)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    fail_ok(c, &job, "redis down", 0);
+    expect_field(c, id, "state", "queued");
+    expect_field(c, id, "attempt", "1");
+    expect_field(c, id, "last_error", "redis down");
+    expect_field(c, id, "lease_until IS NULL", "true");
+    /* Attempt 1, base 1000 ms: 750..1250 ms in the future. */
+    expect_field(c, id,
+                 "run_after BETWEEN now() + interval '700 ms' "
+                 "AND now() + interval '1300 ms'",
+                 "true");
+    au_job_t again;
+    au_error_t err = {0};
+    cr_expect_eq(au_queue_claim(c, "w1", 60, &again, &err), 0,
+                 "claimed during its backoff");
+    make_ready(c, id);
+    claim_ok(c, &again);
+    cr_expect_eq(again.id, id);
+    cr_expect_eq(again.attempt, 2);
+    au_job_clear(&again);
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, permanent_failure_is_dead_with_the_reason)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    fail_ok(c, &job, "line 3: bad date", 1);
+    expect_field(c, id, "state", "dead");
+    expect_field(c, id, "last_error", "line 3: bad date");
+    expect_field(c, id, "finished_at IS NOT NULL", "true");
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, failure_of_the_last_allowed_attempt_is_dead)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 2);
+    au_job_t job;
+    claim_ok(c, &job);
+    fail_ok(c, &job, "boom 1", 0);
+    expect_field(c, id, "state", "queued");
+    au_job_clear(&job);
+    make_ready(c, id);
+    claim_ok(c, &job);
+    cr_expect_eq(job.attempt, 2);
+    fail_ok(c, &job, "boom 2", 0);
+    expect_field(c, id, "state", "dead");
+    expect_field(c, id, "last_error", "boom 2");
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, failing_with_an_old_attempt_is_stale_and_changes_nothing)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    fail_ok(c, &job, "first", 0);
+    make_ready(c, id);
+    au_job_t job2;
+    claim_ok(c, &job2);
+    cr_assert_eq(job2.attempt, 2);
+    au_error_t err = {0};
+    cr_expect_eq(au_queue_fail(c, id, 1, "late", 1, 1000, 60000, &err),
+                 AU_ESTALE);
+    expect_field(c, id, "state", "running");
+    expect_field(c, id, "last_error", "first");
+    au_job_clear(&job);
+    au_job_clear(&job2);
+    PQfinish(c);
+}
+
+Test(queue, extend_with_the_wrong_attempt_is_stale)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 5);
+    au_job_t job;
+    claim_ok(c, &job);
+    au_error_t err = {0};
+    cr_expect_eq(au_queue_extend(c, id, job.attempt + 1, 600, &err), AU_ESTALE);
+    expect_field(c, id, "lease_until < now() + interval '120 s'", "true");
+    cr_expect_eq(au_queue_extend(c, id, job.attempt, 600, &err), 0, "%s",
+                 err.msg);
+    expect_field(c, id, "lease_until > now() + interval '500 s'", "true");
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, sweep_requeues_an_expired_lease_mentioning_the_lease)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 5);
+    int64_t other = push_ok(c, "{}", 5);
+    au_job_t job, job2;
+    claim_ok(c, &job);
+    claim_ok(c, &job2);
+    cr_assert_eq(job2.id, other);
+    expire_lease(c, id);
+    int requeued = -1, dead = -1;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_sweep(c, 1000, 60000, &requeued, &dead, &err), 0,
+                 "%s", err.msg);
+    cr_expect_eq(requeued, 1);
+    cr_expect_eq(dead, 0);
+    expect_field(c, id, "state", "queued");
+    expect_field(c, id, "last_error LIKE '%lease%'", "true");
+    expect_field(c, id, "run_after > now()", "true");
+    /* The job whose lease is still valid is left alone. */
+    expect_field(c, other, "state", "running");
+    au_job_clear(&job);
+    au_job_clear(&job2);
+    PQfinish(c);
+}
+
+Test(queue, sweep_of_an_expired_lease_at_max_attempts_is_dead)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 1);
+    au_job_t job;
+    claim_ok(c, &job);
+    expire_lease(c, id);
+    int requeued = -1, dead = -1;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_sweep(c, 1000, 60000, &requeued, &dead, &err), 0,
+                 "%s", err.msg);
+    cr_expect_eq(requeued, 0);
+    cr_expect_eq(dead, 1);
+    expect_field(c, id, "state", "dead");
+    expect_field(c, id, "last_error LIKE '%lease%'", "true");
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, replay_puts_a_dead_job_back_with_more_attempts)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 2);
+    au_job_t job;
+    claim_ok(c, &job);
+    fail_ok(c, &job, "boom", 1);
+    expect_field(c, id, "state", "dead");
+    au_job_clear(&job);
+    long n = -1;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_replay(c, id, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 1);
+    expect_field(c, id, "state", "queued");
+    expect_field(c, id, "finished_at IS NULL", "true");
+    claim_ok(c, &job);
+    cr_expect_eq(job.attempt, 2, "the fencing token went back");
+    cr_expect_eq(job.max_attempts, 3);
+    /* Attempt 2 of 3 may fail and still come back. */
+    fail_ok(c, &job, "again", 0);
+    expect_field(c, id, "state", "queued");
+    au_job_clear(&job);
+    /* Replaying a job that is not dead changes nothing. */
+    cr_assert_eq(au_queue_replay(c, id, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 0);
+    expect_field(c, id, "max_attempts", "3");
+    PQfinish(c);
+}
+
+Test(queue, purge_deletes_dead_jobs_only)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t dead1 = push_ok(c, "{}", 5);
+    int64_t dead2 = push_ok(c, "{}", 5);
+    int64_t running = push_ok(c, "{}", 5);
+    au_job_t j1, j2, j3;
+    claim_ok(c, &j1);
+    claim_ok(c, &j2);
+    claim_ok(c, &j3);
+    cr_assert_eq(j3.id, running);
+    fail_ok(c, &j1, "x", 1);
+    fail_ok(c, &j2, "y", 1);
+    int64_t queued = push_ok(c, "{}", 5);
+    long n = -1;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_purge(c, dead1, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 1);
+    cr_assert_eq(au_queue_purge(c, running, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 0, "purge deleted a running job");
+    cr_assert_eq(au_queue_purge(c, 0, &n, &err), 0, "%s", err.msg);
+    cr_expect_eq(n, 1);
+    PGresult *r = PQexec(c, "SELECT id FROM jobs ORDER BY id");
+    cr_assert_eq(PQntuples(r), 2);
+    cr_expect_eq(strtoll(PQgetvalue(r, 0, 0), NULL, 10), running);
+    cr_expect_eq(strtoll(PQgetvalue(r, 1, 0), NULL, 10), queued);
+    PQclear(r);
+    (void)dead2;
+    au_job_clear(&j1);
+    au_job_clear(&j2);
+    au_job_clear(&j3);
+    PQfinish(c);
+}
+
+Test(queue, backoff_grows_exponentially_and_is_capped)
+{
+    /* base * 2^(attempt-1), +-25%; many draws so the jitter shows. */
+    for (int attempt = 1; attempt <= 5; attempt++) {
+        double mid = 100.0 * (1 << (attempt - 1));
+        int lo = 1 << 30, hi = 0;
+        for (int i = 0; i < 200; i++) {
+            int b = au_queue_backoff_ms(attempt, 100, 100000);
+            lo = b < lo ? b : lo;
+            hi = b > hi ? b : hi;
+        }
+        cr_expect_geq(lo, (int)(mid * 0.75) - 1, "attempt %d: %d", attempt, lo);
+        cr_expect_leq(hi, (int)(mid * 1.25) + 1, "attempt %d: %d", attempt, hi);
+        cr_expect_lt(lo, hi, "attempt %d: no jitter", attempt);
+    }
+    /* Attempt 10 at base 1000 would be 512 s: capped at 5 s. */
+    for (int i = 0; i < 200; i++) {
+        int b = au_queue_backoff_ms(10, 1000, 5000);
+        cr_expect(b >= 3750 && b <= 6250, "capped backoff %d", b);
+    }
+    /* A huge attempt number neither overflows nor goes negative. */
+    int b = au_queue_backoff_ms(1000000, 1000, 60000);
+    cr_expect(b >= 45000 && b <= 75000, "backoff %d", b);
+}
+
+Test(queue, counts_match_the_jobs_in_each_state)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    for (int i = 0; i < 6; i++)
+        push_ok(c, "{}", 5);
+    au_job_t a, b, d;
+    claim_ok(c, &a); /* -> done below */
+    claim_ok(c, &b); /* -> dead */
+    claim_ok(c, &d); /* -> queued with a backoff: not ready */
+    fail_ok(c, &b, "bad", 1);
+    fail_ok(c, &d, "later", 0);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET state = 'done', rows_written = 42 "
+             "WHERE id = %lld",
+             (long long)a.id);
+    exec_ok(c, sql);
+    au_job_t r1;
+    claim_ok(c, &r1); /* stays running */
+    au_queue_counts_t ct;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_counts(c, &ct, &err), 0, "%s", err.msg);
+    cr_expect_eq(ct.queued, 3);
+    cr_expect_eq(ct.ready, 2);
+    cr_expect_eq(ct.running, 1);
+    cr_expect_eq(ct.done, 1);
+    cr_expect_eq(ct.dead, 1);
+    cr_expect_eq(ct.rows, 42);
+    au_job_clear(&a);
+    au_job_clear(&b);
+    au_job_clear(&d);
+    au_job_clear(&r1);
+    PQfinish(c);
+}
