@@ -24,13 +24,13 @@
 #include "au_err.h"
 
 typedef enum {
-    AU_CK_ARTIST = 0,  /* artist metadata, 24 h */
-    AU_CK_CHART,       /* chart pages, 1 h */
-    AU_CK_PREDICTION,  /* predictions, 30 min */
-    AU_CK_SUMMARY,     /* trending summaries, 10 min */
-    AU_CK_BULK,        /* bulk track lookups, 5 min */
-    AU_CK_HISTORY,     /* per-series track history, coherent */
-    AU_CK_FEATURES,    /* audio features by track key */
+    AU_CK_ARTIST = 0, /* artist metadata, 24 h */
+    AU_CK_CHART,      /* chart pages, 1 h */
+    AU_CK_PREDICTION, /* predictions, 30 min */
+    AU_CK_SUMMARY,    /* trending summaries, 10 min */
+    AU_CK_BULK,       /* bulk track lookups, 5 min */
+    AU_CK_HISTORY,    /* per-series track history, coherent */
+    AU_CK_FEATURES,   /* audio features by track key */
     AU_CK__COUNT
 } au_cache_kind_t;
 
@@ -68,8 +68,8 @@ au_cache_t *au_cache_new(const au_config_t *cfg, au_error_t *err);
  * The cache takes ownership of both. */
 au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
                               void *primary_self,
-                              const au_cache_backend_t *local,
-                              void *local_self, const au_config_t *cfg);
+                              const au_cache_backend_t *local, void *local_self,
+                              const au_config_t *cfg);
 void au_cache_destroy(au_cache_t **self_p);
 
 /* 0 and *val (malloc'd, caller frees) on a hit, AU_ENOTFOUND on a miss. */
@@ -96,8 +96,7 @@ int au_cache_mdel(au_cache_t *c, au_cache_kind_t kind, size_t n,
  * malloc'd value, or an error which is returned as is (not cached). */
 typedef int (*au_cache_fill_fn)(void *arg, char **val, size_t *len);
 int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
-                     au_cache_fill_fn fill, void *arg, char **val,
-                     size_t *len);
+                     au_cache_fill_fn fill, void *arg, char **val, size_t *len);
 
 /* Stable key builder: "<prefix>:<16 hex of a 64-bit FNV-1a over parts>".
  * Each part is hashed with its length so ("ab","c") != ("a","bc"). The

@@ -18,9 +18,9 @@
 
 typedef struct {
     struct {
-        char url[AU_CFG_STR];    /* libpq URL; empty: embedded servers */
-        int pool_size;           /* 1..20, default 5 */
-        int checkout_timeout_ms; /* 1..600000, default 5000 */
+        char url[AU_CFG_STR];     /* libpq URL; empty: embedded servers */
+        int pool_size;            /* 1..20, default 5 */
+        int checkout_timeout_ms;  /* 1..600000, default 5000 */
         int statement_timeout_ms; /* 0..3600000, default 60000 */
     } database;
     struct {
@@ -45,12 +45,12 @@ typedef struct {
         char enrich_out[AU_CFG_STR];    /* default tcp://127.0.0.1:5552 */
         char analytics_in[AU_CFG_STR];  /* default tcp://127.0.0.1:5553 */
         char analytics_out[AU_CFG_STR]; /* default tcp://127.0.0.1:5554 */
-        int hwm;                 /* 1..1000000 messages, default 64 */
-        int max_msg_bytes;       /* 1024..268435456, default 16777216 */
-        int linger_ms;           /* 0..60000, default 1000 */
+        int hwm;                        /* 1..1000000 messages, default 16 */
+        int max_msg_bytes;              /* 1024..268435456, default 16777216 */
+        int linger_ms;                  /* 0..60000, default 1000 */
     } zmq;
     struct {
-        int batch_records;   /* 1..10000, default 1000 */
+        int batch_records;   /* 1..10000, default 2000 */
         int lease_s;         /* 1..86400, default 60 */
         int max_attempts;    /* 1..100, default 5 */
         int backoff_base_ms; /* 1..3600000, default 1000 */
@@ -59,8 +59,8 @@ typedef struct {
         int drain_s;         /* 0..3600: SIGTERM drain budget, default 10 */
     } queue;
     struct {
-        int port;            /* 0 (off)..65535, default 0 */
-        char bind[64];       /* default 127.0.0.1 */
+        int port;      /* 0 (off)..65535, default 0 */
+        char bind[64]; /* default 127.0.0.1 */
     } metrics;
     struct {
         char level[16]; /* debug|info|warn|error, default info */

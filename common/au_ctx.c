@@ -38,10 +38,10 @@ int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
         goto fail;
     }
     if (needs & AU_CTX_DB) {
-        ctx->pool = au_pool_new(ctx->cfg.database.url,
-                                ctx->cfg.database.pool_size,
-                                ctx->cfg.database.checkout_timeout_ms,
-                                ctx->cfg.database.statement_timeout_ms, err);
+        ctx->pool =
+            au_pool_new(ctx->cfg.database.url, ctx->cfg.database.pool_size,
+                        ctx->cfg.database.checkout_timeout_ms,
+                        ctx->cfg.database.statement_timeout_ms, err);
         if (!ctx->pool) {
             rc = AU_ECONFIG;
             goto fail;

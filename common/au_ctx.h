@@ -32,8 +32,6 @@ void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches);
 /* Monotonic milliseconds. */
 long long au_now_ms(void);
 
-
-
 /* The whole main() of a worker: --help/--version, context, schema check
  * (when the database is needed), run(ctx), clean-up. Returns the exit
  * status: run's result, or 2 when start-up failed. */

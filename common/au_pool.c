@@ -91,8 +91,7 @@ static int conn_setup(au_pool_t *p, PGconn *c, au_error_t *err)
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok)
-        return au_error_set(err, AU_EDBCONN, "pool: %s",
-                            PQerrorMessage(c));
+        return au_error_set(err, AU_EDBCONN, "pool: %s", PQerrorMessage(c));
     return 0;
 }
 

@@ -12,8 +12,8 @@ void au_job_clear(au_job_t *job)
 }
 
 int au_pg_exec(PGconn *c, const char *sql, int nparams,
-               const char *const *params, ExecStatusType expect,
-               PGresult **out, au_error_t *err)
+               const char *const *params, ExecStatusType expect, PGresult **out,
+               au_error_t *err)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == expect) {
@@ -71,17 +71,17 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
     snprintf(ls, sizeof(ls), "%d", lease_s);
     const char *p[] = {worker, ls};
     PGresult *r;
-    int rc = au_pg_exec(
-        c,
-        "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
-        " lease_until = now() + make_interval(secs => $2::int), "
-        " leased_by = $1, nbatches = NULL, rows_written = 0, "
-        " updated_at = now() "
-        "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
-        "  AND run_after <= now() ORDER BY run_after, id "
-        "  FOR UPDATE SKIP LOCKED LIMIT 1) "
-        "RETURNING id, attempt, max_attempts, kind, params::text",
-        2, p, PGRES_TUPLES_OK, &r, err);
+    int rc =
+        au_pg_exec(c,
+                   "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
+                   " lease_until = now() + make_interval(secs => $2::int), "
+                   " leased_by = $1, nbatches = NULL, rows_written = 0, "
+                   " updated_at = now() "
+                   "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
+                   "  AND run_after <= now() ORDER BY run_after, id "
+                   "  FOR UPDATE SKIP LOCKED LIMIT 1) "
+                   "RETURNING id, attempt, max_attempts, kind, params::text",
+                   2, p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -119,8 +119,10 @@ int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
     int n = (int)strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     if (n == 0)
-        return au_error_set(err, AU_ESTALE, "job %lld attempt %d lost its "
-                            "lease", (long long)id, attempt);
+        return au_error_set(err, AU_ESTALE,
+                            "job %lld attempt %d lost its "
+                            "lease",
+                            (long long)id, attempt);
     return 0;
 }
 
@@ -165,8 +167,10 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
     int n = (int)strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     if (n == 0)
-        return au_error_set(err, AU_ESTALE, "job %lld attempt %d is no "
-                            "longer running", (long long)id, attempt);
+        return au_error_set(err, AU_ESTALE,
+                            "job %lld attempt %d is no "
+                            "longer running",
+                            (long long)id, attempt);
     return 0;
 }
 

@@ -49,8 +49,8 @@ int au_queue_backoff_ms(int attempt, int base_ms, int max_ms);
 
 typedef struct {
     long queued, running, done, dead;
-    long ready;        /* queued and runnable now */
-    long long rows;    /* rows written by done jobs */
+    long ready;     /* queued and runnable now */
+    long long rows; /* rows written by done jobs */
 } au_queue_counts_t;
 int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err);
 
@@ -64,7 +64,7 @@ int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err);
  * serialization failures, deadlocks and lost connections). The result
  * is returned through *out (may be NULL: cleared). */
 int au_pg_exec(PGconn *c, const char *sql, int nparams,
-               const char *const *params, ExecStatusType expect,
-               PGresult **out, au_error_t *err);
+               const char *const *params, ExecStatusType expect, PGresult **out,
+               au_error_t *err);
 
 #endif

@@ -65,8 +65,7 @@ void au_buf_free(au_buf_t *b)
     memset(b, 0, sizeof(*b));
 }
 
-int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b,
-               au_error_t *err)
+int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b, au_error_t *err)
 {
     PGresult *r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
@@ -110,9 +109,8 @@ int au_trend_validate(const au_trend_t *t, au_error_t *err)
         !t->region || !*t->region || !t->date || strlen(t->date) != 10)
         return au_error_set(err, AU_EINVAL,
                             "platform, chart, region and date are required");
-    if (!t->track_key || !*t->track_key || !t->track_name ||
-        !*t->track_name || !t->artist || !*t->artist || !t->artist_key ||
-        !*t->artist_key)
+    if (!t->track_key || !*t->track_key || !t->track_name || !*t->track_name ||
+        !t->artist || !*t->artist || !t->artist_key || !*t->artist_key)
         return au_error_set(err, AU_EINVAL,
                             "track key, track name and artist are required");
     if (t->position < 1)
@@ -185,8 +183,8 @@ static int stage_row(au_buf_t *b, const au_trend_t *t)
         rc |= put_int(b, t->position_change, 0);
     rc |= au_buf_put(b, "\t", 1);
     rc |= put_int(b, t->job_id, 1);
-    const double nums[] = {t->platform_score, t->momentum, t->acceleration,
-                           t->viral_score, t->confidence, t->mood_score};
+    const double nums[] = {t->platform_score, t->momentum,   t->acceleration,
+                           t->viral_score,    t->confidence, t->mood_score};
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         rc |= au_buf_put(b, "\t", 1);
         rc |= put_real(b, t->has_analytics ? nums[i] : NAN);
@@ -254,8 +252,16 @@ static const char *const write_sql[] = {
     " AND n.prev_position IS DISTINCT FROM s.position",
 };
 
+static int array_literal(au_buf_t *b, size_t n, const char *const *v);
+
 int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
                           size_t *written, au_error_t *err)
+{
+    return au_store_write_trends_opt(c, rows, n, 0, written, err);
+}
+
+int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
+                              unsigned flags, size_t *written, au_error_t *err)
 {
     au_buf_t b = {0};
     size_t ok = 0;
@@ -265,8 +271,7 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
         au_error_t verr = {0};
         if (au_trend_validate(&rows[i], &verr) < 0) {
             au_warn("store: skipping row %zu (%s): %s", i,
-                    rows[i].track_name ? rows[i].track_name : "?",
-                    verr.msg);
+                    rows[i].track_name ? rows[i].track_name : "?", verr.msg);
             continue;
         }
         if ((rc = stage_row(&b, &rows[i])) < 0) {
@@ -295,8 +300,11 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
     if (rc == 0)
         rc = au_pg_copy(c, "COPY au_stage FROM STDIN", &b, err);
     au_buf_free(&b);
-    for (size_t i = 0; rc == 0 && i < sizeof(write_sql) / sizeof(*write_sql);
-         i++)
+    size_t nsql = sizeof(write_sql) / sizeof(*write_sql);
+    /* The successor fix-up is the last statement. */
+    if (flags & AU_STORE_SKIP_SUCCESSORS)
+        nsql--;
+    for (size_t i = 0; rc == 0 && i < nsql; i++)
         rc = exec_cmd(c, write_sql[i], err);
     if (rc == 0)
         rc = exec_cmd(c, "TRUNCATE au_stage", err);
@@ -305,8 +313,53 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
     return rc;
 }
 
-int au_store_write_predictions(PGconn *c, const au_prediction_t *p,
-                               size_t n, au_error_t *err)
+int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
+                            au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    const char **col = malloc(n * sizeof(*col));
+    char(*prev)[16] = malloc(n * sizeof(*prev));
+    au_buf_t lit[6] = {{0}};
+    int rc = col && prev ? 0 : AU_ENOMEM;
+    for (int k = 0; k < 6 && rc == 0; k++) {
+        for (size_t i = 0; i < n; i++) {
+            const char *v[] = {s[i].platform, s[i].chart,     s[i].region,
+                               s[i].date,     s[i].track_key, prev[i]};
+            if (k == 5)
+                snprintf(prev[i], sizeof(prev[i]), "%d",
+                         (int)s[i].prev_position);
+            col[i] = v[k];
+        }
+        rc = array_literal(&lit[k], n, col);
+    }
+    if (rc == 0) {
+        const char *p[] = {lit[0].data, lit[1].data, lit[2].data,
+                           lit[3].data, lit[4].data, lit[5].data};
+        rc = au_pg_exec(
+            c,
+            "UPDATE trends n SET prev_position = u.prev, "
+            " position_change = u.prev - n.position, last_updated = now() "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], "
+            " $5::text[], $6::int[]) "
+            " AS u(platform, chart, region, chart_date, track_key, prev) "
+            "WHERE n.platform = u.platform AND n.chart = u.chart "
+            " AND n.region = u.region AND n.chart_date = u.chart_date "
+            " AND n.track_key = u.track_key "
+            " AND n.prev_position IS DISTINCT FROM u.prev",
+            6, p, PGRES_COMMAND_OK, NULL, err);
+    } else {
+        au_error_set(err, rc, "successors: out of memory");
+    }
+    for (int k = 0; k < 6; k++)
+        au_buf_free(&lit[k]);
+    free(col);
+    free(prev);
+    return rc;
+}
+
+int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
+                               au_error_t *err)
 {
     if (n == 0)
         return 0;
@@ -450,9 +503,8 @@ static int bulk_fill(void *arg, char **val, size_t *len)
 }
 
 int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
-                         const char *const *tracks,
-                         const char *const *artists, char **json,
-                         au_error_t *err)
+                         const char *const *tracks, const char *const *artists,
+                         char **json, au_error_t *err)
 {
     *json = NULL;
     if (n == 0) {
@@ -524,8 +576,8 @@ int au_store_update_trends_bulk(PGconn *c, size_t nkeys,
     const char *params[5];
     int rc = au_buf_put(&sql, "UPDATE trends SET ", 18);
     for (size_t i = 0; i < nupd; i++) {
-        size_t w = 0, nw = sizeof(update_whitelist) /
-                           sizeof(update_whitelist[0]);
+        size_t w = 0,
+               nw = sizeof(update_whitelist) / sizeof(update_whitelist[0]);
         while (w < nw && strcmp(upd[i].column, update_whitelist[w][0]))
             w++;
         if (w == nw) {
@@ -537,9 +589,9 @@ int au_store_update_trends_bulk(PGconn *c, size_t nkeys,
             goto out;
         }
         char frag[96];
-        int fl = snprintf(frag, sizeof(frag), "%s = $%zu::%s, ",
-                          update_whitelist[w][0], i + 2,
-                          update_whitelist[w][1]);
+        int fl =
+            snprintf(frag, sizeof(frag), "%s = $%zu::%s, ",
+                     update_whitelist[w][0], i + 2, update_whitelist[w][1]);
         rc |= au_buf_put(&sql, frag, (size_t)fl);
         params[i + 1] = upd[i].value;
     }
@@ -604,8 +656,7 @@ static int summary_fill(void *arg, char **val, size_t *len)
 }
 
 int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
-                     int days, const char *as_of, char **json,
-                     au_error_t *err)
+                     int days, const char *as_of, char **json, au_error_t *err)
 {
     char ds[16];
     snprintf(ds, sizeof(ds), "%d", days);
@@ -619,8 +670,8 @@ int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
     char key[160];
     snprintf(key, sizeof(key), "trending_summary:%s:%d:%s",
              platform ? platform : "all", days, as_of ? as_of : "today");
-    return au_cache_memoize(cache, AU_CK_SUMMARY, key, summary_fill, &arg,
-                            json, &len);
+    return au_cache_memoize(cache, AU_CK_SUMMARY, key, summary_fill, &arg, json,
+                            &len);
 }
 
 int au_store_load_features(PGconn *c, const char *path, long *loaded,

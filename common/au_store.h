@@ -37,7 +37,7 @@ typedef struct {
 /* A viral prediction (the original's ViralPrediction). */
 typedef struct {
     const char *track_key, *track_name, *artist;
-    double confidence; /* 0..1 */
+    double confidence;                                 /* 0..1 */
     const char *prediction_date, *predicted_peak_date; /* YYYY-MM-DD */
     double predicted_peak_score;
     const char *features_json; /* prediction_features, a JSON object */
@@ -45,8 +45,8 @@ typedef struct {
 
 /* Upserts predictions on (track_key, prediction_date) inside the caller's
  * transaction, in one statement. */
-int au_store_write_predictions(PGconn *c, const au_prediction_t *p,
-                               size_t n, au_error_t *err);
+int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
+                               au_error_t *err);
 
 /* 0 if row is storable, else AU_EINVAL/AU_ERANGE with the reason. */
 int au_trend_validate(const au_trend_t *row, au_error_t *err);
@@ -58,6 +58,25 @@ int au_trend_validate(const au_trend_t *row, au_error_t *err);
  * order. Invalid rows are logged and skipped; *written counts the rest. */
 int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
                           size_t *written, au_error_t *err);
+
+/* The same with flags. AU_STORE_SKIP_SUCCESSORS leaves the successor
+ * fix-up to the caller, who knows each track's next entry already (the
+ * analytics worker does, from the history it scores with) and calls
+ * au_store_fix_successors with explicit keys. */
+enum { AU_STORE_SKIP_SUCCESSORS = 1u };
+int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
+                              unsigned flags, size_t *written, au_error_t *err);
+
+typedef struct {
+    const char *platform, *chart, *region, *track_key;
+    const char *date;      /* the successor's chart date */
+    int32_t prev_position; /* the position it follows */
+} au_successor_t;
+
+/* Sets prev_position/position_change of the given rows, by primary key,
+ * in one statement inside the caller's transaction. */
+int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
+                            au_error_t *err);
 
 /* save_trends_bulk: the same in its own transaction. */
 int au_store_save_trends_bulk(PGconn *c, const au_trend_t *rows, size_t n,
@@ -72,9 +91,8 @@ int au_store_save_trends_bulk(PGconn *c, const au_trend_t *rows, size_t n,
  * matter and every process shares it. *json is malloc'd. cache may be
  * NULL. */
 int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
-                         const char *const *tracks,
-                         const char *const *artists, char **json,
-                         au_error_t *err);
+                         const char *const *tracks, const char *const *artists,
+                         char **json, au_error_t *err);
 
 /* update_trends_bulk: sets whitelisted columns on every trend row of the
  * given track keys in one statement. Columns: score, is_active, position,
@@ -94,8 +112,7 @@ int au_store_update_trends_bulk(PGconn *c, size_t nkeys,
  * `days` days up to as_of (YYYY-MM-DD; NULL: today). Cached 10 minutes
  * (kind SUMMARY). platform NULL means all. */
 int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
-                     int days, const char *as_of, char **json,
-                     au_error_t *err);
+                     int days, const char *as_of, char **json, au_error_t *err);
 
 /* Loads an audio-features CSV (the hit-predictor layout: track, artist,
  * uri, danceability, ...) into audio_features; *loaded distinct tracks. */
@@ -112,7 +129,6 @@ int au_buf_copy_field(au_buf_t *b, const char *s);
 void au_buf_free(au_buf_t *b);
 
 /* Sends b as COPY data for sql (a COPY ... FROM STDIN statement). */
-int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b,
-               au_error_t *err);
+int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b, au_error_t *err);
 
 #endif

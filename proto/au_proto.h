@@ -15,10 +15,10 @@
 #include "au_err.h"
 
 #define AU_PROTO_VERSION 1
-#define AU_PROTO_MAX_RECORDS 10000  /* records in one batch */
-#define AU_PROTO_MAX_STR 1024       /* bytes in one string */
+#define AU_PROTO_MAX_RECORDS 10000   /* records in one batch */
+#define AU_PROTO_MAX_STR 1024        /* bytes in one string */
 #define AU_PROTO_MAX_MSG (16u << 20) /* bytes in one message */
-#define AU_PROTO_MAX_DEPTH 16       /* nesting; the envelope is level 1 */
+#define AU_PROTO_MAX_DEPTH 16        /* nesting; the envelope is level 1 */
 
 /* Which stage last wrote the batch; each adds fields. */
 typedef enum {
@@ -70,8 +70,8 @@ int au_batch_encode(const au_batch_t *b, char **out, size_t *out_len);
  * one allocation owned by b: release it with au_batch_free(). On failure
  * nothing is allocated and err says what and where (byte offset).
  * max_len caps the input (0: AU_PROTO_MAX_MSG). */
-int au_batch_decode(const char *buf, size_t len, size_t max_len,
-                    au_batch_t *b, au_error_t *err);
+int au_batch_decode(const char *buf, size_t len, size_t max_len, au_batch_t *b,
+                    au_error_t *err);
 
 /* Frees what au_batch_decode allocated; safe on a zeroed batch. The one
  * allocation is b->records: string pointers may be reassigned by the

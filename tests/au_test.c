@@ -11,7 +11,8 @@ static const char *need_env(const char *name)
 {
     const char *v = getenv(name);
     if (!v || !*v)
-        cr_assert_fail("%s is not set: run the tests through tests/run.sh", name);
+        cr_assert_fail("%s is not set: run the tests through tests/run.sh",
+                       name);
     return v;
 }
 

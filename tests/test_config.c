@@ -95,10 +95,10 @@ Test(config, defaults_are_the_documented_values)
     cr_assert_str_eq(c.zmq.enrich_out, "tcp://127.0.0.1:5552");
     cr_assert_str_eq(c.zmq.analytics_in, "tcp://127.0.0.1:5553");
     cr_assert_str_eq(c.zmq.analytics_out, "tcp://127.0.0.1:5554");
-    cr_assert_eq(c.zmq.hwm, 64);
+    cr_assert_eq(c.zmq.hwm, 16);
     cr_assert_eq(c.zmq.max_msg_bytes, 16777216);
     cr_assert_eq(c.zmq.linger_ms, 1000);
-    cr_assert_eq(c.queue.batch_records, 1000);
+    cr_assert_eq(c.queue.batch_records, 2000);
     cr_assert_eq(c.queue.lease_s, 60);
     cr_assert_eq(c.queue.max_attempts, 5);
     cr_assert_eq(c.queue.backoff_base_ms, 1000);
@@ -190,7 +190,7 @@ Test(config, flags_are_removed_and_other_arguments_kept_in_order)
     cr_assert_eq(au_config_load(&c, &argc, argv, NULL, &err), 0, "%s", err.msg);
     cr_assert_str_eq(c.log.level, "debug");
     cr_assert_eq(c.queue.lease_s, 5);
-    cr_assert_eq(c.zmq.hwm, 64, "a flag after -- is not ours");
+    cr_assert_eq(c.zmq.hwm, 16, "a flag after -- is not ours");
     cr_assert_eq(argc, 7);
     const char *want[] = {"prog",     "--help", "push",       "--out=a.b.csv",
                           "file.csv", "--",     "--zmq.hwm=3"};
@@ -272,7 +272,7 @@ Test(config, integers_are_parsed_strictly)
         int rc = au_config_set(&c, "zmq.hwm", bad[i], "test", &err);
         expect_error(rc, &err, want);
     }
-    cr_assert_eq(c.zmq.hwm, 64, "a rejected value leaves the key alone");
+    cr_assert_eq(c.zmq.hwm, 16, "a rejected value leaves the key alone");
     cr_assert_eq(au_config_set(&c, "zmq.hwm", "010", "test", &err), 0);
     cr_assert_eq(c.zmq.hwm, 10, "decimal, not octal");
     cr_assert_eq(au_config_set(&c, "zmq.hwm", "+12", "test", &err), 0);

@@ -88,9 +88,9 @@ static void cluster_start(int redis_db, int lease_s)
                     "spotify_hit_predictor_dataset-of-10s.csv >/dev/null",
                     b, au_test_fixtures()),
                  0);
-    cr_assert_eq(sh("%s/../deploy/cluster.sh start %s 2 1 2", au_test_dir(),
-                    run_dir),
-                 0);
+    cr_assert_eq(
+        sh("%s/../deploy/cluster.sh start %s 2 1 2", au_test_dir(), run_dir),
+        0);
 }
 
 /* Stops the cluster and fails on any sanitizer report in worker logs:
@@ -127,9 +127,9 @@ static void push_fixtures(void)
 
 static void wait_all(void)
 {
-    cr_assert_eq(sh("%s/audora wait --quiet --timeout 600",
-                    au_test_build_dir()),
-                 0, "jobs did not finish in time");
+    cr_assert_eq(
+        sh("%s/audora wait --quiet --timeout 600", au_test_build_dir()), 0,
+        "jobs did not finish in time");
 }
 
 /* Rows of each fixture file's chart, found by the parameters its job was
@@ -137,17 +137,16 @@ static void wait_all(void)
 static void check_counts_per_file(void)
 {
     PGconn *c = PQconnectdb(db_url);
-    PGresult *r = PQexec(
-        c, "SELECT regexp_replace(j.params->>'path', '^.*/', ''), "
-           " (SELECT count(*) FROM trends t WHERE "
-           "  t.platform = j.params->>'platform' AND "
-           "  t.chart = j.params->>'chart' AND "
-           "  t.region = j.params->>'region' AND "
-           "  t.chart_date = (j.params->>'date')::date) "
-           "FROM (SELECT DISTINCT ON (params->>'path') * FROM jobs "
-           " ORDER BY params->>'path', id) j");
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s",
-                 PQerrorMessage(c));
+    PGresult *r =
+        PQexec(c, "SELECT regexp_replace(j.params->>'path', '^.*/', ''), "
+                  " (SELECT count(*) FROM trends t WHERE "
+                  "  t.platform = j.params->>'platform' AND "
+                  "  t.chart = j.params->>'chart' AND "
+                  "  t.region = j.params->>'region' AND "
+                  "  t.chart_date = (j.params->>'date')::date) "
+                  "FROM (SELECT DISTINCT ON (params->>'path') * FROM jobs "
+                  " ORDER BY params->>'path', id) j");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
     cr_assert_eq(PQntuples(r), (int)N_EXPECTED);
     for (int i = 0; i < PQntuples(r); i++) {
         const char *file = PQgetvalue(r, i, 0);
@@ -173,8 +172,7 @@ Test(e2e, all_real_charts_give_exact_rows_and_pushing_again_changes_none,
     wait_all();
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  (long long)N_EXPECTED);
-    cr_assert_eq(scalar("SELECT count(*) FROM trends"),
-                 AU_FIXTURE_TOTAL_ROWS);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
     check_counts_per_file();
     /* Every row carries its score; a track seen before in its series
      * carries the previous position. */
@@ -195,8 +193,7 @@ Test(e2e, all_real_charts_give_exact_rows_and_pushing_again_changes_none,
     wait_all();
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  2 * (long long)N_EXPECTED);
-    cr_assert_eq(scalar("SELECT count(*) FROM trends"),
-                 AU_FIXTURE_TOTAL_ROWS);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
     cr_assert_eq(scalar("SELECT count(*) FROM batch_ledger"), 2 * ledger);
     check_counts_per_file();
 }
@@ -211,19 +208,17 @@ Test(e2e, redis_stopped_mid_run_still_completes_with_same_rows,
     /* Let the run get going, then take Redis away until it is over. */
     usleep(700 * 1000);
     long long before = scalar("SELECT count(*) FROM trends");
-    cr_assert_eq(sh("%s/../deploy/servers.sh redis-stop %s", au_test_dir(),
-                    srv),
-                 0);
+    cr_assert_eq(
+        sh("%s/../deploy/servers.sh redis-stop %s", au_test_dir(), srv), 0);
     wait_all();
-    int restarted = sh("%s/../deploy/servers.sh redis-start %s",
-                       au_test_dir(), srv);
+    int restarted =
+        sh("%s/../deploy/servers.sh redis-start %s", au_test_dir(), srv);
     cr_assert_lt(before, AU_FIXTURE_TOTAL_ROWS,
                  "the run finished before Redis was stopped");
     cr_assert_eq(restarted, 0);
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  (long long)N_EXPECTED);
-    cr_assert_eq(scalar("SELECT count(*) FROM trends"),
-                 AU_FIXTURE_TOTAL_ROWS);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
     check_counts_per_file();
 }
 
@@ -251,8 +246,7 @@ Test(e2e, malformed_files_are_dead_with_their_line_and_the_rest_done,
            dir, f, us, f, us, dir, dir, f, dir, f, us, f, us, dir),
         0);
     cluster_start(3, 30);
-    cr_assert_eq(sh("%s/audora push %s >/dev/null", au_test_build_dir(),
-                    dir),
+    cr_assert_eq(sh("%s/audora push %s >/dev/null", au_test_build_dir(), dir),
                  0);
     wait_all();
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"), 2);
@@ -271,22 +265,19 @@ Test(e2e, malformed_files_are_dead_with_their_line_and_the_rest_done,
     cr_assert_eq(scalar("SELECT count(*) FROM trends"), 400);
 }
 
-Test(e2e, killed_workers_lose_nothing_and_double_nothing,
-     .fini = cluster_stop)
+Test(e2e, killed_workers_lose_nothing_and_double_nothing, .fini = cluster_stop)
 {
     cluster_start(4, 3);
     push_fixtures();
     usleep(500 * 1000);
     /* SIGKILL one analytics and one ingest worker mid-run: batches in
      * flight are lost with them, the leases expire and the jobs rerun. */
-    sh("%s/../deploy/cluster.sh kill %s analytics-1", au_test_dir(),
-       run_dir);
+    sh("%s/../deploy/cluster.sh kill %s analytics-1", au_test_dir(), run_dir);
     sh("%s/../deploy/cluster.sh kill %s ingest-1", au_test_dir(), run_dir);
     wait_all();
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  (long long)N_EXPECTED);
-    cr_assert_eq(scalar("SELECT count(*) FROM trends"),
-                 AU_FIXTURE_TOTAL_ROWS);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
     check_counts_per_file();
     /* Each done job has exactly its batches in the ledger for the attempt
      * that completed it. */

@@ -107,8 +107,7 @@ static uint64_t series_lock_key(const au_batch_t *b)
 }
 
 static int load_history(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
-                        const char **keys, history_t *hist,
-                        au_error_t *err)
+                        const char **keys, history_t *hist, au_error_t *err)
 {
     size_t n = b->count, nmiss = 0;
     char **vals = calloc(n, sizeof(*vals));
@@ -207,11 +206,15 @@ static int check_job(PGconn *c, const au_batch_t *b, au_error_t *err)
     int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
     if (in_ledger)
-        return au_error_set(err, AU_EDUP, "batch %d of attempt %d already "
-                            "applied", b->seq, b->attempt);
+        return au_error_set(err, AU_EDUP,
+                            "batch %d of attempt %d already "
+                            "applied",
+                            b->seq, b->attempt);
     if (b->attempt != attempt)
-        return au_error_set(err, AU_ESTALE, "batch from attempt %d, job is "
-                            "at attempt %d", b->attempt, attempt);
+        return au_error_set(err, AU_ESTALE,
+                            "batch from attempt %d, job is "
+                            "at attempt %d",
+                            b->attempt, attempt);
     if (strcmp(state, "running") != 0)
         return au_error_set(err, AU_ESTALE, "job is %s", state);
     return 0;
@@ -401,10 +404,9 @@ static int load_cross(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
  * social signals in chart data, no audio features for most tracks, short
  * histories) stay missing: the predictor's documented fallbacks apply and
  * `confidence` is its measured_confidence, which gives them no credit. */
-static void score_record(const au_batch_t *b, uint32_t i,
-                         const history_t *h, const double *platform_scores,
-                         size_t n_platforms, int chart_size, au_trend_t *t,
-                         au_viral_t *v)
+static void score_record(const au_batch_t *b, uint32_t i, const history_t *h,
+                         const double *platform_scores, size_t n_platforms,
+                         int chart_size, au_trend_t *t, au_viral_t *v)
 {
     const au_record_t *r = &b->records[i];
     au_point_t pts[AU_HISTORY_KEEP + 1];
@@ -499,8 +501,8 @@ static int write_predictions(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
 }
 
 static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
-                         au_arena_t *arena, const char **keys,
-                         history_t *hist, au_commit_t *res, au_error_t *err)
+                         au_arena_t *arena, const char **keys, history_t *hist,
+                         au_commit_t *res, au_error_t *err)
 {
     int rc = exec_simple(c, "BEGIN", err);
     /* Every statement below probes indexes with keys from one batch. A
@@ -512,11 +514,11 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
     if (rc == 0)
         rc = exec_simple(c, "SET LOCAL enable_mergejoin = off", err);
     if (rc == 0)
-    if (rc == 0)
-        rc = check_job(c, b, err);
+        if (rc == 0)
+            rc = check_job(c, b, err);
     if (rc == 0)
         rc = load_history(ctx, c, b, keys, hist, err);
-    cross_t cross;
+    cross_t cross = {0};
     if (rc == 0)
         rc = load_cross(ctx, c, b, arena, &cross, err);
     if (rc < 0)
@@ -551,8 +553,32 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
         score_record(b, i, &hist[i], cross.all + cross.start[i], cross.count[i],
                      chart_size, &rows[i], &viral[i]);
     }
+    /* The history says which tracks already have a later entry in this
+     * series (a date arriving late). It holds the newest entries, so it
+     * knows for sure unless it is full and this date precedes all of it;
+     * then the store's own set-based fix-up runs instead. */
+    au_successor_t *succ = au_arena_alloc(arena, b->count * sizeof(*succ));
+    if (!succ)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    size_t nsucc = 0;
+    unsigned flags = AU_STORE_SKIP_SUCCESSORS;
+    for (uint32_t i = 0; i < b->count; i++) {
+        const history_t *h = &hist[i];
+        int k = 0;
+        while (k < h->n && strcmp(h->e[k].date, b->date) <= 0)
+            k++;
+        if (k == h->n)
+            continue;
+        if (h->n == AU_HISTORY_KEEP && k == 0)
+            flags = 0;
+        succ[nsucc++] = (au_successor_t){b->platform,  b->chart,
+                                         b->region,    b->records[i].track_key,
+                                         h->e[k].date, b->records[i].position};
+    }
     size_t written = 0;
-    rc = au_store_write_trends(c, rows, b->count, &written, err);
+    rc = au_store_write_trends_opt(c, rows, b->count, flags, &written, err);
+    if (rc == 0 && flags)
+        rc = au_store_fix_successors(c, succ, nsucc, err);
     if (rc == 0)
         rc = write_predictions(ctx, c, b, rows, viral, arena, err);
     if (rc == 0)
@@ -591,8 +617,7 @@ static void refill_history(au_ctx_t *ctx, const au_batch_t *b,
         e.streams = b->records[i].streams;
         history_put(&hist[i], &e);
         char *buf = au_arena_alloc(arena, 32 * AU_HISTORY_KEEP);
-        int n = buf ? history_format(&hist[i], buf, 32 * AU_HISTORY_KEEP)
-                    : -1;
+        int n = buf ? history_format(&hist[i], buf, 32 * AU_HISTORY_KEEP) : -1;
         vals[i] = n < 0 ? "" : buf;
         lens[i] = n < 0 ? 0 : (size_t)n;
     }
@@ -640,9 +665,8 @@ int au_analytics_commit(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
 int au_analytics_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
-    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL,
-                               ctx->cfg.zmq.analytics_out, 0, &ctx->cfg,
-                               &err);
+    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL, ctx->cfg.zmq.analytics_out,
+                               0, &ctx->cfg, &err);
     if (!pull) {
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
         return 1;
@@ -678,8 +702,7 @@ int au_analytics_main(au_ctx_t *ctx)
             rc = au_analytics_commit(ctx, &b, arena, &res, &err);
             if (rc != AU_ERETRY || au_stop_requested)
                 break;
-            au_log_ev(AU_LOG_WARN, &lctx, rc, "retrying commit: %s",
-                      err.msg);
+            au_log_ev(AU_LOG_WARN, &lctx, rc, "retrying commit: %s", err.msg);
             au_arena_reset(arena);
             poll(NULL, 0, 100 << tries);
         }
@@ -688,8 +711,7 @@ int au_analytics_main(au_ctx_t *ctx)
             batches++;
             if (res.job_done)
                 au_log_ev(AU_LOG_INFO, &lctx, 0, "job done");
-        } else if (rc == AU_EDUP || rc == AU_ESTALE ||
-                   rc == AU_ENOTFOUND) {
+        } else if (rc == AU_EDUP || rc == AU_ESTALE || rc == AU_ENOTFOUND) {
             au_log_ev(AU_LOG_INFO, &lctx, rc, "batch skipped: %s", err.msg);
         } else {
             au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not committed: %s",

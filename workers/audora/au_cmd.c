@@ -144,26 +144,28 @@ static int push_file(cli_t *cli, const char *path, push_opts_t *o)
     au_chartname_t cn;
     au_error_t nerr = {0};
     au_chartname_parse(abs, &cn, &nerr);
-    const char *platform = o->platform ? o->platform
+    const char *platform = o->platform                          ? o->platform
                            : (cn.known & AU_CHARTNAME_PLATFORM) ? cn.platform
-                                                                 : NULL;
-    const char *chart = o->chart ? o->chart
+                                                                : NULL;
+    const char *chart = o->chart                          ? o->chart
                         : (cn.known & AU_CHARTNAME_CHART) ? cn.chart
-                                                           : NULL;
-    const char *region = o->region ? o->region
+                                                          : NULL;
+    const char *region = o->region                          ? o->region
                          : (cn.known & AU_CHARTNAME_REGION) ? cn.region
-                                                             : NULL;
-    const char *date = o->date ? o->date
+                                                            : NULL;
+    const char *date = o->date                          ? o->date
                        : (cn.known & AU_CHARTNAME_DATE) ? cn.date
-                                                         : NULL;
+                                                        : NULL;
     const char *missing = !platform ? "--platform"
                           : !chart  ? "--chart"
                           : !region ? "--region"
                           : !date   ? "--date"
                                     : NULL;
     if (missing) {
-        fprintf(stderr, "audora push: %s: the file name does not say; give "
-                        "%s\n", path, missing);
+        fprintf(stderr,
+                "audora push: %s: the file name does not say; give "
+                "%s\n",
+                path, missing);
         return -1;
     }
     if (!au_chartname_valid_date(date, strlen(date))) {
@@ -171,16 +173,16 @@ static int push_file(cli_t *cli, const char *path, push_opts_t *o)
                 date);
         return -1;
     }
-    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s}", "path", abs,
-                          "platform", platform, "chart", chart, "region",
-                          region, "date", date);
+    json_t *p =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "path", abs, "platform",
+                  platform, "chart", chart, "region", region, "date", date);
     char *js = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(p);
     if (!js)
         return -1;
     int64_t id = 0;
-    int rc = au_queue_push(cli->c, "chart_csv", js, o->max_attempts, &id,
-                           &cli->err);
+    int rc =
+        au_queue_push(cli->c, "chart_csv", js, o->max_attempts, &id, &cli->err);
     free(js);
     if (rc < 0) {
         fprintf(stderr, "audora push: %s: %s\n", path, cli->err.msg);
@@ -190,52 +192,75 @@ static int push_file(cli_t *cli, const char *path, push_opts_t *o)
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+typedef struct {
+    char *path;
+    char date[16]; /* inferred chart date, "" when the name has none */
+} push_item_t;
+
+typedef struct {
+    push_item_t *v;
+    size_t n, cap;
+} push_list_t;
+
+static int add_item(push_list_t *l, const char *path)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        push_item_t *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    push_item_t *it = &l->v[l->n];
+    it->path = strdup(path);
+    if (!it->path)
+        return -1;
+    au_chartname_t cn;
+    au_error_t err = {0};
+    it->date[0] = '\0';
+    if (au_chartname_parse(path, &cn, &err) == 0 &&
+        (cn.known & AU_CHARTNAME_DATE))
+        snprintf(it->date, sizeof(it->date), "%s", cn.date);
+    l->n++;
+    return 0;
 }
 
-/* A directory is walked recursively for *.csv, in name order so job ids
- * follow dates within a series. */
-static int push_path(cli_t *cli, const char *path, push_opts_t *o)
+/* Directories are walked recursively for *.csv. */
+static int collect(push_list_t *l, const char *path)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d)
-            return -1;
-        char **names = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                char **nn = realloc(names, cap * sizeof(*names));
-                if (!nn)
-                    break;
-                names = nn;
-            }
-            names[n++] = strdup(e->d_name);
-        }
-        closedir(d);
-        qsort(names, n, sizeof(*names), name_cmp);
-        int rc = 0;
-        for (size_t i = 0; i < n; i++) {
-            char sub[PATH_MAX];
-            snprintf(sub, sizeof(sub), "%s/%s", path, names[i]);
-            size_t l = strlen(names[i]);
-            struct stat sst;
-            int is_dir = stat(sub, &sst) == 0 && S_ISDIR(sst.st_mode);
-            if (is_dir || (l > 4 && !strcmp(names[i] + l - 4, ".csv")))
-                rc |= push_path(cli, sub, o);
-            free(names[i]);
-        }
-        free(names);
-        return rc;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return add_item(l, path);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+        size_t len = strlen(e->d_name);
+        struct stat sst;
+        if (stat(sub, &sst) == 0 && S_ISDIR(sst.st_mode))
+            rc = collect(l, sub);
+        else if (len > 4 && !strcmp(e->d_name + len - 4, ".csv"))
+            rc = add_item(l, sub);
     }
-    return push_file(cli, path, o);
+    closedir(d);
+    return rc;
+}
+
+/* Oldest chart first, then by name: each series' dates reach the queue in
+ * order (history is then complete when a chart is scored), and the files
+ * of one date spread over many series rather than piling onto one. */
+static int item_cmp(const void *a, const void *b)
+{
+    const push_item_t *x = a, *y = b;
+    int d = strcmp(x->date, y->date);
+    return d ? d : strcmp(x->path, y->path);
 }
 
 static int cmd_push(int argc, char **argv)
@@ -249,8 +274,8 @@ static int cmd_push(int argc, char **argv)
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
         return 2;
-    o.max_attempts = ma ? (int)strtol(ma, NULL, 10)
-                        : cli.ctx.cfg.queue.max_attempts;
+    o.max_attempts =
+        ma ? (int)strtol(ma, NULL, 10) : cli.ctx.cfg.queue.max_attempts;
     if (o.max_attempts < 1 || o.max_attempts > 100) {
         fprintf(stderr, "audora push: --max-attempts must be 1..100\n");
         cli_close(&cli);
@@ -261,9 +286,22 @@ static int cmd_push(int argc, char **argv)
         cli_close(&cli);
         return 2;
     }
-    int rc = 0;
-    for (int i = 1; i < argc; i++)
-        rc |= push_path(&cli, argv[i], &o);
+    push_list_t list = {0};
+    int failed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (collect(&list, argv[i]) < 0) {
+            fprintf(stderr, "audora push: cannot read %s\n", argv[i]);
+            failed = 1;
+        }
+    }
+    qsort(list.v, list.n, sizeof(*list.v), item_cmp);
+    for (size_t i = 0; i < list.n; i++) {
+        if (push_file(&cli, list.v[i].path, &o) < 0)
+            failed = 1;
+        free(list.v[i].path);
+    }
+    free(list.v);
+    int rc = failed;
     printf("push: %ld job(s) queued\n", o.pushed);
     cli_close(&cli);
     return rc ? 1 : 0;
@@ -283,12 +321,11 @@ static void print_rows(PGresult *r)
     }
 }
 
-static int query_print(cli_t *cli, const char *title, const char *sql,
-                       int np, const char *const *params)
+static int query_print(cli_t *cli, const char *title, const char *sql, int np,
+                       const char *const *params)
 {
     PGresult *r;
-    if (au_pg_exec(cli->c, sql, np, params, PGRES_TUPLES_OK, &r,
-                   &cli->err) < 0)
+    if (au_pg_exec(cli->c, sql, np, params, PGRES_TUPLES_OK, &r, &cli->err) < 0)
         return -1;
     if (title)
         printf("\n%s\n", title);
@@ -351,17 +388,16 @@ static int cmd_wait(int argc, char **argv)
         }
         long total = q.queued + q.running + q.done + q.dead;
         if (!quiet)
-            fprintf(stderr, "\rjobs: %ld/%ld finished (%ld done, %ld dead), "
-                            "%ld running, %lld rows   ",
-                    q.done + q.dead, total, q.done, q.dead, q.running,
-                    q.rows);
+            fprintf(stderr,
+                    "\rjobs: %ld/%ld finished (%ld done, %ld dead), "
+                    "%ld running, %lld rows   ",
+                    q.done + q.dead, total, q.done, q.dead, q.running, q.rows);
         if (q.queued + q.running == 0)
             break;
         if (timeout_s > 0 && au_now_ms() - start > timeout_s * 1000) {
             if (!quiet)
                 fprintf(stderr, "\n");
-            fprintf(stderr, "audora wait: timed out after %ld s\n",
-                    timeout_s);
+            fprintf(stderr, "audora wait: timed out after %ld s\n", timeout_s);
             cli_close(&cli);
             return 1;
         }
@@ -443,9 +479,8 @@ static int cmd_dlq(int argc, char **argv)
                (id || all)) {
         long n = 0;
         int64_t jid = all ? 0 : strtoll(id, NULL, 10);
-        rc = !strcmp(sub, "replay")
-                 ? au_queue_replay(cli.c, jid, &n, &cli.err)
-                 : au_queue_purge(cli.c, jid, &n, &cli.err);
+        rc = !strcmp(sub, "replay") ? au_queue_replay(cli.c, jid, &n, &cli.err)
+                                    : au_queue_purge(cli.c, jid, &n, &cli.err);
         if (rc == 0)
             printf("dlq %s: %ld job(s)\n", sub, n);
     } else {
@@ -540,8 +575,7 @@ static int cmd_gen(int argc, char **argv)
         fprintf(stderr, "audora gen: %s\n", err.msg);
         return 1;
     }
-    printf("gen: %ld records in %ld file(s) under %s\n", o.records, files,
-           out);
+    printf("gen: %ld records in %ld file(s) under %s\n", o.records, files, out);
     return 0;
 }
 
@@ -565,11 +599,11 @@ int au_cmd_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"migrate", cmd_migrate}, {"push", cmd_push},
-        {"status", cmd_status},   {"wait", cmd_wait},
-        {"report", cmd_report},   {"dlq", cmd_dlq},
-        {"features", cmd_features}, {"summary", cmd_summary},
-        {"config", cmd_config},   {"gen", cmd_gen},
+        {"migrate", cmd_migrate},      {"push", cmd_push},
+        {"status", cmd_status},        {"wait", cmd_wait},
+        {"report", cmd_report},        {"dlq", cmd_dlq},
+        {"features", cmd_features},    {"summary", cmd_summary},
+        {"config", cmd_config},        {"gen", cmd_gen},
         {"backtest", au_backtest_cmd},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)

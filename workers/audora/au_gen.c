@@ -41,8 +41,7 @@ static long gcd(long a, long b)
 /* Days after 2020-01-01 as YYYY-MM-DD (proleptic Gregorian). */
 static void date_of(long day, char out[16])
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int y = 2020, m = 0;
     long d = day;
     for (;;) {
@@ -88,8 +87,8 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
                           (char)('a' + (f % nregions) % 26), '\0'};
         char date[16], path[4096];
         date_of(f / nregions, date);
-        snprintf(path, sizeof(path), "%s/regional-%s-daily-%s.csv", dir,
-                 region, date);
+        snprintf(path, sizeof(path), "%s/regional-%s-daily-%s.csv", dir, region,
+                 date);
         FILE *out = fopen(path, "w");
         if (!out) {
             rc = au_error_set(err, AU_EIO, "%s: %s", path, strerror(errno));
@@ -117,8 +116,7 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
                         "spotify\tdaily\t%s\t%s\tspotify:%s\t%ld\t%lld\t"
                         "Synthetic Track %ld\tArtist %ld\t%.6f\n",
                         region, date, id, pos, streams, idx, idx % 997,
-                        100.0 * (double)(o->per_file - pos + 1) /
-                            o->per_file);
+                        100.0 * (double)(o->per_file - pos + 1) / o->per_file);
         }
         if (fclose(out) != 0)
             rc = au_error_set(err, AU_EIO, "%s: write failed", path);

@@ -14,8 +14,8 @@
 #include "au_err.h"
 
 typedef struct {
-    long records;  /* total rows, >= 1 */
-    int per_file;  /* rows per chart file, 1..100000 */
+    long records; /* total rows, >= 1 */
+    int per_file; /* rows per chart file, 1..100000 */
     uint64_t seed;
     /* When set, also write the same rows as the trends table's COPY text
      * (platform, chart, region, chart_date, track_key, position, streams,

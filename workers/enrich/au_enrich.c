@@ -12,8 +12,8 @@
 
 static int is_space(unsigned char ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-           ch == '\v' || ch == '\f';
+    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
+           ch == '\f';
 }
 
 int au_artist_key(const char *artist, char *out, size_t cap)
@@ -38,8 +38,8 @@ int au_artist_key(const char *artist, char *out, size_t cap)
     return (int)n;
 }
 
-int au_track_key(const char *track_id, const char *name,
-                 const char *artist_key, char *out, size_t cap)
+int au_track_key(const char *track_id, const char *name, const char *artist_key,
+                 char *out, size_t cap)
 {
     int n;
     if (track_id && *track_id) {
@@ -136,7 +136,7 @@ static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_error_t *err)
     const char **fill_vals = calloc(nmiss, sizeof(*fill_vals));
     const char **fill_keys = calloc(nmiss, sizeof(*fill_keys));
     size_t *fill_lens = calloc(nmiss, sizeof(*fill_lens));
-    char (*text)[96] = calloc(nmiss, sizeof(*text));
+    char(*text)[96] = calloc(nmiss, sizeof(*text));
     if (!fill_vals || !fill_keys || !fill_lens || !text) {
         rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
     } else {
@@ -203,12 +203,12 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
 int au_enrich_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
-    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL, ctx->cfg.zmq.enrich_out,
-                               0, &ctx->cfg, &err);
-    void *push = pull ? au_zmq_socket(ctx->zctx, ZMQ_PUSH,
-                                      ctx->cfg.zmq.analytics_in, 0,
-                                      &ctx->cfg, &err)
-                      : NULL;
+    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL, ctx->cfg.zmq.enrich_out, 0,
+                               &ctx->cfg, &err);
+    void *push =
+        pull ? au_zmq_socket(ctx->zctx, ZMQ_PUSH, ctx->cfg.zmq.analytics_in, 0,
+                             &ctx->cfg, &err)
+             : NULL;
     if (!pull || !push) {
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
         if (pull)

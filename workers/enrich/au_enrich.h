@@ -19,8 +19,8 @@ int au_artist_key(const char *artist, char *out, size_t cap);
 /* Canonical track key: "spotify:<id>" when the source gives a Spotify
  * track id, otherwise "nk:<hash>" over the normalised name and artist key
  * (stable across processes). */
-int au_track_key(const char *track_id, const char *name,
-                 const char *artist_key, char *out, size_t cap);
+int au_track_key(const char *track_id, const char *name, const char *artist_key,
+                 char *out, size_t cap);
 
 /* Enriches b in place (strings from arena) and marks it ENRICHED. A
  * database failure is returned (the batch must not go on half-enriched);

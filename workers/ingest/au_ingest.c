@@ -78,8 +78,10 @@ static int send_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
     }
     free(buf);
     if (rc == AU_ETIMEOUT)
-        return au_error_set(err, rc, "downstream accepted no batch for "
-                            "%d ms", wait_ms);
+        return au_error_set(err, rc,
+                            "downstream accepted no batch for "
+                            "%d ms",
+                            wait_ms);
     if (rc < 0 && rc != AU_ESTALE)
         return au_error_set(err, rc, "sending batch %d: %s", b->seq,
                             au_strerror(rc));
@@ -99,8 +101,8 @@ static int send_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
 }
 
 static int push_file(au_ctx_t *ctx, void *push, const au_job_t *job,
-                     const chart_params_t *p, long nrows,
-                     au_ingest_stats_t *st, int *permanent, au_error_t *err)
+                     const chart_params_t *p, long nrows, au_ingest_stats_t *st,
+                     int *permanent, au_error_t *err)
 {
     int per = ctx->cfg.queue.batch_records;
     int nbatches = (int)((nrows + per - 1) / per);
@@ -160,8 +162,10 @@ static int push_file(au_ctx_t *ctx, void *push, const au_job_t *job,
         goto out;
     }
     if (seen != nrows) {
-        rc = au_error_set(err, AU_ERETRY, "%s changed while being read "
-                          "(%ld rows, then %ld)", p->path, nrows, seen);
+        rc = au_error_set(err, AU_ERETRY,
+                          "%s changed while being read "
+                          "(%ld rows, then %ld)",
+                          p->path, nrows, seen);
         goto out;
     }
     rc = 0;
@@ -174,8 +178,7 @@ out:
 }
 
 int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
-                      au_ingest_stats_t *st, int *permanent,
-                      au_error_t *err)
+                      au_ingest_stats_t *st, int *permanent, au_error_t *err)
 {
     *permanent = 0;
     if (strcmp(job->kind, "chart_csv") != 0) {
@@ -187,8 +190,7 @@ int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
     json_t *root = json_loads(job->params, 0, &jerr);
     if (!root) {
         *permanent = 1;
-        return au_error_set(err, AU_EPARSE, "job parameters: %s",
-                            jerr.text);
+        return au_error_set(err, AU_EPARSE, "job parameters: %s", jerr.text);
     }
     chart_params_t p;
     long nrows = 0;
@@ -267,8 +269,7 @@ static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
     PGconn *c = au_pool_get(ctx->pool, &err);
     if (!c) {
         au_log_ev(AU_LOG_ERROR, &lctx, err.code,
-                  "cannot record failure (%s); the lease will expire",
-                  err.msg);
+                  "cannot record failure (%s); the lease will expire", err.msg);
         return;
     }
     int rc = au_queue_fail(c, job->id, job->attempt, jerr->msg, permanent,
@@ -282,8 +283,8 @@ static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
 int au_ingest_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
-    void *push = au_zmq_socket(ctx->zctx, ZMQ_PUSH, ctx->cfg.zmq.enrich_in,
-                               0, &ctx->cfg, &err);
+    void *push = au_zmq_socket(ctx->zctx, ZMQ_PUSH, ctx->cfg.zmq.enrich_in, 0,
+                               &ctx->cfg, &err);
     if (!push) {
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
         return 1;
@@ -315,8 +316,8 @@ int au_ingest_main(au_ctx_t *ctx)
             continue;
         }
         au_job_t job;
-        int rc = au_queue_claim(c, ctx->worker_id, ctx->cfg.queue.lease_s,
-                                &job, &err);
+        int rc = au_queue_claim(c, ctx->worker_id, ctx->cfg.queue.lease_s, &job,
+                                &err);
         au_pool_put(ctx->pool, c);
         if (rc < 0) {
             au_log_ev(AU_LOG_WARN, NULL, rc, "claim: %s", err.msg);
@@ -337,8 +338,7 @@ int au_ingest_main(au_ctx_t *ctx)
             au_log_ev(AU_LOG_INFO, &lctx, rc,
                       "stopped mid-job; the lease will return it");
         } else if (rc == AU_ESTALE) {
-            au_log_ev(AU_LOG_WARN, &lctx, rc, "lost the lease: %s",
-                      jerr.msg);
+            au_log_ev(AU_LOG_WARN, &lctx, rc, "lost the lease: %s", jerr.msg);
         } else if (rc < 0) {
             st.failed++;
             au_log_ev(AU_LOG_ERROR, &lctx, rc, "%s%s", jerr.msg,

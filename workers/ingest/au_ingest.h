@@ -16,8 +16,7 @@ typedef struct {
  * negative code with err set and *permanent telling whether a retry could
  * ever help (malformed input cannot be fixed by retrying). */
 int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
-                      au_ingest_stats_t *st, int *permanent,
-                      au_error_t *err);
+                      au_ingest_stats_t *st, int *permanent, au_error_t *err);
 
 /* The worker loop: claim, run, sweep expired leases, sleep on LISTEN. */
 int au_ingest_main(au_ctx_t *ctx);

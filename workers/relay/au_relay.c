@@ -10,9 +10,9 @@ int au_relay_run(au_ctx_t *ctx, const char *in, const char *out)
 {
     au_error_t err = {0};
     void *front = au_zmq_socket(ctx->zctx, ZMQ_PULL, in, 1, &ctx->cfg, &err);
-    void *back = front ? au_zmq_socket(ctx->zctx, ZMQ_PUSH, out, 1,
-                                       &ctx->cfg, &err)
-                       : NULL;
+    void *back =
+        front ? au_zmq_socket(ctx->zctx, ZMQ_PUSH, out, 1, &ctx->cfg, &err)
+              : NULL;
     if (!front || !back) {
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "relay: %s", err.msg);
         if (front)

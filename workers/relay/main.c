@@ -31,8 +31,9 @@ static int run(au_ctx_t *ctx)
         if (!out_ep[0])
             first_endpoint(ctx->cfg.zmq.analytics_out, out_ep);
     } else {
-        fprintf(stderr, "audora-relay: --stage must be enrich or "
-                        "analytics\n%s",
+        fprintf(stderr,
+                "audora-relay: --stage must be enrich or "
+                "analytics\n%s",
                 usage);
         return 2;
     }
