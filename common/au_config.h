@@ -67,7 +67,7 @@ typedef struct {
     } log;
     struct {
         int chart_size;      /* positions in a full chart, default 200 */
-        int viral_threshold; /* 0..100: write a prediction from here, 70 */
+        int viral_threshold; /* 0..100: write a prediction from here, 55 */
     } analytics;
 } au_config_t;
 

@@ -187,6 +187,41 @@ Test(e2e, all_real_charts_give_exact_rows_and_pushing_again_changes_none,
                         " audio_features f ON t.track_key = "
                         " 'spotify:' || f.spotify_id"),
                  0);
+    /* The ported scorers ran on every row: viral score and momentum in
+     * range, confidence a probability, a mood exactly where audio
+     * features exist (none invented), a trend direction only where the
+     * series has the analyzer's 5 points. */
+    cr_assert_eq(scalar("SELECT count(*) FROM trends WHERE viral_score IS "
+                        "NULL OR viral_score NOT BETWEEN 0 AND 100 OR "
+                        "momentum NOT BETWEEN 0 AND 100 OR confidence NOT "
+                        "BETWEEN 0 AND 1"),
+                 0);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends t WHERE (t.mood IS NOT "
+                        "NULL) <> EXISTS (SELECT 1 FROM audio_features f "
+                        "WHERE t.track_key = 'spotify:' || f.spotify_id)"),
+                 0);
+    cr_assert_gt(scalar("SELECT count(*) FROM trends WHERE mood IS NOT "
+                        "NULL"),
+                 0);
+    cr_assert_gt(scalar("SELECT count(*) FROM trends WHERE direction IS "
+                        "NOT NULL"),
+                 0);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends t WHERE direction IS "
+                        "NOT NULL AND (SELECT count(*) FROM trends p WHERE "
+                        "p.platform = t.platform AND p.chart = t.chart AND "
+                        "p.region = t.region AND p.track_key = t.track_key "
+                        "AND p.chart_date <= t.chart_date) < 5"),
+                 0);
+    /* Predictions: one per track and date whose best viral score reached
+     * the default threshold (55), peak dated after the prediction. */
+    cr_assert_gt(scalar("SELECT count(*) FROM viral_predictions"), 0);
+    cr_assert_eq(scalar("SELECT count(*) FROM viral_predictions WHERE "
+                        "predicted_peak_date <= prediction_date OR "
+                        "predicted_peak_score < 55"),
+                 0);
+    cr_assert_eq(scalar("SELECT count(*) FROM viral_predictions"),
+                 scalar("SELECT count(DISTINCT (track_key, chart_date)) "
+                        "FROM trends WHERE viral_score >= 55"));
     long long ledger = scalar("SELECT count(*) FROM batch_ledger");
 
     push_fixtures();
