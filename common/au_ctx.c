@@ -54,6 +54,15 @@ int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
             goto fail;
         }
     }
+    if (ctx->cfg.metrics.port > 0) {
+        ctx->metrics = au_metrics_new(component, ctx->worker_id);
+        if (!ctx->metrics ||
+            au_metrics_serve(ctx->metrics, ctx->cfg.metrics.bind,
+                             ctx->cfg.metrics.port, err) < 0) {
+            rc = ctx->metrics ? err->code : AU_ENOMEM;
+            goto fail;
+        }
+    }
     if (needs & AU_CTX_ZMQ) {
         ctx->zctx = zmq_ctx_new();
         if (!ctx->zctx) {
@@ -69,6 +78,7 @@ fail:
 
 void au_ctx_fini(au_ctx_t *ctx)
 {
+    au_metrics_destroy(&ctx->metrics);
     au_pool_destroy(&ctx->pool);
     au_cache_destroy(&ctx->cache);
     if (ctx->zctx) {
@@ -79,6 +89,7 @@ void au_ctx_fini(au_ctx_t *ctx)
 
 void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches)
 {
+    au_metrics_collect(ctx->metrics, ctx->cache, ctx->pool);
     if (!ctx->pool)
         return;
     au_error_t err = {0};

@@ -7,6 +7,7 @@
 
 #include "au_cache.h"
 #include "au_config.h"
+#include "au_metrics.h"
 #include "au_pool.h"
 
 typedef struct {
@@ -16,6 +17,8 @@ typedef struct {
     au_pool_t *pool;     /* NULL if the component needs no database */
     au_cache_t *cache;
     void *zctx;
+    au_metrics_t *metrics; /* NULL when metrics.port is 0; every
+                              au_metrics_* call accepts NULL */
 } au_ctx_t;
 
 enum { AU_CTX_DB = 1, AU_CTX_CACHE = 2, AU_CTX_ZMQ = 4 };
@@ -26,7 +29,8 @@ int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
                 char **argv, au_error_t *err);
 void au_ctx_fini(au_ctx_t *ctx);
 
-/* Records that this worker is alive, with its totals so far. */
+/* Records that this worker is alive, with its totals so far, and
+ * refreshes the cache and pool figures of the metrics endpoint. */
 void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches);
 
 /* Monotonic milliseconds. */

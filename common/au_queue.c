@@ -174,6 +174,32 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
     return 0;
 }
 
+int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
+{
+    char ids[24], at[16];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(at, sizeof(at), "%d", attempt);
+    const char *p[] = {ids, at};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "UPDATE jobs SET state = 'queued', run_after = now(), "
+                        " lease_until = NULL, max_attempts = max_attempts + 1, "
+                        " last_error = 'released by a draining worker', "
+                        " updated_at = now() "
+                        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                        2, p, PGRES_COMMAND_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    if (n == 0)
+        return au_error_set(err, AU_ESTALE,
+                            "job %lld attempt %d is no longer running",
+                            (long long)id, attempt);
+    PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
+    return 0;
+}
+
 int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
                    int *requeued, int *dead, au_error_t *err)
 {

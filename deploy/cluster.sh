@@ -5,15 +5,27 @@
 #   cluster.sh stop RUNDIR          SIGTERM, wait for the drain, then KILL
 #   cluster.sh kill RUNDIR NAME     SIGKILL one process (fault tests)
 # Configuration comes from the environment (AUDORA_...), as for any worker.
-# BIN (default build/) is where the executables are.
+# BIN (default build/) is where the executables are. Every process serves
+# /metrics, /healthz and /readyz on its own free port, listed in
+# RUNDIR/ports (name port), unless AUDORA_CLUSTER_METRICS=0.
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop|kill RUNDIR ...}
 run=${2:?run directory required}
 bin=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/build}
 mkdir -p "$run/logs" "$run/pids"
 
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
 spawn() { # name exe args...
     local name=$1; shift
+    if [ "${AUDORA_CLUSTER_METRICS:-1}" != 0 ]; then
+        local port; port=$(free_port)
+        echo "$name $port" >>"$run/ports"
+        set -- "$@" "--metrics.port=$port"
+    fi
     "$@" >>"$run/logs/$name.log" 2>&1 &
     echo $! >"$run/pids/$name"
 }

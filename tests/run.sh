@@ -34,6 +34,26 @@ set +e
 (cd "$build" && ctest -V --timeout 1500 "$@") 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
+# The pure unit tests once more under valgrind, on a build without
+# sanitizers (the two do not mix): no invalid access, no definite leak.
+# AU_SKIP_VALGRIND=1 skips this pass for a quick local loop.
+if [ "${AU_SKIP_VALGRIND:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+    vg=${AU_VG_BUILD:-$root/build-vg}
+    cmake -S . -B "$vg" -DAU_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+    units=(test_proto test_csv test_score test_log test_config)
+    cmake --build "$vg" -j"$(nproc)" --target "${units[@]}" >/dev/null
+    export AU_SOURCE_DIR=$root
+    if printf '%s\n' "${units[@]}" | xargs -P"$(nproc)" -I{} sh -c \
+        'valgrind -q --trace-children=yes --leak-check=full \
+         --errors-for-leak-kinds=definite --error-exitcode=1 \
+         "$0/{}" --jobs 1 >"$1/vg-{}.log" 2>&1 ||
+         { echo "valgrind: {} failed"; tail -n 40 "$1/vg-{}.log"; exit 1; }' \
+        "$vg" "$tmp"; then
+        echo "valgrind: ${units[*]} clean"
+    else
+        rc=1
+    fi
+fi
 # One closing line over every Criterion binary: their "Synthesis" lines.
 awk '/\[====\] Synthesis:/ {
         for (i = 1; i <= NF; i++) {

@@ -291,6 +291,30 @@ Test(queue, transient_failure_requeues_with_backoff_and_keeps_attempt)
     PQfinish(c);
 }
 
+Test(queue, released_job_is_runnable_now_without_spending_an_attempt)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t id = push_ok(c, "{}", 1);
+    au_job_t job;
+    claim_ok(c, &job);
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_release(c, job.id, job.attempt, &err), 0, "%s",
+                 err.msg);
+    expect_field(c, id, "state", "queued");
+    expect_field(c, id, "max_attempts", "2");
+    expect_field(c, id, "run_after <= now()", "true");
+    /* The next claim is attempt 2, so attempt 1's batches stay fenced
+     * off, and with max_attempts 1 the job is still not dead. */
+    au_job_t again;
+    claim_ok(c, &again);
+    cr_expect_eq(again.attempt, 2);
+    cr_expect_eq(au_queue_release(c, job.id, job.attempt, &err), AU_ESTALE);
+    au_job_clear(&again);
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
 Test(queue, permanent_failure_is_dead_with_the_reason)
 {
     char url[512];

@@ -674,6 +674,7 @@ int au_analytics_main(au_ctx_t *ctx)
     au_arena_t *arena = au_arena_new(512 * 1024);
     long long records = 0, batches = 0, next_beat = 0;
     au_info("analytics: ready as %s", ctx->worker_id);
+    au_metrics_set_ready(ctx->metrics, 1);
     while (!au_stop_requested && arena) {
         if (au_now_ms() >= next_beat) {
             au_ctx_heartbeat(ctx, records, batches);
@@ -691,11 +692,15 @@ int au_analytics_main(au_ctx_t *ctx)
                              (size_t)ctx->cfg.zmq.max_msg_bytes, &b, &err);
         zmq_msg_close(&msg);
         if (rc < 0) {
+            au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_ERROR, NULL, rc, "dropping batch: %s", err.msg);
             continue;
         }
+        au_metrics_inc(ctx->metrics, AU_M_BATCHES_IN, 1);
+        au_metrics_inc(ctx->metrics, AU_M_RECORDS_IN, b.count);
         au_log_ctx_t lctx = {b.job_id, b.attempt, b.seq};
         au_commit_t res;
+        long long t0 = au_now_ms();
         /* Deadlocks and lost connections are retried here; anything
          * else is left to the lease: the job comes back whole. */
         for (int tries = 0; tries < 5; tries++) {
@@ -709,17 +714,30 @@ int au_analytics_main(au_ctx_t *ctx)
         if (rc == 0) {
             records += res.rows;
             batches++;
-            if (res.job_done)
+            au_metrics_observe_flush(ctx->metrics,
+                                     (double)(au_now_ms() - t0) / 1000.0);
+            au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
+            au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, (uint64_t)res.rows);
+            if (res.job_done) {
+                au_metrics_inc(ctx->metrics, AU_M_JOBS_DONE, 1);
                 au_log_ev(AU_LOG_INFO, &lctx, 0, "job done");
+            }
         } else if (rc == AU_EDUP || rc == AU_ESTALE || rc == AU_ENOTFOUND) {
+            au_metrics_inc(ctx->metrics,
+                           rc == AU_EDUP     ? AU_M_SKIPPED_DUPLICATE
+                           : rc == AU_ESTALE ? AU_M_SKIPPED_STALE
+                                             : AU_M_SKIPPED_GONE,
+                           1);
             au_log_ev(AU_LOG_INFO, &lctx, rc, "batch skipped: %s", err.msg);
         } else {
+            au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not committed: %s",
                       err.msg);
         }
         au_batch_free(&b);
         au_arena_reset(arena);
     }
+    au_metrics_set_ready(ctx->metrics, 0);
     au_ctx_heartbeat(ctx, records, batches);
     au_arena_destroy(&arena);
     zmq_close(pull);

@@ -218,6 +218,7 @@ int au_enrich_main(au_ctx_t *ctx)
     au_arena_t *arena = au_arena_new(256 * 1024);
     long long records = 0, batches = 0, next_beat = 0;
     au_info("enrich: ready as %s", ctx->worker_id);
+    au_metrics_set_ready(ctx->metrics, 1);
     while (!au_stop_requested && arena) {
         if (au_now_ms() >= next_beat) {
             au_ctx_heartbeat(ctx, records, batches);
@@ -237,15 +238,19 @@ int au_enrich_main(au_ctx_t *ctx)
         if (rc < 0) {
             /* The job's lease will expire and it will be retried, and
              * dead-lettered if its batches keep arriving broken. */
+            au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_ERROR, NULL, rc, "dropping batch: %s", err.msg);
             continue;
         }
+        au_metrics_inc(ctx->metrics, AU_M_BATCHES_IN, 1);
+        au_metrics_inc(ctx->metrics, AU_M_RECORDS_IN, b.count);
         au_log_ctx_t lctx = {b.job_id, b.attempt, b.seq};
         for (int tries = 0; tries < 3; tries++) {
             rc = au_enrich_batch(ctx, &b, arena, &err);
             if (rc == 0 || au_stop_requested)
                 break;
             au_log_ev(AU_LOG_WARN, &lctx, rc, "enrich: %s", err.msg);
+            au_metrics_inc(ctx->metrics, AU_M_RETRIES, 1);
             poll(NULL, 0, 200 << tries);
         }
         char *out = NULL;
@@ -257,7 +262,10 @@ int au_enrich_main(au_ctx_t *ctx)
         if (rc == 0) {
             records += b.count;
             batches++;
+            au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
+            au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, b.count);
         } else if (rc != AU_EINTR) {
+            au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not forwarded: %s",
                       err.msg[0] ? err.msg : au_strerror(rc));
         }
@@ -265,6 +273,7 @@ int au_enrich_main(au_ctx_t *ctx)
         au_batch_free(&b);
         au_arena_reset(arena);
     }
+    au_metrics_set_ready(ctx->metrics, 0);
     au_ctx_heartbeat(ctx, records, batches);
     au_arena_destroy(&arena);
     zmq_close(pull);

@@ -150,6 +150,8 @@ static int push_file(au_ctx_t *ctx, void *push, const au_job_t *job,
                 goto out;
             st->batches++;
             st->records += b.count;
+            au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
+            au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, b.count);
             b.seq++;
             b.count = 0;
             au_arena_reset(arena);
@@ -255,10 +257,33 @@ static void sweep(au_ctx_t *ctx)
     int q = 0, d = 0;
     if (au_queue_sweep(c, ctx->cfg.queue.backoff_base_ms,
                        ctx->cfg.queue.backoff_max_ms, &q, &d, &err) == 0 &&
-        (q || d))
+        (q || d)) {
         au_log_ev(AU_LOG_WARN, NULL, 0,
                   "sweeper: %d expired lease(s) requeued, %d dead", q, d);
+        au_metrics_inc(ctx->metrics, AU_M_RESCUED_JOBS, (uint64_t)q);
+        au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, (uint64_t)d);
+    }
+    au_queue_counts_t counts;
+    if (au_queue_counts(c, &counts, &err) == 0)
+        au_metrics_set(ctx->metrics, AU_G_QUEUE_DEPTH, (double)counts.ready);
     au_pool_put(ctx->pool, c);
+}
+
+/* Draining: hand the job back now rather than let its lease run out. */
+static void release(au_ctx_t *ctx, const au_job_t *job)
+{
+    au_error_t err = {0};
+    au_log_ctx_t lctx = {job->id, job->attempt, -1};
+    PGconn *c = au_pool_get(ctx->pool, &err);
+    int rc = c ? au_queue_release(c, job->id, job->attempt, &err) : err.code;
+    au_pool_put(ctx->pool, c);
+    if (rc < 0)
+        au_log_ev(AU_LOG_WARN, &lctx, rc,
+                  "stopping mid-job, could not hand it back (%s); its "
+                  "lease will return it",
+                  err.msg);
+    else
+        au_log_ev(AU_LOG_INFO, &lctx, 0, "stopping mid-job: handed back");
 }
 
 static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
@@ -276,6 +301,8 @@ static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
                            ctx->cfg.queue.backoff_base_ms,
                            ctx->cfg.queue.backoff_max_ms, &err);
     au_pool_put(ctx->pool, c);
+    if (rc == 0 && (permanent || job->attempt >= job->max_attempts))
+        au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, 1);
     if (rc < 0)
         au_log_ev(AU_LOG_WARN, &lctx, rc, "recording failure: %s", err.msg);
 }
@@ -296,6 +323,7 @@ int au_ingest_main(au_ctx_t *ctx)
     if (sweep_ms > 5000)
         sweep_ms = 5000;
     au_info("ingest: ready as %s", ctx->worker_id);
+    au_metrics_set_ready(ctx->metrics, 1);
     while (!au_stop_requested) {
         long long now = au_now_ms();
         if (now >= next_sweep) {
@@ -320,6 +348,7 @@ int au_ingest_main(au_ctx_t *ctx)
                                 &err);
         au_pool_put(ctx->pool, c);
         if (rc < 0) {
+            au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_WARN, NULL, rc, "claim: %s", err.msg);
             wait_notify(NULL, ctx->cfg.queue.poll_ms);
             continue;
@@ -335,12 +364,13 @@ int au_ingest_main(au_ctx_t *ctx)
         rc = au_ingest_run_job(ctx, push, &job, &st, &permanent, &jerr);
         st.jobs++;
         if (rc == AU_EINTR) {
-            au_log_ev(AU_LOG_INFO, &lctx, rc,
-                      "stopped mid-job; the lease will return it");
+            release(ctx, &job);
         } else if (rc == AU_ESTALE) {
             au_log_ev(AU_LOG_WARN, &lctx, rc, "lost the lease: %s", jerr.msg);
         } else if (rc < 0) {
             st.failed++;
+            au_metrics_error(ctx->metrics, rc);
+            au_metrics_inc(ctx->metrics, AU_M_JOBS_FAILED, 1);
             au_log_ev(AU_LOG_ERROR, &lctx, rc, "%s%s", jerr.msg,
                       permanent ? " (dead letter)" : " (will retry)");
             finish_failed(ctx, &job, permanent, &jerr);
@@ -349,6 +379,7 @@ int au_ingest_main(au_ctx_t *ctx)
         }
         au_job_clear(&job);
     }
+    au_metrics_set_ready(ctx->metrics, 0);
     au_ctx_heartbeat(ctx, st.records, st.batches);
     PQfinish(lc);
     zmq_close(push);
