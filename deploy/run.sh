@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # The pipeline on real data, end to end, on a fresh machine:
-#   deploy/run.sh [PATH...]
+#   deploy/run.sh [--then "COMMAND"] [PATH...]
 # PATH defaults to the real chart files in ../shared/fixtures/real/.
 # Installs what is missing, builds, starts throw-away PostgreSQL and Redis
 # (unless AUDORA_DATABASE__URL / AUDORA_REDIS__URL point at servers),
 # starts relays and workers, pushes one job per file, shows progress,
-# waits until every job is done or dead, prints a summary, and stops
-# everything it started.
+# waits until every job is done or dead, prints a summary, runs COMMAND
+# (with the built binaries on PATH, servers still up; e.g.
+# --then "audora backtest --svg docs/backtest.svg"), and stops everything
+# it started.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fixtures=${AUDORA_FIXTURES:-$root/../shared/fixtures/real}
+then_cmd=""
+if [ "${1:-}" = "--then" ]; then
+    then_cmd=${2:?--then needs a command}
+    shift 2
+fi
 paths=("$@")
 [ ${#paths[@]} -eq 0 ] && paths=("$fixtures/spotify_charts")
 
@@ -71,3 +78,7 @@ echo
 "$BIN/audora" report
 printf '\nelapsed: %.2f s (workers started to last job finished)\n' \
     "$(echo "$end - $start" | bc)"
+if [ -n "$then_cmd" ]; then
+    echo
+    (cd "$root" && PATH=$BIN:$PATH bash -c "$then_cmd")
+fi
