@@ -536,8 +536,13 @@ int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
     bulk_arg_t arg = {c, tl.data, al.data, err};
     size_t len;
     if (cache) {
-        char key[96];
-        au_cache_key(key, sizeof(key), "tracks_bulk", 2 * n, parts);
+        /* The database is part of the key (the original's key was not),
+         * so two databases sharing one Redis never share an answer. */
+        char key[160];
+        char db[96];
+        const char *dbp[] = {PQhost(c), PQport(c), PQdb(c)};
+        au_cache_key(db, sizeof(db), "db", 3, dbp);
+        au_cache_key(key, sizeof(key), db, 2 * n, parts);
         rc = au_cache_memoize(cache, AU_CK_BULK, key, bulk_fill, &arg, json,
                               &len);
     } else {
@@ -666,10 +671,12 @@ int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
     if (!cache)
         return summary_fill(&arg, json, &len);
     /* The original's key, plus the window's end so history queries for
-     * different dates do not share an entry. */
-    char key[160];
-    snprintf(key, sizeof(key), "trending_summary:%s:%d:%s",
-             platform ? platform : "all", days, as_of ? as_of : "today");
+     * different dates do not share an entry, plus the database. */
+    char key[256], db[64];
+    const char *dbp[] = {PQhost(c), PQport(c), PQdb(c)};
+    au_cache_key(db, sizeof(db), "db", 3, dbp);
+    snprintf(key, sizeof(key), "trending_summary:%s:%d:%s:%s",
+             platform ? platform : "all", days, as_of ? as_of : "today", db);
     return au_cache_memoize(cache, AU_CK_SUMMARY, key, summary_fill, &arg, json,
                             &len);
 }

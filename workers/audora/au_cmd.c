@@ -16,6 +16,7 @@
 #include "au_gen.h"
 #include "au_log.h"
 #include "au_migrate.h"
+#include "au_query.h"
 #include "au_queue.h"
 #include "au_store.h"
 
@@ -35,8 +36,16 @@ static const char usage[] =
     "  dlq list | show ID | replay ID|--all | purge ID|--all\n"
     "                          dead letters\n"
     "  features load FILE      load an audio-features CSV\n"
-    "  summary [--platform P] [--days N] [--as-of DATE]\n"
-    "                          trending summary as JSON (cached 10 min)\n"
+    "  summary [--platform P] [--days N] [--as-of DATE] [--json]\n"
+    "                          trending summary (cached 10 min)\n"
+    "  top [--by viral|movement] [--platform P] [--region R] [--chart C]\n"
+    "      [--from DATE] [--to DATE] [--limit N] [--json]\n"
+    "                          top tracks, one row per track\n"
+    "  playlists --mood NAME|all [--min-score S] [--limit N]\n"
+    "      [--from DATE] [--to DATE] [--json]\n"
+    "                          mood playlists from audio features\n"
+    "  spread TRACK ARTIST [--days N] [--as-of DATE] [--json]\n"
+    "                          cross-platform spread of a track\n"
     "  gen --out DIR [--records N] [--per-file M] [--seed S]\n"
     "      [--copy FILE]\n"
     "                          write synthetic chart CSVs for load tests\n"
@@ -512,25 +521,6 @@ static int cmd_features(int argc, char **argv)
     return 0;
 }
 
-static int cmd_summary(int argc, char **argv)
-{
-    const char *platform = take_opt(&argc, argv, "--platform");
-    const char *days = take_opt(&argc, argv, "--days");
-    const char *as_of = take_opt(&argc, argv, "--as-of");
-    cli_t cli;
-    if (cli_open(&cli, AU_CTX_DB | AU_CTX_CACHE, &argc, argv) < 0)
-        return 2;
-    char *json = NULL;
-    int d = days ? (int)strtol(days, NULL, 10) : 7;
-    if (au_store_summary(cli.c, cli.ctx.cache, platform, d, as_of, &json,
-                         &cli.err) < 0)
-        return fail(&cli, "summary");
-    printf("%s\n", json);
-    free(json);
-    cli_close(&cli);
-    return 0;
-}
-
 static int cmd_config(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "";
@@ -599,11 +589,19 @@ int au_cmd_main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"migrate", cmd_migrate},      {"push", cmd_push},
-        {"status", cmd_status},        {"wait", cmd_wait},
-        {"report", cmd_report},        {"dlq", cmd_dlq},
-        {"features", cmd_features},    {"summary", cmd_summary},
-        {"config", cmd_config},        {"gen", cmd_gen},
+        {"migrate", cmd_migrate},
+        {"push", cmd_push},
+        {"status", cmd_status},
+        {"wait", cmd_wait},
+        {"report", cmd_report},
+        {"dlq", cmd_dlq},
+        {"features", cmd_features},
+        {"summary", au_query_summary_cmd},
+        {"top", au_query_top_cmd},
+        {"playlists", au_query_playlists_cmd},
+        {"spread", au_query_spread_cmd},
+        {"config", cmd_config},
+        {"gen", cmd_gen},
         {"backtest", au_backtest_cmd},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
