@@ -252,8 +252,6 @@ static const char *const write_sql[] = {
     " AND n.prev_position IS DISTINCT FROM s.position",
 };
 
-static int array_literal(au_buf_t *b, size_t n, const char *const *v);
-
 int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
                           size_t *written, au_error_t *err)
 {
@@ -331,7 +329,7 @@ int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
                          (int)s[i].prev_position);
             col[i] = v[k];
         }
-        rc = array_literal(&lit[k], n, col);
+        rc = au_buf_text_array(&lit[k], n, col);
     }
     if (rc == 0) {
         const char *p[] = {lit[0].data, lit[1].data, lit[2].data,
@@ -438,8 +436,7 @@ int au_store_save_trends_bulk(PGconn *c, const au_trend_t *rows, size_t n,
     return rc;
 }
 
-/* Builds a PostgreSQL text[] literal: {"a","b"} with \ and " escaped. */
-static int array_literal(au_buf_t *b, size_t n, const char *const *v)
+int au_buf_text_array(au_buf_t *b, size_t n, const char *const *v)
 {
     int rc = au_buf_put(b, "{", 1);
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -531,7 +528,7 @@ int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
         parts[2 * i] = pairs[i].t;
         parts[2 * i + 1] = pairs[i].a;
     }
-    if (array_literal(&tl, n, ts) < 0 || array_literal(&al, n, as) < 0)
+    if (au_buf_text_array(&tl, n, ts) < 0 || au_buf_text_array(&al, n, as) < 0)
         goto out;
     bulk_arg_t arg = {c, tl.data, al.data, err};
     size_t len;
@@ -602,7 +599,7 @@ int au_store_update_trends_bulk(PGconn *c, size_t nkeys,
     }
     const char *tail = "last_updated = now() WHERE track_key = ANY($1)";
     rc |= au_buf_put(&sql, tail, strlen(tail));
-    rc |= array_literal(&keys, nkeys, track_keys);
+    rc |= au_buf_text_array(&keys, nkeys, track_keys);
     if (rc) {
         rc = au_error_set(err, AU_ENOMEM, "update: out of memory");
         goto out;

@@ -127,6 +127,9 @@ typedef struct {
 int au_buf_put(au_buf_t *b, const void *p, size_t n);
 int au_buf_copy_field(au_buf_t *b, const char *s);
 void au_buf_free(au_buf_t *b);
+/* Appends a PostgreSQL text[] literal, {"a","b"}, with \ and " escaped,
+ * for passing n strings as one parameter. 0 or AU_ENOMEM. */
+int au_buf_text_array(au_buf_t *b, size_t n, const char *const *v);
 
 /* Sends b as COPY data for sql (a COPY ... FROM STDIN statement). */
 int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b, au_error_t *err);

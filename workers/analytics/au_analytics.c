@@ -9,6 +9,7 @@
 #include "au_log.h"
 #include "au_queue.h"
 #include "au_score.h"
+#include "au_stage.h"
 #include "au_store.h"
 #include "au_zmq.h"
 
@@ -120,21 +121,20 @@ static int load_history(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
     }
     if (ctx->cache)
         au_cache_mget(ctx->cache, AU_CK_HISTORY, n, keys, vals, lens);
-    rc |= au_buf_put(&lit, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (vals[i]) {
-            history_parse(vals[i], &hist[i]);
-            continue;
-        }
-        hist[i].n = 0;
-        if (nmiss++)
-            rc |= au_buf_put(&lit, ",", 1);
-        rc |= au_buf_put(&lit, "\"", 1);
-        rc |= au_buf_put(&lit, b->records[i].track_key,
-                         strlen(b->records[i].track_key));
-        rc |= au_buf_put(&lit, "\"", 1);
+    const char **missing = calloc(n ? n : 1, sizeof(*missing));
+    if (!missing) {
+        rc = au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+        goto out;
     }
-    rc |= au_buf_put(&lit, "}", 1);
+    for (size_t i = 0; i < n; i++) {
+        hist[i].n = 0;
+        if (vals[i])
+            history_parse(vals[i], &hist[i]);
+        else
+            missing[nmiss++] = b->records[i].track_key;
+    }
+    rc = au_buf_text_array(&lit, nmiss, missing);
+    free(missing);
     if (rc) {
         rc = au_error_set(err, AU_ENOMEM, "analytics: out of memory");
         goto out;
@@ -316,37 +316,32 @@ static int load_cross(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
 {
     size_t n = b->count;
     au_buf_t lit = {0};
-    int rc = au_buf_put(&lit, "{", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            rc |= au_buf_put(&lit, ",", 1);
-        rc |= au_buf_put(&lit, "\"", 1);
-        rc |= au_buf_put(&lit, b->records[i].track_key,
-                         strlen(b->records[i].track_key));
-        rc |= au_buf_put(&lit, "\"", 1);
-    }
-    rc |= au_buf_put(&lit, "}", 1);
-    if (rc) {
+    const char **keys = au_arena_alloc(arena, (n ? n : 1) * sizeof(*keys));
+    if (!keys)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    for (size_t i = 0; i < n; i++)
+        keys[i] = b->records[i].track_key;
+    if (au_buf_text_array(&lit, n, keys) < 0) {
         au_buf_free(&lit);
         return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
     }
     const char *p[] = {b->date, b->platform, lit.data, b->chart, b->region};
     PGresult *r;
-    rc = au_pg_exec(c,
-                    /* LATERAL keeps the keys outside, so each is one
-                     * probe of (chart_date, track_key) however stale the
-                     * table's statistics (a table never analyzed looks
-                     * empty and would otherwise be scanned as the outer
-                     * side). platform is tested in the select list, not
-                     * the join, so no index led by platform competes. */
-                    "SELECT k.i, t.position "
-                    "FROM unnest($3::text[]) WITH ORDINALITY AS k(key, i) "
-                    "CROSS JOIN LATERAL (SELECT position, platform, chart, "
-                    " region FROM trends WHERE chart_date = $1::date "
-                    " AND track_key = k.key OFFSET 0) t "
-                    "WHERE t.platform = $2 "
-                    " AND NOT (t.chart = $4 AND t.region = $5)",
-                    5, p, PGRES_TUPLES_OK, &r, err);
+    int rc = au_pg_exec(c,
+                        /* LATERAL keeps the keys outside, so each is one
+                         * probe of (chart_date, track_key) however stale the
+                         * table's statistics (a table never analyzed looks
+                         * empty and would otherwise be scanned as the outer
+                         * side). platform is tested outside the LATERAL, so
+                         * no index led by platform competes inside it. */
+                        "SELECT k.i, t.position "
+                        "FROM unnest($3::text[]) WITH ORDINALITY AS k(key, i) "
+                        "CROSS JOIN LATERAL (SELECT position, platform, chart, "
+                        " region FROM trends WHERE chart_date = $1::date "
+                        " AND track_key = k.key OFFSET 0) t "
+                        "WHERE t.platform = $2 "
+                        " AND NOT (t.chart = $4 AND t.region = $5)",
+                        5, p, PGRES_TUPLES_OK, &r, err);
     au_buf_free(&lit);
     if (rc < 0)
         return rc;
@@ -662,6 +657,49 @@ int au_analytics_commit(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
     return rc;
 }
 
+static int analytics_stage(au_ctx_t *ctx, void *arg, au_batch_t *b,
+                           au_arena_t *arena)
+{
+    (void)arg;
+    au_error_t err = {0};
+    int rc = 0;
+    au_log_ctx_t lctx = {b->job_id, b->attempt, b->seq};
+    au_commit_t res;
+    long long t0 = au_now_ms();
+    /* Deadlocks and lost connections are retried here; anything
+     * else is left to the lease: the job comes back whole. */
+    for (int tries = 0; tries < 5; tries++) {
+        rc = au_analytics_commit(ctx, b, arena, &res, &err);
+        if (rc != AU_ERETRY || au_stop_requested)
+            break;
+        au_log_ev(AU_LOG_WARN, &lctx, rc, "retrying commit: %s", err.msg);
+        au_metrics_inc(ctx->metrics, AU_M_RETRIES, 1);
+        au_arena_reset(arena);
+        poll(NULL, 0, 100 << tries);
+    }
+    if (rc == 0) {
+        au_metrics_observe_flush(ctx->metrics,
+                                 (double)(au_now_ms() - t0) / 1000.0);
+        au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
+        au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, (uint64_t)res.rows);
+        if (res.job_done) {
+            au_metrics_inc(ctx->metrics, AU_M_JOBS_DONE, 1);
+            au_log_ev(AU_LOG_INFO, &lctx, 0, "job done");
+        }
+    } else if (rc == AU_EDUP || rc == AU_ESTALE || rc == AU_ENOTFOUND) {
+        au_metrics_inc(ctx->metrics,
+                       rc == AU_EDUP     ? AU_M_SKIPPED_DUPLICATE
+                       : rc == AU_ESTALE ? AU_M_SKIPPED_STALE
+                                         : AU_M_SKIPPED_GONE,
+                       1);
+        au_log_ev(AU_LOG_INFO, &lctx, rc, "batch skipped: %s", err.msg);
+    } else {
+        au_metrics_error(ctx->metrics, rc);
+        au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not committed: %s", err.msg);
+    }
+    return rc;
+}
+
 int au_analytics_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
@@ -671,76 +709,7 @@ int au_analytics_main(au_ctx_t *ctx)
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
         return 1;
     }
-    au_arena_t *arena = au_arena_new(512 * 1024);
-    long long records = 0, batches = 0, next_beat = 0;
-    au_info("analytics: ready as %s", ctx->worker_id);
-    au_metrics_set_ready(ctx->metrics, 1);
-    while (!au_stop_requested && arena) {
-        if (au_now_ms() >= next_beat) {
-            au_ctx_heartbeat(ctx, records, batches);
-            next_beat = au_now_ms() + 2000;
-        }
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        int rc = au_zmq_recv(pull, &msg, 500);
-        if (rc <= 0) {
-            zmq_msg_close(&msg);
-            continue;
-        }
-        au_batch_t b;
-        rc = au_batch_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
-                             (size_t)ctx->cfg.zmq.max_msg_bytes, &b, &err);
-        zmq_msg_close(&msg);
-        if (rc < 0) {
-            au_metrics_error(ctx->metrics, rc);
-            au_log_ev(AU_LOG_ERROR, NULL, rc, "dropping batch: %s", err.msg);
-            continue;
-        }
-        au_metrics_inc(ctx->metrics, AU_M_BATCHES_IN, 1);
-        au_metrics_inc(ctx->metrics, AU_M_RECORDS_IN, b.count);
-        au_log_ctx_t lctx = {b.job_id, b.attempt, b.seq};
-        au_commit_t res;
-        long long t0 = au_now_ms();
-        /* Deadlocks and lost connections are retried here; anything
-         * else is left to the lease: the job comes back whole. */
-        for (int tries = 0; tries < 5; tries++) {
-            rc = au_analytics_commit(ctx, &b, arena, &res, &err);
-            if (rc != AU_ERETRY || au_stop_requested)
-                break;
-            au_log_ev(AU_LOG_WARN, &lctx, rc, "retrying commit: %s", err.msg);
-            au_arena_reset(arena);
-            poll(NULL, 0, 100 << tries);
-        }
-        if (rc == 0) {
-            records += res.rows;
-            batches++;
-            au_metrics_observe_flush(ctx->metrics,
-                                     (double)(au_now_ms() - t0) / 1000.0);
-            au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
-            au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, (uint64_t)res.rows);
-            if (res.job_done) {
-                au_metrics_inc(ctx->metrics, AU_M_JOBS_DONE, 1);
-                au_log_ev(AU_LOG_INFO, &lctx, 0, "job done");
-            }
-        } else if (rc == AU_EDUP || rc == AU_ESTALE || rc == AU_ENOTFOUND) {
-            au_metrics_inc(ctx->metrics,
-                           rc == AU_EDUP     ? AU_M_SKIPPED_DUPLICATE
-                           : rc == AU_ESTALE ? AU_M_SKIPPED_STALE
-                                             : AU_M_SKIPPED_GONE,
-                           1);
-            au_log_ev(AU_LOG_INFO, &lctx, rc, "batch skipped: %s", err.msg);
-        } else {
-            au_metrics_error(ctx->metrics, rc);
-            au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not committed: %s",
-                      err.msg);
-        }
-        au_batch_free(&b);
-        au_arena_reset(arena);
-    }
-    au_metrics_set_ready(ctx->metrics, 0);
-    au_ctx_heartbeat(ctx, records, batches);
-    au_arena_destroy(&arena);
+    int rc = au_stage_run(ctx, "analytics", pull, analytics_stage, NULL);
     zmq_close(pull);
-    au_info("analytics: stopped after %lld batches", batches);
-    return 0;
+    return rc;
 }

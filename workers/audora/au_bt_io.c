@@ -1,5 +1,6 @@
 /* au_bt_io.c: the backtest's edges: reading the panel from PostgreSQL,
  * printing the table and JSON, drawing the SVG, and the command. */
+#include "au_args.h"
 #include "au_backtest.h"
 
 #include <jansson.h>
@@ -473,41 +474,21 @@ int au_bt_write_svg(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r)
 
 /* ---- the command ---------------------------------------------------- */
 
-static const char *take_opt(int *argc, char **argv, const char *name,
-                            const char *dflt)
+/* An option's value, or dflt when it is not given. */
+static const char *opt_or(int *argc, char **argv, const char *name,
+                          const char *dflt)
 {
-    for (int i = 1; i + 1 < *argc; i++) {
-        if (strcmp(argv[i], name) != 0)
-            continue;
-        const char *v = argv[i + 1];
-        memmove(&argv[i], &argv[i + 2],
-                (size_t)(*argc - i - 2) * sizeof(*argv));
-        *argc -= 2;
-        return v;
-    }
-    return dflt;
-}
-
-static int take_flag(int *argc, char **argv, const char *name)
-{
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            memmove(&argv[i], &argv[i + 1],
-                    (size_t)(*argc - i - 1) * sizeof(*argv));
-            (*argc)--;
-            return 1;
-        }
-    }
-    return 0;
+    const char *v = au_args_take_opt(argc, argv, name);
+    return v ? v : dflt;
 }
 
 int au_backtest_cmd(int argc, char **argv)
 {
-    int json = take_flag(&argc, argv, "--json");
-    const char *svg = take_opt(&argc, argv, "--svg", "backtest.svg");
-    const char *platform = take_opt(&argc, argv, "--platform", "spotify");
-    const char *chart = take_opt(&argc, argv, "--chart", "weekly");
-    const char *region = take_opt(&argc, argv, "--region", "us");
+    int json = au_args_take_flag(&argc, argv, "--json");
+    const char *svg = opt_or(&argc, argv, "--svg", "backtest.svg");
+    const char *platform = opt_or(&argc, argv, "--platform", "spotify");
+    const char *chart = opt_or(&argc, argv, "--chart", "weekly");
+    const char *region = opt_or(&argc, argv, "--region", "us");
     au_ctx_t ctx;
     au_error_t err = {0};
     if (au_ctx_init(&ctx, "audora", AU_CTX_DB, &argc, argv, &err) < 0) {

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "au_args.h"
 #include "au_backtest.h"
 #include "au_chartname.h"
 #include "au_ctx.h"
@@ -91,36 +92,6 @@ static int fail(cli_t *cli, const char *what)
     fprintf(stderr, "audora %s: %s\n", what, cli->err.msg);
     cli_close(cli);
     return 1;
-}
-
-/* Takes "--name VALUE" out of argv; returns VALUE or NULL. */
-static const char *take_opt(int *argc, char **argv, const char *name)
-{
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], name) != 0)
-            continue;
-        if (i + 1 >= *argc)
-            return NULL;
-        const char *v = argv[i + 1];
-        memmove(&argv[i], &argv[i + 2],
-                (size_t)(*argc - i - 2) * sizeof(*argv));
-        *argc -= 2;
-        return v;
-    }
-    return NULL;
-}
-
-static int take_flag(int *argc, char **argv, const char *name)
-{
-    for (int i = 1; i < *argc; i++) {
-        if (strcmp(argv[i], name) == 0) {
-            memmove(&argv[i], &argv[i + 1],
-                    (size_t)(*argc - i - 1) * sizeof(*argv));
-            (*argc)--;
-            return 1;
-        }
-    }
-    return 0;
 }
 
 static int cmd_migrate(int argc, char **argv)
@@ -275,11 +246,11 @@ static int item_cmp(const void *a, const void *b)
 static int cmd_push(int argc, char **argv)
 {
     push_opts_t o = {0};
-    o.platform = take_opt(&argc, argv, "--platform");
-    o.chart = take_opt(&argc, argv, "--chart");
-    o.region = take_opt(&argc, argv, "--region");
-    o.date = take_opt(&argc, argv, "--date");
-    const char *ma = take_opt(&argc, argv, "--max-attempts");
+    o.platform = au_args_take_opt(&argc, argv, "--platform");
+    o.chart = au_args_take_opt(&argc, argv, "--chart");
+    o.region = au_args_take_opt(&argc, argv, "--region");
+    o.date = au_args_take_opt(&argc, argv, "--date");
+    const char *ma = au_args_take_opt(&argc, argv, "--max-attempts");
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
         return 2;
@@ -377,8 +348,8 @@ static int cmd_status(int argc, char **argv)
 
 static int cmd_wait(int argc, char **argv)
 {
-    const char *t = take_opt(&argc, argv, "--timeout");
-    int quiet = take_flag(&argc, argv, "--quiet");
+    const char *t = au_args_take_opt(&argc, argv, "--timeout");
+    int quiet = au_args_take_flag(&argc, argv, "--quiet");
     long timeout_s = t ? strtol(t, NULL, 10) : 0;
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
@@ -465,7 +436,7 @@ static int cmd_report(int argc, char **argv)
 static int cmd_dlq(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "list";
-    int all = take_flag(&argc, argv, "--all");
+    int all = au_args_take_flag(&argc, argv, "--all");
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
         return 2;
@@ -544,11 +515,11 @@ static int cmd_config(int argc, char **argv)
 
 static int cmd_gen(int argc, char **argv)
 {
-    const char *out = take_opt(&argc, argv, "--out");
-    const char *rec = take_opt(&argc, argv, "--records");
-    const char *per = take_opt(&argc, argv, "--per-file");
-    const char *seed = take_opt(&argc, argv, "--seed");
-    const char *copy = take_opt(&argc, argv, "--copy");
+    const char *out = au_args_take_opt(&argc, argv, "--out");
+    const char *rec = au_args_take_opt(&argc, argv, "--records");
+    const char *per = au_args_take_opt(&argc, argv, "--per-file");
+    const char *seed = au_args_take_opt(&argc, argv, "--seed");
+    const char *copy = au_args_take_opt(&argc, argv, "--copy");
     if (!out) {
         fprintf(stderr, "audora gen: --out DIR is required\n");
         return 2;

@@ -7,6 +7,7 @@
 
 #include "au_log.h"
 #include "au_queue.h"
+#include "au_stage.h"
 #include "au_store.h"
 #include "au_zmq.h"
 
@@ -105,14 +106,11 @@ static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_error_t *err)
     }
     if (nmiss == 0)
         goto out;
-    rc |= au_buf_put(&lit, "{", 1);
-    for (size_t i = 0; i < nmiss; i++) {
-        if (i)
-            rc |= au_buf_put(&lit, ",", 1);
-        /* Spotify ids are base62: nothing to quote. */
-        rc |= au_buf_put(&lit, keys[miss[i]], strlen(keys[miss[i]]));
-    }
-    rc |= au_buf_put(&lit, "}", 1);
+    const char **ids = calloc(nmiss, sizeof(*ids));
+    for (size_t i = 0; ids && i < nmiss; i++)
+        ids[i] = keys[miss[i]];
+    rc = ids ? au_buf_text_array(&lit, nmiss, ids) : AU_ENOMEM;
+    free(ids);
     if (rc) {
         rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         goto out;
@@ -200,6 +198,39 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
     return 0;
 }
 
+/* Enriches one batch and forwards it to the analytics relays. */
+static int enrich_stage(au_ctx_t *ctx, void *push, au_batch_t *b,
+                        au_arena_t *arena)
+{
+    au_error_t err = {0};
+    au_log_ctx_t lctx = {b->job_id, b->attempt, b->seq};
+    int rc = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        rc = au_enrich_batch(ctx, b, arena, &err);
+        if (rc == 0 || au_stop_requested)
+            break;
+        au_log_ev(AU_LOG_WARN, &lctx, rc, "enrich: %s", err.msg);
+        au_metrics_inc(ctx->metrics, AU_M_RETRIES, 1);
+        poll(NULL, 0, 200 << tries);
+    }
+    char *out = NULL;
+    size_t len = 0;
+    if (rc == 0)
+        rc = au_batch_encode(b, &out, &len);
+    if (rc == 0)
+        rc = au_zmq_send(push, out, len, -1);
+    free(out);
+    if (rc == 0) {
+        au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
+        au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, b->count);
+    } else if (rc != AU_EINTR) {
+        au_metrics_error(ctx->metrics, rc);
+        au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not forwarded: %s",
+                  err.msg[0] ? err.msg : au_strerror(rc));
+    }
+    return rc;
+}
+
 int au_enrich_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
@@ -215,69 +246,8 @@ int au_enrich_main(au_ctx_t *ctx)
             zmq_close(pull);
         return 1;
     }
-    au_arena_t *arena = au_arena_new(256 * 1024);
-    long long records = 0, batches = 0, next_beat = 0;
-    au_info("enrich: ready as %s", ctx->worker_id);
-    au_metrics_set_ready(ctx->metrics, 1);
-    while (!au_stop_requested && arena) {
-        if (au_now_ms() >= next_beat) {
-            au_ctx_heartbeat(ctx, records, batches);
-            next_beat = au_now_ms() + 2000;
-        }
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        int rc = au_zmq_recv(pull, &msg, 500);
-        if (rc <= 0) {
-            zmq_msg_close(&msg);
-            continue;
-        }
-        au_batch_t b;
-        rc = au_batch_decode(zmq_msg_data(&msg), zmq_msg_size(&msg),
-                             (size_t)ctx->cfg.zmq.max_msg_bytes, &b, &err);
-        zmq_msg_close(&msg);
-        if (rc < 0) {
-            /* The job's lease will expire and it will be retried, and
-             * dead-lettered if its batches keep arriving broken. */
-            au_metrics_error(ctx->metrics, rc);
-            au_log_ev(AU_LOG_ERROR, NULL, rc, "dropping batch: %s", err.msg);
-            continue;
-        }
-        au_metrics_inc(ctx->metrics, AU_M_BATCHES_IN, 1);
-        au_metrics_inc(ctx->metrics, AU_M_RECORDS_IN, b.count);
-        au_log_ctx_t lctx = {b.job_id, b.attempt, b.seq};
-        for (int tries = 0; tries < 3; tries++) {
-            rc = au_enrich_batch(ctx, &b, arena, &err);
-            if (rc == 0 || au_stop_requested)
-                break;
-            au_log_ev(AU_LOG_WARN, &lctx, rc, "enrich: %s", err.msg);
-            au_metrics_inc(ctx->metrics, AU_M_RETRIES, 1);
-            poll(NULL, 0, 200 << tries);
-        }
-        char *out = NULL;
-        size_t len = 0;
-        if (rc == 0)
-            rc = au_batch_encode(&b, &out, &len);
-        if (rc == 0)
-            rc = au_zmq_send(push, out, len, -1);
-        if (rc == 0) {
-            records += b.count;
-            batches++;
-            au_metrics_inc(ctx->metrics, AU_M_BATCHES_OUT, 1);
-            au_metrics_inc(ctx->metrics, AU_M_RECORDS_OUT, b.count);
-        } else if (rc != AU_EINTR) {
-            au_metrics_error(ctx->metrics, rc);
-            au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not forwarded: %s",
-                      err.msg[0] ? err.msg : au_strerror(rc));
-        }
-        free(out);
-        au_batch_free(&b);
-        au_arena_reset(arena);
-    }
-    au_metrics_set_ready(ctx->metrics, 0);
-    au_ctx_heartbeat(ctx, records, batches);
-    au_arena_destroy(&arena);
+    int rc = au_stage_run(ctx, "enrich", pull, enrich_stage, push);
     zmq_close(pull);
     zmq_close(push);
-    au_info("enrich: stopped after %lld batches", batches);
-    return 0;
+    return rc;
 }
