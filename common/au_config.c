@@ -812,9 +812,18 @@ int au_config_load(au_config_t *cfg, int *argc, char **argv,
     if (rc)
         return rc;
     rc = au__load_environ(cfg, err);
-    if (rc || n == 0)
+    if (rc == 0 && n > 0)
+        rc = au__apply_flags(cfg, argc, argv, err);
+    if (rc)
         return rc;
-    return au__apply_flags(cfg, argc, argv, err);
+    /* Rules between keys, checked once every layer is in. */
+    if (cfg->queue.backoff_base_ms > cfg->queue.backoff_max_ms)
+        return au_error_set(err, AU_ECONFIG,
+                            "queue.backoff_base_ms=%d: must not exceed "
+                            "queue.backoff_max_ms=%d",
+                            cfg->queue.backoff_base_ms,
+                            cfg->queue.backoff_max_ms);
+    return 0;
 }
 
 /* The value of k in cfg as dump prints it. */

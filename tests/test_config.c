@@ -668,3 +668,17 @@ Test(config, uncommented_example_loads_as_the_defaults)
     free(text);
     free(ex);
 }
+
+Test(config, backoff_base_above_backoff_max_is_rejected_naming_both)
+{
+    au_config_t c;
+    au_error_t err = {0};
+    char a0[] = "x", a1[] = "--queue.backoff_base_ms=5000",
+         a2[] = "--queue.backoff_max_ms=1000";
+    char *argv[] = {a0, a1, a2, NULL};
+    int argc = 3;
+    cr_assert_eq(au_config_load(&c, &argc, argv, "/dev/null", &err),
+                 AU_ECONFIG);
+    cr_assert_str_eq(err.msg, "queue.backoff_base_ms=5000: must not exceed "
+                              "queue.backoff_max_ms=1000");
+}

@@ -34,6 +34,8 @@ static const char usage[] =
     "  wait [--timeout S] [--quiet]\n"
     "                          wait until no job is queued or running\n"
     "  report                  jobs, rows, top tracks and biggest movers\n"
+    "  jobs [--state S] [--limit N]\n"
+    "                          the newest jobs, with state and last error\n"
     "  dlq list | show ID | replay ID|--all | purge ID|--all\n"
     "                          dead letters\n"
     "  features load FILE      load an audio-features CSV\n"
@@ -433,6 +435,44 @@ static int cmd_report(int argc, char **argv)
     return 0;
 }
 
+static int cmd_jobs(int argc, char **argv)
+{
+    const char *state = au_args_take_opt(&argc, argv, "--state");
+    const char *limit = au_args_take_opt(&argc, argv, "--limit");
+    if (state && strcmp(state, "queued") && strcmp(state, "running") &&
+        strcmp(state, "done") && strcmp(state, "dead")) {
+        fprintf(stderr,
+                "audora jobs: --state %s: must be queued, running, "
+                "done or dead\n",
+                state);
+        return 2;
+    }
+    char *end = NULL;
+    long n = limit ? strtol(limit, &end, 10) : 50;
+    if (limit && (*end || n < 1 || n > 100000)) {
+        fprintf(stderr, "audora jobs: --limit %s: must be 1..100000\n", limit);
+        return 2;
+    }
+    char ns[24];
+    snprintf(ns, sizeof(ns), "%ld", n);
+    cli_t cli;
+    if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
+        return 2;
+    const char *p[] = {state, ns};
+    if (query_print(&cli, NULL,
+                    "SELECT id, state, attempt, max_attempts AS max, "
+                    " rows_written AS rows, "
+                    " regexp_replace(params->>'path', '^.*/', '') AS source, "
+                    " to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated,"
+                    " last_error FROM jobs "
+                    "WHERE $1::text IS NULL OR state = $1 "
+                    "ORDER BY id DESC LIMIT $2::int",
+                    2, p) < 0)
+        return fail(&cli, "jobs");
+    cli_close(&cli);
+    return 0;
+}
+
 static int cmd_dlq(int argc, char **argv)
 {
     const char *sub = argc > 1 ? argv[1] : "list";
@@ -565,6 +605,7 @@ int au_cmd_main(int argc, char **argv)
         {"status", cmd_status},
         {"wait", cmd_wait},
         {"report", cmd_report},
+        {"jobs", cmd_jobs},
         {"dlq", cmd_dlq},
         {"features", cmd_features},
         {"summary", au_query_summary_cmd},
