@@ -57,9 +57,9 @@
  *   original (its signal is 0.7 and the test is "> 0.7").
  * - Trend analyzer: fewer than AU_TREND_MIN_POINTS points is AU_EINVAL,
  *   where the original analyzer returns no metrics.
- * - Trend continuation projects the fitted line at indices n .. n+periods-1;
- *   the artist_2 golden values (slope 70, first prediction 840, strength and
- *   confidence) are only consistent with that start.
+ * - Trend continuation projects the fitted line at indices n .. n+periods-1,
+ *   as the original does; the artist_2 golden values (840 ... 1260,
+ *   confidence .5422) are reproduced from the original's sample series.
  * - Trend windows: a point is inside when t >= now - min(window, retention)
  *   where retention is 365 days, since the original deletes older points.
  * - Mood playlists keep tracks whose score is >= min_score; ties keep input
