@@ -54,6 +54,12 @@ if [ "${AU_SKIP_VALGRIND:-0}" != 1 ] && [ "$#" -eq 0 ]; then
         rc=1
     fi
 fi
+# A short libFuzzer pass over the decoders and parsers (see
+# docs/fuzzing.md). AU_SKIP_FUZZ=1 skips it; AU_FUZZ_SECONDS sets the time
+# per target.
+if [ "${AU_SKIP_FUZZ:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+    tests/fuzz/run.sh "${AU_FUZZ_SECONDS:-15}" || rc=1
+fi
 # One closing line over every Criterion binary: their "Synthesis" lines.
 awk '/\[====\] Synthesis:/ {
         for (i = 1; i <= NF; i++) {

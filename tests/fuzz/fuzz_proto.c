@@ -61,18 +61,17 @@ static void fz_check_record(const au_record_t *a, const au_record_t *b,
         fz_fail("audio features", i);
     if (a->has_scores != b->has_scores)
         fz_fail("has_scores", i);
-    if (a->has_scores &&
-        (!fz_bits_eq(&a->score, &b->score, sizeof(double)) ||
-         a->prev_position != b->prev_position ||
-         a->position_change != b->position_change))
+    if (a->has_scores && (!fz_bits_eq(&a->score, &b->score, sizeof(double)) ||
+                          a->prev_position != b->prev_position ||
+                          a->position_change != b->position_change))
         fz_fail("scores", i);
 }
 
 static void fz_check_batch(const au_batch_t *a, const au_batch_t *b)
 {
     if (a->job_id != b->job_id || a->attempt != b->attempt ||
-        a->seq != b->seq || a->nbatches != b->nbatches ||
-        a->last != b->last || a->stage != b->stage)
+        a->seq != b->seq || a->nbatches != b->nbatches || a->last != b->last ||
+        a->stage != b->stage)
         fz_fail("envelope numbers", 0);
     if (!fz_str_eq(a->platform, b->platform) ||
         !fz_str_eq(a->chart, b->chart) || !fz_str_eq(a->region, b->region) ||
