@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "au_args.h"
 #include "au_backtest.h"
@@ -356,7 +357,9 @@ static int cmd_wait(int argc, char **argv)
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
         return 2;
-    long long start = au_now_ms();
+    long long start = au_now_ms(), next_line = 0;
+    long last_finished = -1;
+    int tty = isatty(2);
     au_queue_counts_t q;
     for (;;) {
         if (au_queue_counts(cli.c, &q, &cli.err) < 0) {
@@ -369,15 +372,25 @@ static int cmd_wait(int argc, char **argv)
             continue;
         }
         long total = q.queued + q.running + q.done + q.dead;
-        if (!quiet)
+        /* On a terminal one line redrawn in place; in a log, a line per
+         * change at most every two seconds. */
+        long long now = au_now_ms();
+        long finished = q.done + q.dead;
+        int done_now = q.queued + q.running == 0;
+        if (!quiet && (tty || done_now ||
+                       (finished != last_finished && now >= next_line))) {
             fprintf(stderr,
-                    "\rjobs: %ld/%ld finished (%ld done, %ld dead), "
-                    "%ld running, %lld rows   ",
-                    q.done + q.dead, total, q.done, q.dead, q.running, q.rows);
+                    "%sjobs: %ld/%ld finished (%ld done, %ld dead), "
+                    "%ld running, %lld rows%s",
+                    tty ? "\r" : "", finished, total, q.done, q.dead, q.running,
+                    q.rows, tty ? "   " : "\n");
+            last_finished = finished;
+            next_line = now + 2000;
+        }
         if (q.queued + q.running == 0)
             break;
         if (timeout_s > 0 && au_now_ms() - start > timeout_s * 1000) {
-            if (!quiet)
+            if (!quiet && tty)
                 fprintf(stderr, "\n");
             fprintf(stderr, "audora wait: timed out after %ld s\n", timeout_s);
             cli_close(&cli);
@@ -385,7 +398,7 @@ static int cmd_wait(int argc, char **argv)
         }
         poll(NULL, 0, 250);
     }
-    if (!quiet)
+    if (!quiet && tty)
         fprintf(stderr, "\n");
     cli_close(&cli);
     return 0;
