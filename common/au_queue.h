@@ -45,8 +45,7 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
  * again, runnable now, and the attempt it used does not count against
  * max_attempts. The attempt counter itself still moves on at the next
  * claim, so batches already sent by this attempt stay fenced off. */
-int au_queue_release(PGconn *c, int64_t id, int32_t attempt,
-                     au_error_t *err);
+int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err);
 /* Returns expired leases to the queue (or to dead after max_attempts). */
 int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
                    int *requeued, int *dead, au_error_t *err);

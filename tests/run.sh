@@ -6,6 +6,22 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 deploy/deps.sh
+
+# Source checks first: formatting, and the calls the house style bans
+# (unbounded or unchecked string and number handling).
+lint_rc=0
+mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null ||
+                       find common proto workers tests -name '*.[ch]')
+if ! clang-format --dry-run -Werror "${sources[@]}" 2>/dev/null; then
+    echo "lint: clang-format would change these files:" >&2
+    clang-format --dry-run "${sources[@]}" 2>&1 | grep -o '^[^:]*' | sort -u >&2
+    lint_rc=1
+fi
+if grep -nE '(^|[^a-z_])(sprintf|strcpy|strcat|strtok|sscanf|gets|atoi)[[:space:]]*\(' \
+        "${sources[@]}"; then
+    echo "lint: banned call (use snprintf, memcpy, strtol...)" >&2
+    lint_rc=1
+fi
 build=${AU_TEST_BUILD:-$root/build-test}
 cmake -S . -B "$build" -DAU_SANITIZE=ON -DAU_WERROR=ON \
       -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -69,4 +85,5 @@ awk '/\[====\] Synthesis:/ {
         }
      }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
+[ "$lint_rc" -ne 0 ] && rc=1
 exit "$rc"
