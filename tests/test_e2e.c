@@ -321,3 +321,26 @@ Test(e2e, killed_workers_lose_nothing_and_double_nothing, .fini = cluster_stop)
                         "l WHERE l.job_id = j.id AND l.attempt = j.attempt)"),
                  0);
 }
+
+Test(e2e, postgres_restarted_mid_run_still_completes_with_same_rows,
+     .fini = cluster_stop)
+{
+    const char *srv = getenv("AUDORA_TEST_SERVERS");
+    cr_assert(srv, "AUDORA_TEST_SERVERS is not set");
+    cluster_start(5, 5);
+    push_fixtures();
+    usleep(700 * 1000);
+    long long before = scalar("SELECT count(*) FROM trends");
+    /* Every connection of every worker dies here; transactions in flight
+     * roll back and are retried, or their jobs come back by lease. */
+    cr_assert_eq(sh("%s/../deploy/servers.sh pg-restart %s >/dev/null",
+                    au_test_dir(), srv),
+                 0);
+    wait_all();
+    cr_assert_lt(before, AU_FIXTURE_TOTAL_ROWS,
+                 "the run finished before PostgreSQL was restarted");
+    cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 (long long)N_EXPECTED);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
+    check_counts_per_file();
+}
