@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "au_fixture_counts.h"
+#include "au_proto.h"
 #include "au_test.h"
 
 static char run_dir[256];
@@ -343,4 +346,80 @@ Test(e2e, postgres_restarted_mid_run_still_completes_with_same_rows,
                  (long long)N_EXPECTED);
     cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
     check_counts_per_file();
+}
+
+static int alive(const char *name)
+{
+    return sh("kill -0 $(cat %s/pids/%s) 2>/dev/null", run_dir, name) == 0;
+}
+
+static void send_raw(void *zctx, const char *endpoint, const void *buf,
+                     size_t len)
+{
+    void *s = zmq_socket(zctx, ZMQ_PUSH);
+    int linger = 2000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    cr_assert_eq(zmq_connect(s, endpoint), 0);
+    cr_assert_eq(zmq_send(s, buf, len, 0), (int)len);
+    zmq_close(s);
+}
+
+Test(e2e, hostile_messages_are_dropped_and_the_run_stays_exact,
+     .fini = cluster_stop)
+{
+    cluster_start(6, 30);
+    void *z = zmq_ctx_new();
+    /* A real batch as ingest would send it, for a job that does not
+     * exist, then cut short, then garbage, then a message over the
+     * relays' 16 MiB limit: to both stages. */
+    au_record_t rec = {.position = 1,
+                       .streams = 10,
+                       .track_name = "x",
+                       .artist = "y",
+                       .track_id = "0123456789abcdefghijkl"};
+    au_batch_t b = {.job_id = 424242,
+                    .attempt = 1,
+                    .seq = 0,
+                    .nbatches = 1,
+                    .last = true,
+                    .stage = AU_STAGE_RAW,
+                    .platform = "spotify",
+                    .chart = "daily",
+                    .region = "zz",
+                    .date = "2020-01-01",
+                    .count = 1,
+                    .records = &rec};
+    char *buf;
+    size_t len;
+    cr_assert_eq(au_batch_encode(&b, &buf, &len), 0);
+    size_t big_len = (16u << 20) + 1024;
+    char *big = calloc(1, big_len);
+    static const char junk[] = "\xc1\xff\x00garbage";
+    const char *eps[] = {getenv("AUDORA_ZMQ__ENRICH_IN"),
+                         getenv("AUDORA_ZMQ__ANALYTICS_IN")};
+    for (int i = 0; i < 2; i++) {
+        send_raw(z, eps[i], buf, len);
+        send_raw(z, eps[i], buf, len / 2);
+        send_raw(z, eps[i], junk, sizeof(junk));
+        send_raw(z, eps[i], big, big_len);
+    }
+    free(big);
+    free(buf);
+    zmq_ctx_term(z);
+    push_fixtures();
+    wait_all();
+    cr_assert(alive("enrich-1") && alive("analytics-1") &&
+                  alive("analytics-2") && alive("relay-enrich") &&
+                  alive("relay-analytics"),
+              "a worker or relay died");
+    cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 (long long)N_EXPECTED);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends"), AU_FIXTURE_TOTAL_ROWS);
+    cr_assert_eq(scalar("SELECT count(*) FROM trends WHERE region = 'zz'"), 0);
+    /* The decoders said what was wrong. */
+    cr_assert_eq(sh("grep -q 'dropping batch' %s/logs/enrich-1.log", run_dir),
+                 0);
+    cr_assert_eq(
+        sh("cat %s/logs/analytics-*.log | grep -q 'dropping batch'", run_dir),
+        0);
 }
