@@ -299,10 +299,12 @@ int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
         rc = au_pg_copy(c, "COPY au_stage FROM STDIN", &b, err);
     au_buf_free(&b);
     size_t nsql = sizeof(write_sql) / sizeof(*write_sql);
-    /* The successor fix-up is the last statement. */
+    /* The artists and tracks upserts come first, the successor fix-up
+     * last. */
+    size_t first = (flags & AU_STORE_SKIP_DIMENSIONS) ? 2 : 0;
     if (flags & AU_STORE_SKIP_SUCCESSORS)
         nsql--;
-    for (size_t i = 0; rc == 0 && i < nsql; i++)
+    for (size_t i = first; rc == 0 && i < nsql; i++)
         rc = exec_cmd(c, write_sql[i], err);
     if (rc == 0)
         rc = exec_cmd(c, "TRUNCATE au_stage", err);

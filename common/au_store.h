@@ -63,7 +63,12 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
  * fix-up to the caller, who knows each track's next entry already (the
  * analytics worker does, from the history it scores with) and calls
  * au_store_fix_successors with explicit keys. */
-enum { AU_STORE_SKIP_SUCCESSORS = 1u };
+enum {
+    AU_STORE_SKIP_SUCCESSORS = 1u,
+    /* Every track and artist of the rows is known to exist already: skip
+     * their upserts (the analytics worker remembers what it wrote). */
+    AU_STORE_SKIP_DIMENSIONS = 2u
+};
 int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
                               unsigned flags, size_t *written, au_error_t *err);
 

@@ -495,6 +495,69 @@ static int write_predictions(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
     return au_store_write_predictions(c, p, n, err);
 }
 
+/* Track and artist keys this process has committed: a batch whose keys
+ * are all here skips the dimension upserts. A bounded LRU, so memory stays
+ * flat; forgetting a key only costs one redundant upsert. Rows are never
+ * deleted from tracks or artists, so a remembered key stays true. */
+#define KNOWN_MAX 200000
+static void *known;
+
+static char *known_key(au_arena_t *arena, char kind, const char *key)
+{
+    size_t n = strlen(key);
+    char *k = au_arena_alloc(arena, n + 3);
+    if (k) {
+        k[0] = kind;
+        k[1] = ':';
+        memcpy(k + 2, key, n + 1);
+    }
+    return k;
+}
+
+/* Fills keys[0..2n) with "t:<track>" and "a:<artist>"; 0 or AU_ENOMEM. */
+static int known_keys(const au_batch_t *b, au_arena_t *arena, const char **keys)
+{
+    for (uint32_t i = 0; i < b->count; i++) {
+        keys[2 * i] = known_key(arena, 't', b->records[i].track_key);
+        keys[2 * i + 1] = known_key(arena, 'a', b->records[i].artist_key);
+        if (!keys[2 * i] || !keys[2 * i + 1])
+            return AU_ENOMEM;
+    }
+    return 0;
+}
+
+static int all_known(const char **keys, size_t n)
+{
+    if (!known)
+        known = au_cache_local_new(KNOWN_MAX);
+    if (!known || n == 0)
+        return 0;
+    char **vals = calloc(n, sizeof(*vals));
+    size_t *lens = calloc(n, sizeof(*lens));
+    int all = vals && lens &&
+              au_cache_local_backend.mget(known, n, keys, vals, lens) == 0;
+    for (size_t i = 0; vals && i < n; i++) {
+        all = all && vals[i] != NULL;
+        free(vals[i]);
+    }
+    free(vals);
+    free(lens);
+    return all;
+}
+
+static void remember(const char **keys, size_t n, au_arena_t *arena)
+{
+    const char **vals = au_arena_alloc(arena, n * sizeof(*vals));
+    size_t *lens = au_arena_alloc(arena, n * sizeof(*lens));
+    if (!known || !vals || !lens)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = "1";
+        lens[i] = 1;
+    }
+    au_cache_local_backend.mset(known, n, keys, vals, lens, 0);
+}
+
 static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
                          au_arena_t *arena, const char **keys, history_t *hist,
                          au_commit_t *res, au_error_t *err)
@@ -565,14 +628,19 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
         if (k == h->n)
             continue;
         if (h->n == AU_HISTORY_KEEP && k == 0)
-            flags = 0;
+            flags &= ~(unsigned)AU_STORE_SKIP_SUCCESSORS;
         succ[nsucc++] = (au_successor_t){b->platform,  b->chart,
                                          b->region,    b->records[i].track_key,
                                          h->e[k].date, b->records[i].position};
     }
+    const char **dims = au_arena_alloc(arena, 2 * b->count * sizeof(*dims));
+    if (!dims || known_keys(b, arena, dims) < 0)
+        return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
+    if (all_known(dims, 2 * b->count))
+        flags |= AU_STORE_SKIP_DIMENSIONS;
     size_t written = 0;
     rc = au_store_write_trends_opt(c, rows, b->count, flags, &written, err);
-    if (rc == 0 && flags)
+    if (rc == 0 && (flags & AU_STORE_SKIP_SUCCESSORS))
         rc = au_store_fix_successors(c, succ, nsucc, err);
     if (rc == 0)
         rc = write_predictions(ctx, c, b, rows, viral, arena, err);
@@ -588,7 +656,9 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
     rc = exec_simple(c, "COMMIT", err);
     if (rc < 0)
         return rc;
-    /* Only now: a failed attempt must leave the batch committable. */
+    /* Only now: a failed attempt must leave the batch committable, and
+     * only committed keys are remembered. */
+    remember(dims, 2 * b->count, arena);
     b->stage = AU_STAGE_SCORED;
     res->applied = 1;
     res->rows = (long)written;
