@@ -252,7 +252,9 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
         " count(*) FILTER (WHERE state = 'done'),"
         " count(*) FILTER (WHERE state = 'dead'),"
         " count(*) FILTER (WHERE state = 'queued' AND run_after <= now()),"
-        " coalesce(sum(rows_written) FILTER (WHERE state = 'done'), 0) "
+        " coalesce(sum(rows_written) FILTER (WHERE state = 'done'), 0),"
+        " coalesce(extract(epoch FROM now() - min(run_after) FILTER "
+        "  (WHERE state = 'queued' AND run_after <= now())), 0) "
         "FROM jobs",
         0, NULL, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
@@ -263,6 +265,7 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
     out->dead = strtol(PQgetvalue(r, 0, 3), NULL, 10);
     out->ready = strtol(PQgetvalue(r, 0, 4), NULL, 10);
     out->rows = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    out->oldest_ready_s = strtod(PQgetvalue(r, 0, 6), NULL);
     PQclear(r);
     return 0;
 }

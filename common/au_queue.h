@@ -54,8 +54,9 @@ int au_queue_backoff_ms(int attempt, int base_ms, int max_ms);
 
 typedef struct {
     long queued, running, done, dead;
-    long ready;     /* queued and runnable now */
-    long long rows; /* rows written by done jobs */
+    long ready;            /* queued and runnable now */
+    long long rows;        /* rows written by done jobs */
+    double oldest_ready_s; /* wait of the oldest runnable job, seconds */
 } au_queue_counts_t;
 int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err);
 

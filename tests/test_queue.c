@@ -561,3 +561,24 @@ Test(queue, counts_match_the_jobs_in_each_state)
     au_job_clear(&r1);
     PQfinish(c);
 }
+
+Test(queue, counts_report_how_long_the_oldest_ready_job_has_waited)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    au_queue_counts_t q;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_counts(c, &q, &err), 0, "%s", err.msg);
+    cr_expect_eq(q.oldest_ready_s, 0.0, "no job, no wait");
+    int64_t id = push_ok(c, "{}", 5);
+    char sql[128];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET run_after = now() - interval '10 s' "
+             "WHERE id = %lld",
+             (long long)id);
+    exec_ok(c, sql);
+    cr_assert_eq(au_queue_counts(c, &q, &err), 0, "%s", err.msg);
+    cr_expect(q.oldest_ready_s >= 9.5 && q.oldest_ready_s < 60.0, "%f",
+              q.oldest_ready_s);
+    PQfinish(c);
+}

@@ -141,7 +141,9 @@ static int load_history(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
     }
     if (nmiss == 0)
         goto out;
-    const char *p[] = {b->platform, b->chart, b->region, lit.data};
+    char keep[8];
+    snprintf(keep, sizeof(keep), "%d", AU_HISTORY_KEEP);
+    const char *p[] = {b->platform, b->chart, b->region, lit.data, keep};
     PGresult *r;
     rc = au_pg_exec(c,
                     "SELECT track_key, chart_date::text, position, "
@@ -151,8 +153,8 @@ static int load_history(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
                     "   ORDER BY chart_date DESC) AS rn"
                     " FROM trends WHERE platform = $1 AND chart = $2"
                     "  AND region = $3 AND track_key = ANY($4::text[])) x"
-                    " WHERE rn <= 8 ORDER BY track_key, chart_date",
-                    4, p, PGRES_TUPLES_OK, &r, err);
+                    " WHERE rn <= $5::int ORDER BY track_key, chart_date",
+                    5, p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         goto out;
     /* Rows come grouped by track key; records are matched by key. A batch

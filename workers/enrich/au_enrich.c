@@ -89,7 +89,7 @@ static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_error_t *err)
     size_t *miss = calloc(n, sizeof(*miss));
     au_buf_t lit = {0};
     int rc = 0;
-    size_t nk = 0, nmiss = 0;
+    size_t nmiss = 0;
     if (!keys || !vals || !lens || !miss) {
         rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         goto out;
@@ -171,7 +171,6 @@ out:
     free(lens);
     free(miss);
     au_buf_free(&lit);
-    (void)nk;
     return rc;
 }
 

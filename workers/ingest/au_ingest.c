@@ -102,7 +102,7 @@ static int send_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
 
 static int push_file(au_ctx_t *ctx, void *push, const au_job_t *job,
                      const chart_params_t *p, long nrows, au_ingest_stats_t *st,
-                     int *permanent, au_error_t *err)
+                     au_error_t *err)
 {
     int per = ctx->cfg.queue.batch_records;
     int nbatches = (int)((nrows + per - 1) / per);
@@ -175,7 +175,6 @@ out:
     au_csv_destroy(&csv);
     au_arena_destroy(&arena);
     free(recs);
-    (void)permanent;
     return rc;
 }
 
@@ -213,7 +212,7 @@ int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
         rc = au_error_set(err, AU_EPARSE, "%s: no data rows", p.path);
         goto out;
     }
-    rc = push_file(ctx, push, job, &p, nrows, st, permanent, err);
+    rc = push_file(ctx, push, job, &p, nrows, st, err);
 out:
     json_decref(root);
     return rc;
@@ -264,8 +263,10 @@ static void sweep(au_ctx_t *ctx)
         au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, (uint64_t)d);
     }
     au_queue_counts_t counts;
-    if (au_queue_counts(c, &counts, &err) == 0)
+    if (au_queue_counts(c, &counts, &err) == 0) {
         au_metrics_set(ctx->metrics, AU_G_QUEUE_DEPTH, (double)counts.ready);
+        au_metrics_set(ctx->metrics, AU_G_LAG_SECONDS, counts.oldest_ready_s);
+    }
     au_pool_put(ctx->pool, c);
 }
 
