@@ -30,12 +30,8 @@ trap cleanup EXIT
 deploy/servers.sh start "$work/srv"
 . "$work/srv/env"
 base=${AUDORA_DATABASE__URL%/*}
-port() { /usr/bin/python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export AUDORA_ZMQ__ENRICH_IN=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ENRICH_OUT=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ANALYTICS_IN=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ANALYTICS_OUT=tcp://127.0.0.1:$(port)
+. deploy/lib.sh
+export_relay_ports
 export AUDORA_ANALYTICS__CHART_SIZE=$per_file
 export AUDORA_LOG__LEVEL=warn
 

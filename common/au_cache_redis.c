@@ -234,6 +234,23 @@ static redisReply *command(au__redis_t *r, int argc, const char **argv,
     return rep;
 }
 
+/* Sends "NAME key..." as one command: 0 and *rep, AU_ETOOBIG, AU_ENOMEM,
+ * or AU_ECACHE when the server did not answer. */
+static int keys_command(au__redis_t *r, const char *name, size_t n,
+                        const char *const *keys, redisReply **rep)
+{
+    if (n > (size_t)INT32_MAX - 1)
+        return AU_ETOOBIG;
+    const char **argv = malloc((n + 1) * sizeof(*argv));
+    if (!argv)
+        return AU_ENOMEM;
+    argv[0] = name;
+    memcpy(argv + 1, keys, n * sizeof(*argv));
+    *rep = command(r, (int)(n + 1), argv, NULL);
+    free(argv);
+    return *rep ? 0 : AU_ECACHE;
+}
+
 static int redis_mget(void *self, size_t n, const char *const *keys,
                       char **vals, size_t *lens)
 {
@@ -244,18 +261,10 @@ static int redis_mget(void *self, size_t n, const char *const *keys,
     }
     if (n == 0)
         return 0;
-    if (n > (size_t)INT32_MAX - 1)
-        return AU_ETOOBIG;
-    const char **argv = malloc((n + 1) * sizeof(*argv));
-    if (!argv)
-        return AU_ENOMEM;
-    argv[0] = "MGET";
-    memcpy(argv + 1, keys, n * sizeof(*argv));
-    redisReply *rep = command(r, (int)(n + 1), argv, NULL);
-    free(argv);
-    if (!rep)
-        return AU_ECACHE;
-    int rc = 0;
+    redisReply *rep = NULL;
+    int rc = keys_command(r, "MGET", n, keys, &rep);
+    if (rc < 0)
+        return rc;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
         rc = AU_ECACHE;
         goto cleanup;
@@ -317,18 +326,11 @@ static int redis_mdel(void *self, size_t n, const char *const *keys)
     au__redis_t *r = self;
     if (n == 0)
         return 0;
-    if (n > (size_t)INT32_MAX - 1)
-        return AU_ETOOBIG;
-    const char **argv = malloc((n + 1) * sizeof(*argv));
-    if (!argv)
-        return AU_ENOMEM;
-    argv[0] = "DEL";
-    memcpy(argv + 1, keys, n * sizeof(*argv));
-    redisReply *rep = command(r, (int)(n + 1), argv, NULL);
-    free(argv);
-    if (!rep)
-        return AU_ECACHE;
-    int rc = rep->type == REDIS_REPLY_INTEGER ? 0 : AU_ECACHE;
+    redisReply *rep = NULL;
+    int rc = keys_command(r, "DEL", n, keys, &rep);
+    if (rc < 0)
+        return rc;
+    rc = rep->type == REDIS_REPLY_INTEGER ? 0 : AU_ECACHE;
     freeReplyObject(rep);
     return rc;
 }

@@ -100,30 +100,44 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
     return 1;
 }
 
-int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
-                    au_error_t *err)
+/* Runs an UPDATE whose $1 and $2 are the job id and attempt and whose
+ * WHERE requires that attempt to be running. extra (may be NULL) are
+ * $3... AU_ESTALE when no row changed: this attempt no longer owns the
+ * job (its lease expired, or it was failed or released already). */
+static int fenced_update(PGconn *c, const char *sql, int64_t id,
+                         int32_t attempt, int nextra, const char *const *extra,
+                         au_error_t *err)
 {
-    char ids[24], at[16], ls[16];
+    char ids[24], at[16];
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
     snprintf(at, sizeof(at), "%d", attempt);
-    snprintf(ls, sizeof(ls), "%d", lease_s);
-    const char *p[] = {ids, at, ls};
+    const char *p[8] = {ids, at};
+    for (int i = 0; i < nextra && i < 6; i++)
+        p[2 + i] = extra[i];
     PGresult *r;
-    int rc = au_pg_exec(c,
-                        "UPDATE jobs SET lease_until = now() + "
-                        "make_interval(secs => $3::int), updated_at = now() "
-                        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-                        3, p, PGRES_COMMAND_OK, &r, err);
+    int rc = au_pg_exec(c, sql, 2 + nextra, p, PGRES_COMMAND_OK, &r, err);
     if (rc < 0)
         return rc;
     int n = (int)strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     if (n == 0)
         return au_error_set(err, AU_ESTALE,
-                            "job %lld attempt %d lost its "
-                            "lease",
+                            "job %lld attempt %d is no longer running",
                             (long long)id, attempt);
     return 0;
+}
+
+int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
+                    au_error_t *err)
+{
+    char ls[16];
+    snprintf(ls, sizeof(ls), "%d", lease_s);
+    const char *extra[] = {ls};
+    return fenced_update(c,
+                         "UPDATE jobs SET lease_until = now() + "
+                         "make_interval(secs => $3::int), updated_at = now() "
+                         "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                         id, attempt, 1, extra, err);
 }
 
 int au_queue_backoff_ms(int attempt, int base_ms, int max_ms)
@@ -143,15 +157,12 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
                   int permanent, int backoff_base_ms, int backoff_max_ms,
                   au_error_t *err)
 {
-    char ids[24], at[16], perm[4], back[16];
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    snprintf(at, sizeof(at), "%d", attempt);
+    char perm[4], back[16];
     snprintf(perm, sizeof(perm), "%d", permanent ? 1 : 0);
     snprintf(back, sizeof(back), "%d",
              au_queue_backoff_ms(attempt, backoff_base_ms, backoff_max_ms));
-    const char *p[] = {ids, at, reason, perm, back};
-    PGresult *r;
-    int rc = au_pg_exec(
+    const char *extra[] = {reason, perm, back};
+    return fenced_update(
         c,
         "UPDATE jobs SET "
         " state = CASE WHEN $4::int = 1 OR attempt >= max_attempts "
@@ -161,43 +172,21 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
         " run_after = now() + make_interval(secs => $5::int / 1000.0), "
         " lease_until = NULL, last_error = $3, updated_at = now() "
         "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-        5, p, PGRES_COMMAND_OK, &r, err);
-    if (rc < 0)
-        return rc;
-    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    if (n == 0)
-        return au_error_set(err, AU_ESTALE,
-                            "job %lld attempt %d is no "
-                            "longer running",
-                            (long long)id, attempt);
-    return 0;
+        id, attempt, 3, extra, err);
 }
 
 int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
 {
-    char ids[24], at[16];
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    snprintf(at, sizeof(at), "%d", attempt);
-    const char *p[] = {ids, at};
-    PGresult *r;
-    int rc = au_pg_exec(c,
-                        "UPDATE jobs SET state = 'queued', run_after = now(), "
-                        " lease_until = NULL, max_attempts = max_attempts + 1, "
-                        " last_error = 'released by a draining worker', "
-                        " updated_at = now() "
-                        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-                        2, p, PGRES_COMMAND_OK, &r, err);
-    if (rc < 0)
-        return rc;
-    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    if (n == 0)
-        return au_error_set(err, AU_ESTALE,
-                            "job %lld attempt %d is no longer running",
-                            (long long)id, attempt);
-    PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
-    return 0;
+    int rc = fenced_update(
+        c,
+        "UPDATE jobs SET state = 'queued', run_after = now(), "
+        " lease_until = NULL, max_attempts = max_attempts + 1, "
+        " last_error = 'released by a draining worker', updated_at = now() "
+        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+        id, attempt, 0, NULL, err);
+    if (rc == 0)
+        PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
+    return rc;
 }
 
 int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,

@@ -148,24 +148,13 @@ static int stage_row(au_buf_t *b, const au_trend_t *t)
     char score[32];
     int n = snprintf(score, sizeof(score), "%.6f", t->score);
     int rc = 0;
-    rc |= au_buf_copy_field(b, t->platform);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->chart);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->region);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->date);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->track_key);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->spotify_id);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->track_name);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->artist);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->artist_key);
-    rc |= au_buf_put(b, "\t", 1);
+    const char *const text[] = {t->platform,   t->chart,     t->region,
+                                t->date,       t->track_key, t->spotify_id,
+                                t->track_name, t->artist,    t->artist_key};
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        rc |= au_buf_copy_field(b, text[i]);
+        rc |= au_buf_put(b, "\t", 1);
+    }
     rc |= put_int(b, t->position, 0);
     rc |= au_buf_put(b, "\t", 1);
     if (t->streams < 0)

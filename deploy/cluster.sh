@@ -14,10 +14,7 @@ run=${2:?run directory required}
 bin=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/build}
 mkdir -p "$run/logs" "$run/pids"
 
-free_port() {
-    /usr/bin/python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/lib.sh"
 
 spawn() { # name exe args...
     local name=$1; shift

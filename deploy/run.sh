@@ -42,13 +42,8 @@ if [ -z "${AUDORA_DATABASE__URL:-}" ] || [ -z "${AUDORA_REDIS__URL:-}" ]; then
     # shellcheck disable=SC1091
     . "$run/srv/env"
 fi
-# Private relay ports, so two runs on one machine do not collide.
-port() { /usr/bin/python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export AUDORA_ZMQ__ENRICH_IN=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ENRICH_OUT=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ANALYTICS_IN=tcp://127.0.0.1:$(port)
-export AUDORA_ZMQ__ANALYTICS_OUT=tcp://127.0.0.1:$(port)
+. deploy/lib.sh
+export_relay_ports
 
 "$BIN/audora" migrate
 features=$fixtures/audio_features/spotify_hit_predictor_dataset-of-10s.csv

@@ -12,10 +12,7 @@ dir=${2:?directory required}
 trap 'echo "servers: $cmd failed at line $LINENO (logs in $dir)" >&2' ERR
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 
-free_port() {
-    /usr/bin/python3 -c 'import socket
-s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$(dirname "$0")/lib.sh"
 
 # initdb refuses to run as root, so the cluster belongs to "postgres" then.
 as_pg() {
