@@ -15,7 +15,7 @@ nenrich=${AUDORA_ENRICH_WORKERS:-1}
 nanalytics=${AUDORA_ANALYTICS_WORKERS:-2}
 
 deploy/deps.sh
-export BIN=$root/build
+export BIN=${AU_BUILD_DIR:-$root/build}
 cmake -S . -B "$BIN" -DCMAKE_BUILD_TYPE=Release -DAU_WERROR=OFF >/dev/null
 cmake --build "$BIN" -j"$(nproc)" >/dev/null
 

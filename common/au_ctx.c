@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "au_fleet.h"
 #include "au_log.h"
 #include "au_migrate.h"
 #include "au_queue.h"
@@ -96,18 +97,7 @@ void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches)
     PGconn *c = au_pool_get(ctx->pool, &err);
     if (!c)
         return;
-    char pid[16], rec[24], bat[24];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(rec, sizeof(rec), "%lld", records);
-    snprintf(bat, sizeof(bat), "%lld", batches);
-    const char *p[] = {ctx->worker_id, ctx->component, pid, rec, bat};
-    au_pg_exec(c,
-               "INSERT INTO worker_heartbeats (worker, component, pid, "
-               " started_at, seen_at, records, batches) "
-               "VALUES ($1, $2, $3, now(), now(), $4, $5) "
-               "ON CONFLICT (worker) DO UPDATE SET seen_at = now(), "
-               " records = EXCLUDED.records, batches = EXCLUDED.batches",
-               5, p, PGRES_COMMAND_OK, NULL, &err);
+    au_fleet_beat(c, ctx->worker_id, ctx->component, records, batches, &err);
     au_pool_put(ctx->pool, c);
 }
 

@@ -3,43 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 void au_job_clear(au_job_t *job)
 {
     free(job->params);
     memset(job, 0, sizeof(*job));
-}
-
-int au_pg_exec(PGconn *c, const char *sql, int nparams,
-               const char *const *params, ExecStatusType expect, PGresult **out,
-               au_error_t *err)
-{
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == expect) {
-        if (out)
-            *out = r;
-        else
-            PQclear(r);
-        return 0;
-    }
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    char msg[200];
-    snprintf(msg, sizeof(msg), "%s",
-             r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-    msg[strcspn(msg, "\n")] = '\0';
-    /* 40001 serialization, 40P01 deadlock, 08xxx connection, 57P01 admin
-     * shutdown: the same work may succeed if tried again. */
-    int code = AU_EDB;
-    if (PQstatus(c) != CONNECTION_OK ||
-        (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
-                   !strncmp(state, "08", 2) || !strcmp(state, "57P01"))))
-        code = AU_ERETRY;
-    au_error_set(err, code, "%s", msg[0] ? msg : "database error");
-    PQclear(r);
-    if (out)
-        *out = NULL;
-    return code;
 }
 
 int au_queue_push(PGconn *c, const char *kind, const char *params_json,
@@ -296,4 +266,236 @@ int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err)
                       "DELETE FROM jobs WHERE state = 'dead' "
                       "AND ($1::bigint = 0 OR id = $1)",
                       id, n, err);
+}
+
+/* ---- batches: fencing and the ledger --------------------------------- */
+
+static void ref_params(const au_batch_ref_t *b, char id[24], char at[16],
+                       char sq[16])
+{
+    snprintf(id, 24, "%lld", (long long)b->job_id);
+    snprintf(at, 16, "%d", (int)b->attempt);
+    snprintf(sq, 16, "%d", (int)b->seq);
+}
+
+int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
+{
+    char id[24], at[16], sq[16];
+    ref_params(b, id, at, sq);
+    const char *p[] = {id, at, sq};
+    PGresult *r;
+    /* FOR UPDATE: the batches of one job commit one at a time, so the
+     * count that decides "done" in au_queue_batch_done is exact. */
+    int rc = au_pg_exec(c,
+                        "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
+                        " batch_ledger l WHERE l.job_id = j.id AND "
+                        " l.attempt = $2 AND l.seq = $3) "
+                        "FROM jobs j WHERE j.id = $1 FOR UPDATE",
+                        3, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return au_error_set(err, AU_ENOTFOUND, "job %s does not exist", id);
+    }
+    char state[16];
+    snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
+    int attempt = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
+    PQclear(r);
+    if (in_ledger)
+        return au_error_set(err, AU_EDUP,
+                            "batch %d of attempt %d already applied",
+                            (int)b->seq, (int)b->attempt);
+    if (b->attempt != attempt)
+        return au_error_set(err, AU_ESTALE,
+                            "batch from attempt %d, job is at attempt %d",
+                            (int)b->attempt, attempt);
+    if (strcmp(state, "running") != 0)
+        return au_error_set(err, AU_ESTALE, "job is %s", state);
+    return 0;
+}
+
+int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
+                        int lease_s, int *job_done, au_error_t *err)
+{
+    char id[24], at[16], sq[16], nr[24], nb[16], ls[16];
+    ref_params(b, id, at, sq);
+    snprintf(nr, sizeof(nr), "%ld", rows);
+    snprintf(nb, sizeof(nb), "%d", (int)b->nbatches);
+    snprintf(ls, sizeof(ls), "%d", lease_s);
+    const char *p[] = {id, at, sq, nr, nb, ls};
+    PGresult *r;
+    /* The CTE's insert is not visible to the count in the same statement,
+     * hence the + 1 for the batch being recorded now. */
+    int rc = au_pg_exec(
+        c,
+        "WITH l AS (INSERT INTO batch_ledger (job_id, attempt, seq, rows) "
+        " VALUES ($1::bigint, $2::int, $3::int, $4::int) RETURNING 1), "
+        "n AS (SELECT count(*) + 1 AS done FROM batch_ledger "
+        " WHERE job_id = $1::bigint AND attempt = $2::int) "
+        "UPDATE jobs SET rows_written = rows_written + $4::int, "
+        " nbatches = $5::int, updated_at = now(), "
+        " lease_until = now() + make_interval(secs => $6::int), "
+        " state = CASE WHEN (SELECT done FROM n) >= $5::int THEN 'done' "
+        "   ELSE state END, "
+        " finished_at = CASE WHEN (SELECT done FROM n) >= $5::int "
+        "   THEN now() END, "
+        " last_error = CASE WHEN (SELECT done FROM n) >= $5::int "
+        "   THEN NULL ELSE last_error END "
+        "WHERE id = $1::bigint AND (SELECT count(*) FROM l) = 1 "
+        "RETURNING state",
+        6, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    *job_done = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "done");
+    PQclear(r);
+    return 0;
+}
+
+/* ---- waking idle workers: LISTEN/NOTIFY ------------------------------- */
+
+struct au_queue_listener_t {
+    char *url;
+    PGconn *conn;
+};
+
+au_queue_listener_t *au_queue_listener_new(const char *url)
+{
+    au_queue_listener_t *l = calloc(1, sizeof(*l));
+    if (l && !(l->url = strdup(url))) {
+        free(l);
+        l = NULL;
+    }
+    return l;
+}
+
+void au_queue_listener_destroy(au_queue_listener_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    PQfinish((*self_p)->conn);
+    free((*self_p)->url);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int au_queue_listen(au_queue_listener_t *l)
+{
+    if (!l)
+        return AU_ENOMEM;
+    if (l->conn && PQstatus(l->conn) == CONNECTION_OK)
+        return 0;
+    PQfinish(l->conn);
+    l->conn = PQconnectdb(l->url);
+    if (PQstatus(l->conn) != CONNECTION_OK)
+        return AU_EDBCONN;
+    PGresult *r = PQexec(l->conn, "LISTEN " AU_QUEUE_CHANNEL);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : AU_EDB;
+}
+
+void au_queue_wait(au_queue_listener_t *l, int timeout_ms)
+{
+    if (!l || !l->conn || PQstatus(l->conn) != CONNECTION_OK) {
+        poll(NULL, 0, timeout_ms);
+        return;
+    }
+    struct pollfd pfd = {PQsocket(l->conn), POLLIN, 0};
+    poll(&pfd, 1, timeout_ms);
+    PQconsumeInput(l->conn);
+    PGnotify *n;
+    while ((n = PQnotifies(l->conn)) != NULL)
+        PQfreemem(n);
+}
+
+/* ---- what operators ask --------------------------------------------- */
+
+/* Every timestamp the queue shows is ISO 8601 in UTC. */
+#define ISO(col)                                                               \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+int au_queue_list(PGconn *c, const char *state, int limit, PGresult **out,
+                  au_error_t *err)
+{
+    char ns[16];
+    snprintf(ns, sizeof(ns), "%d", limit);
+    const char *p[] = {state, ns};
+    return au_pg_exec(c,
+                      "SELECT id, kind, state, attempt, max_attempts, "
+                      " rows_written AS rows, "
+                      " coalesce(regexp_replace(params->>'path', '^.*/', ''), "
+                      "  params::text) AS source, " ISO(
+                          "updated_at") " AS "
+                                        " updated_at, last_error FROM jobs "
+                                        "WHERE $1::text IS NULL OR state = $1 "
+                                        "ORDER BY id DESC LIMIT $2::int",
+                      2, p, PGRES_TUPLES_OK, out, err);
+}
+
+int au_queue_show(PGconn *c, int64_t id, PGresult **out, au_error_t *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    const char *p[] = {ids};
+    int rc = au_pg_exec(
+        c,
+        "SELECT id, kind, state, attempt, max_attempts, "
+        " params::text AS params, nbatches, rows_written AS "
+        " rows, leased_by, last_error, " ISO(
+            "created_at") " AS "
+                          " created_at, " ISO(
+                              "updated_at") " AS updated_at, " ISO("finished_"
+                                                                   "at") " AS "
+                                                                         "finis"
+                                                                         "hed_"
+                                                                         "at "
+                                                                         "FROM "
+                                                                         "jobs "
+                                                                         "WHERE"
+                                                                         " id "
+                                                                         "= "
+                                                                         "$1::"
+                                                                         "bigin"
+                                                                         "t",
+        1, p, PGRES_TUPLES_OK, out, err);
+    if (rc == 0 && PQntuples(*out) == 0) {
+        PQclear(*out);
+        *out = NULL;
+        return au_error_set(err, AU_ENOTFOUND, "no job %lld", (long long)id);
+    }
+    return rc;
+}
+
+int au_queue_dead(PGconn *c, PGresult **out, au_error_t *err)
+{
+    return au_pg_exec(
+        c,
+        "SELECT id, kind, attempt, " ISO(
+            "finished_at") " AS "
+                           " finished_at, coalesce(params->>'path', "
+                           " params::text) AS source, last_error "
+                           "FROM jobs WHERE state = 'dead' ORDER BY id",
+        0, NULL, PGRES_TUPLES_OK, out, err);
+}
+
+int au_queue_throughput(PGconn *c, int seconds, long *batches, long long *rows,
+                        au_error_t *err)
+{
+    char s[16];
+    snprintf(s, sizeof(s), "%d", seconds);
+    const char *p[] = {s};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "SELECT count(*), coalesce(sum(rows), 0) "
+                        "FROM batch_ledger WHERE committed_at > now() - "
+                        "make_interval(secs => $1::int)",
+                        1, p, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    *batches = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    *rows = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return 0;
 }

@@ -1,4 +1,5 @@
-/* au_queue.h: the durable job queue in PostgreSQL (DESIGN §2).
+/* au_queue.h: the durable job queue in PostgreSQL, owner of the jobs and
+ * batch_ledger tables (docs/ARCHITECTURE.md, "Delivery").
  *
  * A job moves queued -> running -> done | dead. Claiming bumps `attempt`,
  * which is the job's fencing token: every batch carries the attempt it was
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "au_err.h"
+#include "au_pg.h"
 
 #define AU_QUEUE_CHANNEL "audora_jobs"
 
@@ -65,12 +67,57 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err);
 int au_queue_replay(PGconn *c, int64_t id, long *n, au_error_t *err);
 int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err);
 
-/* Runs SQL with text params and expects `expect` (PGRES_*); on failure
- * fills err with the server's message and returns AU_EDB (AU_ERETRY for
- * serialization failures, deadlocks and lost connections). The result
- * is returned through *out (may be NULL: cleared). */
-int au_pg_exec(PGconn *c, const char *sql, int nparams,
-               const char *const *params, ExecStatusType expect, PGresult **out,
-               au_error_t *err);
+/* ---- batches: fencing and the ledger --------------------------------- */
+
+/* Which batch of which attempt of which job (the wire envelope's ids). */
+typedef struct {
+    int64_t job_id;
+    int32_t attempt, seq, nbatches;
+} au_batch_ref_t;
+
+/* Inside the caller's transaction: locks the job row (so the batches of
+ * one job commit one at a time) and applies the rules: AU_EDUP when this
+ * batch is in the ledger already, AU_ESTALE when it comes from an older
+ * attempt or the job is no longer running, AU_ENOTFOUND for no such job.
+ * 0: the batch may be written. */
+int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err);
+/* Inside the same transaction, after the batch's rows: records the batch
+ * in the ledger with its row count, extends the lease, and marks the job
+ * done when this was its last missing batch (*job_done 1). */
+int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
+                        int lease_s, int *job_done, au_error_t *err);
+
+/* ---- waking idle workers: LISTEN/NOTIFY ------------------------------- */
+
+/* A dedicated connection that LISTENs on AU_QUEUE_CHANNEL (a pooled one
+ * cannot: LISTEN belongs to a session). */
+typedef struct au_queue_listener_t au_queue_listener_t;
+au_queue_listener_t *au_queue_listener_new(const char *url);
+void au_queue_listener_destroy(au_queue_listener_t **self_p);
+/* (Re)connects and LISTENs if the connection is not healthy: 0, or
+ * AU_EDBCONN / AU_EDB (callers then poll on a timer). Call it before
+ * claiming, so a push between the claim and the wait is not missed. */
+int au_queue_listen(au_queue_listener_t *l);
+/* Sleeps until a notification arrives or timeout_ms passes (a plain sleep
+ * without a healthy connection; l may be NULL). */
+void au_queue_wait(au_queue_listener_t *l, int timeout_ms);
+
+/* ---- what operators ask --------------------------------------------- */
+
+/* Timestamps in these results are ISO 8601 UTC text; the caller PQclears
+ * *out. */
+/* The newest `limit` jobs, in state `state` (NULL: any): id, kind, state,
+ * attempt, max_attempts, rows, source (file name or parameters),
+ * updated_at, last_error. */
+int au_queue_list(PGconn *c, const char *state, int limit, PGresult **out,
+                  au_error_t *err);
+/* One job, every column; AU_ENOTFOUND (and *out NULL) when there is none. */
+int au_queue_show(PGconn *c, int64_t id, PGresult **out, au_error_t *err);
+/* Dead jobs, oldest first: id, kind, attempt, finished_at, source,
+ * last_error. */
+int au_queue_dead(PGconn *c, PGresult **out, au_error_t *err);
+/* Batches and rows committed in the last `seconds`. */
+int au_queue_throughput(PGconn *c, int seconds, long *batches, long long *rows,
+                        au_error_t *err);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "au_cache.h"
 #include "au_err.h"
+#include "au_pg.h"
 
 typedef struct {
     const char *platform, *chart, *region;
@@ -124,19 +125,78 @@ int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
 int au_store_load_features(PGconn *c, const char *path, long *loaded,
                            au_error_t *err);
 
-/* Text-format COPY escaping of s into buf (grows it). */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} au_buf_t;
-int au_buf_put(au_buf_t *b, const void *p, size_t n);
-int au_buf_copy_field(au_buf_t *b, const char *s);
-void au_buf_free(au_buf_t *b);
-/* Appends a PostgreSQL text[] literal, {"a","b"}, with \ and " escaped,
- * for passing n strings as one parameter. 0 or AU_ENOMEM. */
-int au_buf_text_array(au_buf_t *b, size_t n, const char *const *v);
+/* ---- reading (au_store_read.c) ---------------------------------------- */
 
-/* Sends b as COPY data for sql (a COPY ... FROM STDIN statement). */
-int au_pg_copy(PGconn *c, const char *sql, const au_buf_t *b, au_error_t *err);
+/* One series (platform, chart, region) read back whole, for analyses that
+ * need every week of it (the backtest). Dates ascend; tracks are sorted
+ * by key (byte order); rows come in date order and name their date and
+ * track by index. Free with au_series_destroy. */
+typedef struct {
+    size_t track, date; /* indexes into keys[] and dates[] */
+    int position;
+    long long streams; /* -1: not reported */
+} au_series_row_t;
+
+typedef struct {
+    size_t n_dates, n_tracks, n_rows;
+    char (*dates)[11];
+    char **keys, **names, **artists; /* names and artists: any spelling
+                                        the series used for the track */
+    au_series_row_t *rows;
+} au_series_t;
+
+/* Reads the series in one snapshot. An empty series is not an error
+ * (n_dates 0). */
+int au_store_read_series(PGconn *c, const char *platform, const char *chart,
+                         const char *region, au_series_t **out,
+                         au_error_t *err);
+void au_series_destroy(au_series_t **self_p);
+
+/* ---- the commands' reads (au_store_read.c) ------------------------------
+ * Each returns the rows as a PGresult the caller PQclears; the columns are
+ * named here, in order. Text parameters that are NULL mean "any". */
+
+typedef enum {
+    AU_TOP_BY_VIRAL,   /* highest viral_score */
+    AU_TOP_BY_MOVEMENT /* most positions gained (position_change) */
+} au_top_by_t;
+
+typedef struct {
+    au_top_by_t by;
+    const char *platform, *region, *chart; /* NULL: any */
+    const char *from, *to;                 /* YYYY-MM-DD, inclusive; NULL */
+    int limit;
+} au_store_top_q_t;
+
+/* One row per track: its best active entry in the range (highest viral
+ * score, or most positions gained; ties to the better position, then the
+ * later date); entries whose metric is NULL never count. Ranked by the
+ * metric, then position, then track key. Columns: track_key, track_name,
+ * artist, platform, region, chart, date, position, viral_score,
+ * confidence, momentum, direction, prev_position, position_change. */
+int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
+                 au_error_t *err);
+/* Tracks charted between the dates (NULL: open) that have all four audio
+ * features in the mood scorer's ranges, one row each with the latest
+ * spelling of its name: track_key, track_name, artist, valence, energy,
+ * danceability, tempo. *charted: every track charted in the range. */
+int au_store_playlist_tracks(PGconn *c, const char *from, const char *to,
+                             PGresult **out, long *charted, au_error_t *err);
+/* Entries of the `days` days up to as_of (NULL: today) whose track name
+ * and artist contain the given strings (any case, no wildcards), one row
+ * per series: series ("platform/chart/region"), first_date, first_day
+ * (days since 1970-01-01), peak_score, matched_tracks (over all series);
+ * by first appearance. */
+int au_store_spread(PGconn *c, const char *track, const char *artist, int days,
+                    const char *as_of, PGresult **out, au_error_t *err);
+/* Row counts of trends, tracks and artists. */
+int au_store_counts(PGconn *c, long long *trends, long long *tracks,
+                    long long *artists, au_error_t *err);
+/* The `limit` tracks with the most streams over every entry: track,
+ * artist, streams, entries. */
+int au_store_top_streams(PGconn *c, int limit, PGresult **out, au_error_t *err);
+/* The `limit` biggest climbs since a previous entry: track, artist,
+ * region, chart, chart_date, was, now, gained. */
+int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err);
 
 #endif

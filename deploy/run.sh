@@ -22,7 +22,7 @@ paths=("$@")
 [ ${#paths[@]} -eq 0 ] && paths=("$fixtures/spotify_charts")
 
 deploy/deps.sh
-export BIN=$root/build
+export BIN=${AU_BUILD_DIR:-$root/build}
 cmake -S . -B "$BIN" -DCMAKE_BUILD_TYPE=Release -DAU_WERROR=OFF >/dev/null
 cmake --build "$BIN" -j"$(nproc)" 2>&1 | grep -E 'error|warning' || true
 test -x "$BIN/audora" || { echo "run: build failed" >&2; exit 1; }

@@ -8,6 +8,8 @@
  * allocation per batch is sized by a first, validating pass. */
 #include "au_proto.h"
 
+#include "au_date.h"
+
 #include <assert.h>
 #include <math.h>
 #include <msgpack.h>
@@ -131,27 +133,9 @@ static size_t utf8_bad_at(const unsigned char *s, size_t n)
     return n;
 }
 
-static int days_in_month(int y, int m)
-{
-    static const int days[12] = {31, 28, 31, 30, 31, 30,
-                                 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : days[m - 1];
-}
-
 static bool date_ok(const unsigned char *s, size_t n)
 {
-    if (n != 10 || s[4] != '-' || s[7] != '-')
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return false;
-    }
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
-            (s[3] - '0');
-    int m = (s[5] - '0') * 10 + (s[6] - '0');
-    int d = (s[8] - '0') * 10 + (s[9] - '0');
-    return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+    return au_date_parse((const char *)s, n, NULL) == 0;
 }
 
 /* Checks one string; on failure returns the code, the byte index within

@@ -5,10 +5,14 @@
 
 #include <stddef.h>
 
+/* The value of an environment variable the harness sets; fails the test
+ * when it is unset. */
+const char *au_test_need_env(const char *name);
 /* AUDORA_TEST_PG_URL / AUDORA_TEST_REDIS_URL; fails the test if unset. */
 const char *au_test_pg_url(void);
 const char *au_test_redis_url(void);
-/* Creates a fresh, empty database and writes its URL to out. */
+/* Creates a fresh, empty database and writes its URL to out (in
+ * au_test_db.c: link it with autestdb). */
 void au_test_db_new(char *out, size_t cap);
 /* <source>/../shared/fixtures/real, or AUDORA_FIXTURES when set. */
 const char *au_test_fixtures(void);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_date.h"
 #include "au_log.h"
 #include "au_queue.h"
 #include "au_score.h"
@@ -23,13 +24,6 @@ typedef struct {
     int n;
     hist_entry_t e[AU_HISTORY_KEEP + 1];
 } history_t;
-
-double au_position_score(int32_t position, int chart_size)
-{
-    if (position < 1 || chart_size < 1 || position > chart_size)
-        return 0.0;
-    return 100.0 * (double)(chart_size - position + 1) / chart_size;
-}
 
 /* "YYYY-MM-DD,pos,streams;..." in date order. */
 static void history_parse(const char *s, history_t *h)
@@ -181,86 +175,6 @@ out:
     return rc;
 }
 
-/* Locks the job row and applies the fencing and ledger rules. */
-static int check_job(PGconn *c, const au_batch_t *b, au_error_t *err)
-{
-    char id[24], at[16], sq[16];
-    snprintf(id, sizeof(id), "%lld", (long long)b->job_id);
-    snprintf(at, sizeof(at), "%d", b->attempt);
-    snprintf(sq, sizeof(sq), "%d", b->seq);
-    const char *p[] = {id, at, sq};
-    PGresult *r;
-    int rc = au_pg_exec(c,
-                        "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
-                        " batch_ledger l WHERE l.job_id = j.id AND "
-                        " l.attempt = $2 AND l.seq = $3) "
-                        "FROM jobs j WHERE j.id = $1 FOR UPDATE",
-                        3, p, PGRES_TUPLES_OK, &r, err);
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return au_error_set(err, AU_ENOTFOUND, "job %s does not exist", id);
-    }
-    char state[16];
-    snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
-    int attempt = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
-    int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
-    PQclear(r);
-    if (in_ledger)
-        return au_error_set(err, AU_EDUP,
-                            "batch %d of attempt %d already "
-                            "applied",
-                            b->seq, b->attempt);
-    if (b->attempt != attempt)
-        return au_error_set(err, AU_ESTALE,
-                            "batch from attempt %d, job is "
-                            "at attempt %d",
-                            b->attempt, attempt);
-    if (strcmp(state, "running") != 0)
-        return au_error_set(err, AU_ESTALE, "job is %s", state);
-    return 0;
-}
-
-static int finish_job_batch(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
-                            long rows, au_commit_t *res, au_error_t *err)
-{
-    char id[24], at[16], sq[16], nr[24], nb[16], ls[16];
-    snprintf(id, sizeof(id), "%lld", (long long)b->job_id);
-    snprintf(at, sizeof(at), "%d", b->attempt);
-    snprintf(sq, sizeof(sq), "%d", b->seq);
-    snprintf(nr, sizeof(nr), "%ld", rows);
-    snprintf(nb, sizeof(nb), "%d", b->nbatches);
-    snprintf(ls, sizeof(ls), "%d", ctx->cfg.queue.lease_s);
-    const char *p[] = {id, at, sq, nr, nb, ls};
-    PGresult *r;
-    /* The CTE's insert is not visible to the count in the same statement,
-     * hence the + 1 for the batch being recorded now. */
-    int rc = au_pg_exec(
-        c,
-        "WITH l AS (INSERT INTO batch_ledger (job_id, attempt, seq, rows) "
-        " VALUES ($1::bigint, $2::int, $3::int, $4::int) RETURNING 1), "
-        "n AS (SELECT count(*) + 1 AS done FROM batch_ledger "
-        " WHERE job_id = $1::bigint AND attempt = $2::int) "
-        "UPDATE jobs SET rows_written = rows_written + $4::int, "
-        " nbatches = $5::int, updated_at = now(), "
-        " lease_until = now() + make_interval(secs => $6::int), "
-        " state = CASE WHEN (SELECT done FROM n) >= $5::int THEN 'done' "
-        "   ELSE state END, "
-        " finished_at = CASE WHEN (SELECT done FROM n) >= $5::int "
-        "   THEN now() END, "
-        " last_error = CASE WHEN (SELECT done FROM n) >= $5::int "
-        "   THEN NULL ELSE last_error END "
-        "WHERE id = $1::bigint AND (SELECT count(*) FROM l) = 1 "
-        "RETURNING state",
-        6, p, PGRES_TUPLES_OK, &r, err);
-    if (rc < 0)
-        return rc;
-    res->job_done = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "done");
-    PQclear(r);
-    return 0;
-}
-
 static int exec_simple(PGconn *c, const char *sql, au_error_t *err)
 {
     return au_pg_exec(c, sql, 0, NULL, PGRES_COMMAND_OK, NULL, err);
@@ -277,31 +191,12 @@ static int lock_series(PGconn *c, uint64_t key, int lock, au_error_t *err)
                       1, p, PGRES_TUPLES_OK, NULL, err);
 }
 
-/* Days since 1970-01-01 of a valid YYYY-MM-DD (civil calendar). */
+/* Days since 1970-01-01 of a date the decoder has already checked. */
 static long days_from_date(const char *d)
 {
-    long y = strtol(d, NULL, 10), m = strtol(d + 5, NULL, 10),
-         day = strtol(d + 8, NULL, 10);
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void date_plus_days(const char *d, int n, char out[16])
-{
-    long z = days_from_date(d) + n + 719468;
-    long era = (z >= 0 ? z : z - 146096) / 146097;
-    long doe = z - era * 146097;
-    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long mp = (5 * doy + 2) / 153;
-    long day = doy - (153 * mp + 2) / 5 + 1;
-    long m = mp + (mp < 10 ? 3 : -9);
-    long y = yoe + era * 400 + (m <= 2);
-    snprintf(out, 16, "%04ld-%02ld-%02ld", y % 10000, m % 100, day % 100);
+    long days = 0;
+    au_date_parse(d, strlen(d), &days);
+    return days;
 }
 
 /* Positions of this batch's tracks in the other charts and regions of the
@@ -474,7 +369,7 @@ static int write_predictions(au_ctx_t *ctx, PGconn *c, const au_batch_t *b,
         char *feat = au_arena_alloc(arena, 256);
         if (!peak || !feat)
             return au_error_set(err, AU_ENOMEM, "analytics: out of memory");
-        date_plus_days(b->date, v[i].peak_eta_days, peak);
+        au_date_format(days_from_date(b->date) + v[i].peak_eta_days, peak);
         snprintf(feat, 256,
                  "{\"viral_score\":%.4f,\"momentum\":%.4f,"
                  "\"acceleration\":%.4f,\"velocity\":%.4f,"
@@ -573,9 +468,9 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
         rc = exec_simple(c, "SET LOCAL enable_hashjoin = off", err);
     if (rc == 0)
         rc = exec_simple(c, "SET LOCAL enable_mergejoin = off", err);
+    au_batch_ref_t ref = {b->job_id, b->attempt, b->seq, b->nbatches};
     if (rc == 0)
-        if (rc == 0)
-            rc = check_job(c, b, err);
+        rc = au_queue_batch_check(c, &ref, err);
     if (rc == 0)
         rc = load_history(ctx, c, b, keys, hist, err);
     cross_t cross = {0};
@@ -647,7 +542,8 @@ static int commit_locked(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
     if (rc == 0)
         rc = write_predictions(ctx, c, b, rows, viral, arena, err);
     if (rc == 0)
-        rc = finish_job_batch(ctx, c, b, (long)written, res, err);
+        rc = au_queue_batch_done(c, &ref, (long)written, ctx->cfg.queue.lease_s,
+                                 &res->job_done, err);
     if (rc < 0)
         return rc;
     /* Drop the cached histories before COMMIT: if this process dies

@@ -25,10 +25,6 @@ typedef struct {
     long rows;
 } au_commit_t;
 
-/* Position score, 0..100: 100 for position 1, falling linearly to
- * 100/chart_size at the last position, 0 beyond the chart. */
-double au_position_score(int32_t position, int chart_size);
-
 /* Scores b (an ENRICHED batch) and commits it. 0 with *res on success;
  * AU_EDUP / AU_ESTALE / AU_ENOTFOUND for batches to drop; AU_ERETRY or
  * AU_EDB for failures worth retrying. */

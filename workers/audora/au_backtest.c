@@ -506,9 +506,10 @@ size_t au_bt_method_first_week(au_bt_method_t m)
     }
 }
 
+/* The chart's own score of a position; 201 (off the chart) scores 0. */
 static double pos_score(int pos)
 {
-    return 100.0 * (double)(AU_BT_OFF - pos) / 200.0;
+    return au_position_score(pos, AU_BT_LAST_CAND);
 }
 
 /* The track's position scores in the charted weeks up to w. */

@@ -9,48 +9,53 @@
 #include <string.h>
 
 #include "au_ctx.h"
+#include "au_date.h"
+#include "au_store.h"
 
 /* ---- loading -------------------------------------------------------- */
 
-static int q_ok(PGresult *res, au_error_t *err, const char *what)
-{
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        return 0;
-    au_error_set(err, AU_EDB, "backtest: %s: %s", what,
-                 PQresultErrorMessage(res));
-    PQclear(res);
-    return AU_EDB;
-}
-
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s);
-    char *d = malloc(n + 1);
-    if (d)
-        memcpy(d, s, n + 1);
-    return d;
-}
-
-/* Fills the weeks from the distinct chart dates, checking they are
+/* Fills the weeks from the series' chart dates, checking they are
  * consecutive weekly charts. */
-static int load_weeks(au_bt_panel_t *p, PGresult *res, au_error_t *err)
+static int load_weeks(au_bt_panel_t *p, const au_series_t *s, au_error_t *err)
 {
     for (size_t w = 0; w < p->n_weeks; w++) {
-        const char *d = PQgetvalue(res, (int)w, 0);
-        char *end = NULL;
-        double t = strtod(PQgetvalue(res, (int)w, 1), &end);
-        if (strlen(d) != 10 || !end || *end)
+        long days = 0;
+        if (au_date_parse(s->dates[w], strlen(s->dates[w]), &days) < 0)
             return au_error_set(err, AU_EPARSE,
                                 "backtest: chart date %zu unreadable", w);
-        memcpy(p->week_date[w], d, 11);
-        p->week_t[w] = t;
-        if (w > 0 && p->week_t[w] - p->week_t[w - 1] != 7 * 86400.0)
+        memcpy(p->week_date[w], s->dates[w], sizeof(p->week_date[w]));
+        p->week_t[w] = (double)days * AU_DATE_DAY_S;
+        if (w > 0 && p->week_t[w] - p->week_t[w - 1] != 7 * AU_DATE_DAY_S)
             return au_error_set(
                 err, AU_EINVAL,
                 "backtest: %s to %s is %.0f days; the backtest needs "
                 "consecutive weekly charts",
-                p->week_date[w - 1], d,
-                (p->week_t[w] - p->week_t[w - 1]) / 86400.0);
+                p->week_date[w - 1], p->week_date[w],
+                (p->week_t[w] - p->week_t[w - 1]) / AU_DATE_DAY_S);
+    }
+    return 0;
+}
+
+static int panel_of(const au_series_t *s, au_bt_panel_t *p, au_error_t *err)
+{
+    int rc = load_weeks(p, s, err);
+    if (rc < 0)
+        return rc;
+    for (size_t r = 0; r < s->n_tracks; r++) {
+        p->keys[r] = strdup(s->keys[r]);
+        p->names[r] = strdup(s->names[r]);
+        p->artists[r] = strdup(s->artists[r]);
+        if (!p->keys[r] || !p->names[r] || !p->artists[r])
+            return au_error_set(err, AU_ENOMEM, "backtest: out of memory");
+    }
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const au_series_row_t *row = &s->rows[i];
+        if (row->position < 1 || row->position > AU_BT_LAST_CAND)
+            continue; /* beyond the 200 the task is about */
+        p->pos[row->track * p->stride + row->date] = row->position;
+        if (row->streams >= 0)
+            p->streams[row->track * p->stride + row->date] =
+                (double)row->streams;
     }
     return 0;
 }
@@ -58,99 +63,28 @@ static int load_weeks(au_bt_panel_t *p, PGresult *res, au_error_t *err)
 int au_bt_load(PGconn *c, const char *platform, const char *chart,
                const char *region, au_bt_panel_t **out, au_error_t *err)
 {
-    const char *par[3] = {platform, chart, region};
     *out = NULL;
-    PGresult *wk = PQexecParams(
-        c,
-        "SELECT DISTINCT chart_date::text, "
-        " extract(epoch FROM chart_date::timestamp)::float8 FROM trends "
-        "WHERE platform = $1 AND chart = $2 AND region = $3 ORDER BY 1",
-        3, NULL, par, NULL, NULL, 0);
-    if (q_ok(wk, err, "reading chart dates") < 0)
-        return AU_EDB;
-    PGresult *tr = PQexecParams(
-        c,
-        "SELECT track_key, min(track_name), min(artist) FROM trends "
-        "WHERE platform = $1 AND chart = $2 AND region = $3 "
-        "GROUP BY track_key ORDER BY track_key",
-        3, NULL, par, NULL, NULL, 0);
-    if (q_ok(tr, err, "reading tracks") < 0) {
-        PQclear(wk);
-        return AU_EDB;
-    }
-    size_t nw = (size_t)PQntuples(wk), nt = (size_t)PQntuples(tr);
-    PGresult *rows = NULL;
-    int rc = 0;
+    au_series_t *s = NULL;
+    int rc = au_store_read_series(c, platform, chart, region, &s, err);
+    if (rc < 0)
+        return rc;
     au_bt_panel_t *p = NULL;
-    if (nw == 0) {
+    if (s->n_dates == 0) {
         rc = au_error_set(err, AU_ENOTFOUND, "backtest: no %s/%s/%s rows",
                           platform, chart, region);
-        goto out;
-    }
-    if (nw > AU_BT_MAX_WEEKS || nt > AU_BT_MAX_TRACKS) {
+    } else if (s->n_dates > AU_BT_MAX_WEEKS || s->n_tracks > AU_BT_MAX_TRACKS) {
         rc = au_error_set(err, AU_ETOOBIG,
                           "backtest: %s/%s/%s has %zu chart dates and %zu "
                           "tracks; at most %d dates",
-                          platform, chart, region, nw, nt, AU_BT_MAX_WEEKS);
-        goto out;
-    }
-    if (!(p = au_bt_panel_new(nt, nw))) {
+                          platform, chart, region, s->n_dates, s->n_tracks,
+                          AU_BT_MAX_WEEKS);
+    } else if (!(p = au_bt_panel_new(s->n_tracks, s->n_dates))) {
         rc = au_error_set(err, AU_ENOMEM, "backtest: panel too big");
-        goto out;
+    } else if ((rc = panel_of(s, p, err)) == 0) {
+        *out = p;
+        p = NULL;
     }
-    if ((rc = load_weeks(p, wk, err)) < 0)
-        goto out;
-    for (size_t r = 0; r < nt; r++) {
-        p->keys[r] = dup_str(PQgetvalue(tr, (int)r, 0));
-        p->names[r] = dup_str(PQgetvalue(tr, (int)r, 1));
-        p->artists[r] = dup_str(PQgetvalue(tr, (int)r, 2));
-        if (!p->keys[r] || !p->names[r] || !p->artists[r]) {
-            rc = au_error_set(err, AU_ENOMEM, "backtest: out of memory");
-            goto out;
-        }
-    }
-    /* Both result sets are ordered by track_key and chart date, so one
-     * merge walk places every row. */
-    rows = PQexecParams(c,
-                        "SELECT track_key, chart_date::text, position, "
-                        " streams FROM trends "
-                        "WHERE platform = $1 AND chart = $2 AND region = $3 "
-                        "ORDER BY track_key, chart_date",
-                        3, NULL, par, NULL, NULL, 0);
-    if ((rc = q_ok(rows, err, "reading rows")) < 0) {
-        rows = NULL;
-        goto out;
-    }
-    size_t r = 0, w = 0;
-    for (int i = 0; i < PQntuples(rows); i++) {
-        const char *key = PQgetvalue(rows, i, 0);
-        const char *d = PQgetvalue(rows, i, 1);
-        while (r < nt && strcmp(p->keys[r], key) != 0)
-            r++, w = 0;
-        while (w < nw && strcmp(p->week_date[w], d) != 0)
-            w++;
-        if (r == nt || w == nw) {
-            rc = au_error_set(err, AU_EDB,
-                              "backtest: row %d (%s, %s) changed while "
-                              "reading",
-                              i, key, d);
-            goto out;
-        }
-        long pos = strtol(PQgetvalue(rows, i, 2), NULL, 10);
-        if (pos < 1 || pos > AU_BT_LAST_CAND)
-            continue; /* beyond the 200 the task is about */
-        p->pos[r * p->stride + w] = (int)pos;
-        if (!PQgetisnull(rows, i, 3))
-            p->streams[r * p->stride + w] =
-                strtod(PQgetvalue(rows, i, 3), NULL);
-    }
-    *out = p;
-    p = NULL;
-out:
-    PQclear(wk);
-    PQclear(tr);
-    if (rows)
-        PQclear(rows);
+    au_series_destroy(&s);
     au_bt_panel_destroy(&p);
     return rc;
 }

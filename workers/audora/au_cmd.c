@@ -15,6 +15,7 @@
 #include "au_backtest.h"
 #include "au_chartname.h"
 #include "au_ctx.h"
+#include "au_fleet.h"
 #include "au_gen.h"
 #include "au_log.h"
 #include "au_migrate.h"
@@ -304,12 +305,11 @@ static void print_rows(PGresult *r)
     }
 }
 
-static int query_print(cli_t *cli, const char *title, const char *sql, int np,
-                       const char *const *params)
+/* Prints r (when the call that made it succeeded) and clears it. */
+static int show(int rc, const char *title, PGresult *r)
 {
-    PGresult *r;
-    if (au_pg_exec(cli->c, sql, np, params, PGRES_TUPLES_OK, &r, &cli->err) < 0)
-        return -1;
+    if (rc < 0)
+        return rc;
     if (title)
         printf("\n%s\n", title);
     print_rows(r);
@@ -328,21 +328,16 @@ static int cmd_status(int argc, char **argv)
     printf("queue: %ld queued (%ld ready), %ld running, %ld done, %ld dead; "
            "%lld rows written by done jobs\n",
            q.queued, q.ready, q.running, q.done, q.dead, q.rows);
-    int rc = query_print(
-        &cli, "workers (seen in the last 30 s):",
-        "SELECT worker, component, records, batches, "
-        " round(extract(epoch FROM now() - seen_at)::numeric, 1) AS "
-        " seen_s_ago FROM worker_heartbeats "
-        "WHERE seen_at > now() - interval '30 seconds' "
-        "ORDER BY component, worker",
-        0, NULL);
+    PGresult *r = NULL;
+    int rc = show(au_fleet_list(cli.c, 30, &r, &cli.err),
+                  "workers (seen in the last 30 s):", r);
+    long batches = 0;
+    long long rows = 0;
     if (rc == 0)
-        rc = query_print(&cli, "throughput:",
-                         "SELECT count(*) AS batches_last_min, "
-                         " coalesce(sum(rows), 0) AS rows_last_min "
-                         "FROM batch_ledger "
-                         "WHERE committed_at > now() - interval '1 minute'",
-                         0, NULL);
+        rc = au_queue_throughput(cli.c, 60, &batches, &rows, &cli.err);
+    if (rc == 0)
+        printf("\nthroughput: %ld batches, %lld rows in the last minute\n",
+               batches, rows);
     if (rc < 0)
         return fail(&cli, "status");
     cli_close(&cli);
@@ -414,34 +409,20 @@ static int cmd_report(int argc, char **argv)
         return fail(&cli, "report");
     printf("jobs: %ld done, %ld dead, %ld queued, %ld running\n", q.done,
            q.dead, q.queued, q.running);
-    int rc = query_print(&cli, "rows:",
-                         "SELECT count(*) AS trends, "
-                         "(SELECT count(*) FROM tracks) AS tracks, "
-                         "(SELECT count(*) FROM artists) AS artists "
-                         "FROM trends",
-                         0, NULL);
+    long long trends = 0, tracks = 0, artists = 0;
+    int rc = au_store_counts(cli.c, &trends, &tracks, &artists, &cli.err);
+    if (rc == 0)
+        printf("\nrows: %lld trends, %lld tracks, %lld artists\n", trends,
+               tracks, artists);
+    PGresult *r = NULL;
     if (rc == 0 && q.dead > 0)
-        rc = query_print(&cli, "dead jobs:",
-                         "SELECT id, attempt, last_error FROM jobs "
-                         "WHERE state = 'dead' ORDER BY id",
-                         0, NULL);
+        rc = show(au_queue_dead(cli.c, &r, &cli.err), "dead jobs:", r);
     if (rc == 0)
-        rc = query_print(
-            &cli, "top 10 tracks by streams (all charts):",
-            "SELECT max(track_name) AS track, max(artist) AS artist, "
-            " sum(streams) AS streams, count(*) AS entries FROM trends "
-            "WHERE streams IS NOT NULL GROUP BY track_key "
-            "ORDER BY sum(streams) DESC LIMIT 10",
-            0, NULL);
+        rc = show(au_store_top_streams(cli.c, 10, &r, &cli.err),
+                  "top 10 tracks by streams (all charts):", r);
     if (rc == 0)
-        rc = query_print(
-            &cli, "biggest movers (positions gained since previous entry):",
-            "SELECT track_name AS track, artist, region, chart, "
-            " chart_date, prev_position AS was, position AS now, "
-            " position_change AS gained FROM trends "
-            "WHERE position_change IS NOT NULL "
-            "ORDER BY position_change DESC, chart_date, track_key LIMIT 10",
-            0, NULL);
+        rc = show(au_store_movers(cli.c, 10, &r, &cli.err),
+                  "biggest movers (positions gained since previous entry):", r);
     if (rc < 0)
         return fail(&cli, "report");
     cli_close(&cli);
@@ -466,21 +447,11 @@ static int cmd_jobs(int argc, char **argv)
         fprintf(stderr, "audora jobs: --limit %s: must be 1..100000\n", limit);
         return 2;
     }
-    char ns[24];
-    snprintf(ns, sizeof(ns), "%ld", n);
     cli_t cli;
     if (cli_open(&cli, AU_CTX_DB, &argc, argv) < 0)
         return 2;
-    const char *p[] = {state, ns};
-    if (query_print(&cli, NULL,
-                    "SELECT id, state, attempt, max_attempts AS max, "
-                    " rows_written AS rows, "
-                    " regexp_replace(params->>'path', '^.*/', '') AS source, "
-                    " to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS') AS updated,"
-                    " last_error FROM jobs "
-                    "WHERE $1::text IS NULL OR state = $1 "
-                    "ORDER BY id DESC LIMIT $2::int",
-                    2, p) < 0)
+    PGresult *r = NULL;
+    if (show(au_queue_list(cli.c, state, (int)n, &r, &cli.err), NULL, r) < 0)
         return fail(&cli, "jobs");
     cli_close(&cli);
     return 0;
@@ -496,18 +467,12 @@ static int cmd_dlq(int argc, char **argv)
     const char *id = argc > 2 ? argv[2] : NULL;
     int rc = 0;
     if (!strcmp(sub, "list")) {
-        rc = query_print(&cli, NULL,
-                         "SELECT id, kind, attempt, finished_at, "
-                         " params->>'path' AS source, last_error "
-                         "FROM jobs WHERE state = 'dead' ORDER BY id",
-                         0, NULL);
+        PGresult *r = NULL;
+        rc = show(au_queue_dead(cli.c, &r, &cli.err), NULL, r);
     } else if (!strcmp(sub, "show") && id) {
-        const char *p[] = {id};
-        rc = query_print(&cli, NULL,
-                         "SELECT id, kind, state, attempt, max_attempts, "
-                         " params::text, last_error, created_at, "
-                         " finished_at FROM jobs WHERE id = $1::bigint",
-                         1, p);
+        PGresult *r = NULL;
+        rc = show(au_queue_show(cli.c, strtoll(id, NULL, 10), &r, &cli.err),
+                  NULL, r);
     } else if ((!strcmp(sub, "replay") || !strcmp(sub, "purge")) &&
                (id || all)) {
         long n = 0;

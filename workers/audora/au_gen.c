@@ -1,5 +1,8 @@
 #include "au_gen.h"
 
+#include "au_date.h"
+#include "au_score.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,30 +41,10 @@ static long gcd(long a, long b)
     return a;
 }
 
-/* Days after 2020-01-01 as YYYY-MM-DD (proleptic Gregorian). */
-static void date_of(long day, char out[16])
+/* Days after 2020-01-01 as YYYY-MM-DD. */
+static void date_of(long day, char out[AU_DATE_LEN + 1])
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y = 2020, m = 0;
-    long d = day;
-    for (;;) {
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        int ylen = 365 + leap;
-        if (d < ylen)
-            break;
-        d -= ylen;
-        y++;
-    }
-    for (;;) {
-        int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        int ml = mdays[m] + (m == 1 && leap);
-        if (d < ml)
-            break;
-        d -= ml;
-        m++;
-    }
-    snprintf(out, 16, "%04d-%02d-%02d", y % 10000, (m + 1) % 100,
-             (int)(d + 1) % 100);
+    au_date_format(au_date_from_ymd(2020, 1, 1) + day, out);
 }
 
 int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
@@ -116,7 +99,7 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
                         "spotify\tdaily\t%s\t%s\tspotify:%s\t%ld\t%lld\t"
                         "Synthetic Track %ld\tArtist %ld\t%.6f\n",
                         region, date, id, pos, streams, idx, idx % 997,
-                        100.0 * (double)(o->per_file - pos + 1) / o->per_file);
+                        au_position_score((int)pos, o->per_file));
         }
         if (fclose(out) != 0)
             rc = au_error_set(err, AU_EIO, "%s: write failed", path);

@@ -307,24 +307,6 @@ int au_query_top_check(const au_query_top_opts_t *o, au_error_t *err)
     return rc;
 }
 
-/* One statement per metric, so no part of the SQL is ever built from
- * input. DISTINCT ON keeps each track's best entry. */
-#define TOP_SQL(metric)                                                        \
-    "WITH best AS (SELECT DISTINCT ON (track_key) track_key, track_name,"      \
-    " artist, platform, region, chart,"                                        \
-    " to_char(chart_date, 'YYYY-MM-DD') AS date, position, viral_score,"       \
-    " confidence, momentum, direction, prev_position, position_change"         \
-    " FROM trends WHERE is_active AND " metric " IS NOT NULL"                  \
-    " AND ($1::text IS NULL OR platform = $1)"                                 \
-    " AND ($2::text IS NULL OR region = $2)"                                   \
-    " AND ($3::text IS NULL OR chart = $3)"                                    \
-    " AND ($4::date IS NULL OR chart_date >= $4::date)"                        \
-    " AND ($5::date IS NULL OR chart_date <= $5::date)"                        \
-    " ORDER BY track_key, " metric " DESC, position, chart_date DESC,"         \
-    " platform, chart, region) "                                               \
-    "SELECT * FROM best ORDER BY " metric " DESC, position, track_key"         \
-    " LIMIT $6::int"
-
 enum {
     TOP_KEY,
     TOP_NAME,
@@ -455,13 +437,16 @@ int au_query_top(PGconn *c, const au_query_top_opts_t *o, int json, FILE *out,
     int rc = au_query_top_check(o, err);
     if (rc < 0)
         return rc;
-    char limit[16];
-    snprintf(limit, sizeof(limit), "%d", o->limit);
-    const char *p[] = {o->platform, o->region, o->chart, o->from, o->to, limit};
-    const char *sql = o->by == AU_QUERY_BY_VIRAL ? TOP_SQL("viral_score")
-                                                 : TOP_SQL("position_change");
+    au_store_top_q_t q = {o->by == AU_QUERY_BY_VIRAL ? AU_TOP_BY_VIRAL
+                                                     : AU_TOP_BY_MOVEMENT,
+                          o->platform,
+                          o->region,
+                          o->chart,
+                          o->from,
+                          o->to,
+                          o->limit};
     PGresult *r;
-    rc = au_pg_exec(c, sql, 6, p, PGRES_TUPLES_OK, &r, err);
+    rc = au_store_top(c, &q, &r, err);
     if (rc < 0)
         return rc;
     rc = json ? top_json(r, o->by, out, err) : top_table(r, o->by, out, err);
@@ -641,28 +626,6 @@ int au_query_playlist_check(const au_query_playlist_opts_t *o, au_error_t *err)
     return rc;
 }
 
-#define PL_CHARTED                                                             \
-    "SELECT DISTINCT ON (track_key) track_key, track_name, artist"             \
-    " FROM trends"                                                             \
-    " WHERE ($1::date IS NULL OR chart_date >= $1::date)"                      \
-    " AND ($2::date IS NULL OR chart_date <= $2::date)"                        \
-    " ORDER BY track_key, chart_date DESC, platform, chart, region"
-
-/* The latest spelling of each track's name. Features outside the scorer's
- * ranges (or NaN, which PostgreSQL sorts above every number) count as
- * missing: the track is excluded, not clamped. */
-static const char pl_sql[] =
-    "WITH w AS (" PL_CHARTED ") "
-    "SELECT w.track_key, w.track_name, w.artist, f.valence, f.energy,"
-    " f.danceability, f.tempo"
-    " FROM w JOIN audio_features f ON w.track_key = 'spotify:' || f.spotify_id"
-    " WHERE f.valence BETWEEN 0 AND 1 AND f.energy BETWEEN 0 AND 1"
-    " AND f.danceability BETWEEN 0 AND 1"
-    " AND f.tempo >= 0 AND f.tempo < 'Infinity'::real"
-    " ORDER BY w.track_key";
-
-static const char pl_count_sql[] = "SELECT count(*) FROM (" PL_CHARTED ") w";
-
 enum { PL_KEY, PL_NAME, PL_ARTIST, PL_VAL, PL_ENERGY, PL_DANCE, PL_TEMPO };
 
 typedef struct {
@@ -796,13 +759,11 @@ int au_query_playlists(PGconn *c, const au_query_playlist_opts_t *o, int json,
     int rc = au_query_playlist_check(o, err);
     if (rc < 0)
         return rc;
-    const char *p[] = {o->from, o->to};
-    PGresult *r = NULL, *cnt = NULL;
+    PGresult *r = NULL;
+    long charted = 0;
     au_mood_features_t *feat = NULL;
     au_mood_playlists_t *pl = NULL;
-    rc = au_pg_exec(c, pl_count_sql, 2, p, PGRES_TUPLES_OK, &cnt, err);
-    if (rc == 0)
-        rc = au_pg_exec(c, pl_sql, 2, p, PGRES_TUPLES_OK, &r, err);
+    rc = au_store_playlist_tracks(c, o->from, o->to, &r, &charted, err);
     if (rc < 0)
         goto cleanup;
     size_t n = (size_t)PQntuples(r);
@@ -824,13 +785,12 @@ int au_query_playlists(PGconn *c, const au_query_playlist_opts_t *o, int json,
                      au_strerror(rc));
         goto cleanup;
     }
-    pl_view_t v = {r, pl, o, (long)pg_int(cnt, 0, 0), (long)n};
+    pl_view_t v = {r, pl, o, charted, (long)n};
     rc = json ? pl_json(&v, out, err) : pl_table(&v, out, err);
 cleanup:
     au_mood_playlists_destroy(&pl);
     free(feat);
     PQclear(r);
-    PQclear(cnt);
     return rc;
 }
 
@@ -853,23 +813,6 @@ int au_query_spread_check(const au_query_spread_opts_t *o, au_error_t *err)
         rc = check_date("--as-of", o->as_of, err);
     return rc;
 }
-
-/* strpos, not LIKE: the original's '%...%' match, without % and _ in the
- * input acting as wildcards. The chart date is when a series listed the
- * track; first_detected is when this pipeline loaded it, which for a
- * back-filled history says nothing about spread. */
-static const char spread_sql[] =
-    "WITH m AS (SELECT platform, chart, region, chart_date, score, track_key"
-    " FROM trends"
-    " WHERE strpos(lower(track_name), lower($1)) > 0"
-    " AND strpos(lower(artist), lower($2)) > 0"
-    " AND chart_date > coalesce($4::date, current_date) - $3::int"
-    " AND chart_date <= coalesce($4::date, current_date)) "
-    "SELECT platform || '/' || chart || '/' || region,"
-    " to_char(min(chart_date), 'YYYY-MM-DD'),"
-    " min(chart_date) - DATE '1970-01-01', max(score),"
-    " (SELECT count(DISTINCT track_key) FROM m)"
-    " FROM m GROUP BY platform, chart, region ORDER BY 3, 1";
 
 enum { SP_SERIES, SP_FIRST, SP_DAY, SP_PEAK, SP_TRACKS };
 
@@ -995,11 +938,8 @@ int au_query_spread(PGconn *c, const au_query_spread_opts_t *o, int json,
     int rc = au_query_spread_check(o, err);
     if (rc < 0)
         return rc;
-    char days[16];
-    snprintf(days, sizeof(days), "%d", o->days);
-    const char *p[] = {o->track, o->artist, days, o->as_of};
     PGresult *r;
-    rc = au_pg_exec(c, spread_sql, 4, p, PGRES_TUPLES_OK, &r, err);
+    rc = au_store_spread(c, o->track, o->artist, o->days, o->as_of, &r, err);
     if (rc < 0)
         return rc;
     size_t n = (size_t)PQntuples(r);

@@ -218,35 +218,6 @@ out:
     return rc;
 }
 
-static int listen_conn(au_ctx_t *ctx, PGconn **lc)
-{
-    if (*lc && PQstatus(*lc) == CONNECTION_OK)
-        return 0;
-    PQfinish(*lc);
-    *lc = PQconnectdb(ctx->cfg.database.url);
-    if (PQstatus(*lc) != CONNECTION_OK)
-        return AU_EDBCONN;
-    PGresult *r = PQexec(*lc, "LISTEN " AU_QUEUE_CHANNEL);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    return ok ? 0 : AU_EDB;
-}
-
-/* Sleeps until a NOTIFY arrives or timeout_ms passes. */
-static void wait_notify(PGconn *lc, int timeout_ms)
-{
-    if (!lc || PQstatus(lc) != CONNECTION_OK) {
-        poll(NULL, 0, timeout_ms);
-        return;
-    }
-    struct pollfd pfd = {PQsocket(lc), POLLIN, 0};
-    poll(&pfd, 1, timeout_ms);
-    PQconsumeInput(lc);
-    PGnotify *n;
-    while ((n = PQnotifies(lc)) != NULL)
-        PQfreemem(n);
-}
-
 static void sweep(au_ctx_t *ctx)
 {
     au_error_t err = {0};
@@ -317,7 +288,7 @@ int au_ingest_main(au_ctx_t *ctx)
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
         return 1;
     }
-    PGconn *lc = NULL;
+    au_queue_listener_t *lc = au_queue_listener_new(ctx->cfg.database.url);
     au_ingest_stats_t st = {0};
     long long next_sweep = 0, next_beat = 0;
     int sweep_ms = ctx->cfg.queue.lease_s * 500;
@@ -336,12 +307,12 @@ int au_ingest_main(au_ctx_t *ctx)
             next_beat = now + 2000;
         }
         /* Listen before claiming so a push between the two is not missed. */
-        if (listen_conn(ctx, &lc) < 0)
+        if (au_queue_listen(lc) < 0)
             au_warn("ingest: LISTEN connection failed; polling");
         PGconn *c = au_pool_get(ctx->pool, &err);
         if (!c) {
             au_log_ev(AU_LOG_WARN, NULL, err.code, "%s", err.msg);
-            wait_notify(NULL, ctx->cfg.queue.poll_ms);
+            au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
             continue;
         }
         au_job_t job;
@@ -351,11 +322,11 @@ int au_ingest_main(au_ctx_t *ctx)
         if (rc < 0) {
             au_metrics_error(ctx->metrics, rc);
             au_log_ev(AU_LOG_WARN, NULL, rc, "claim: %s", err.msg);
-            wait_notify(NULL, ctx->cfg.queue.poll_ms);
+            au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
             continue;
         }
         if (rc == 0) {
-            wait_notify(lc, ctx->cfg.queue.poll_ms);
+            au_queue_wait(lc, ctx->cfg.queue.poll_ms);
             continue;
         }
         au_log_ctx_t lctx = {job.id, job.attempt, -1};
@@ -382,7 +353,7 @@ int au_ingest_main(au_ctx_t *ctx)
     }
     au_metrics_set_ready(ctx->metrics, 0);
     au_ctx_heartbeat(ctx, st.records, st.batches);
-    PQfinish(lc);
+    au_queue_listener_destroy(&lc);
     zmq_close(push);
     au_info("ingest: stopped after %lld jobs, %lld records", st.jobs,
             st.records);

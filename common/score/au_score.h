@@ -476,4 +476,13 @@ int au_spread_analyze(const au_spread_obs_t *obs, size_t n,
                       size_t *n_platforms, au_spread_step_t *steps,
                       double *total_hours);
 
+/* ---- position score ---------------------------------------------------- */
+
+/* The trend score of a chart position, 0..100: 100 at position 1, falling
+ * linearly to 100 / chart_size at the last position, 0 beyond the chart
+ * (or for a position < 1 or a chart_size < 1). Every place that turns a
+ * position into a score (analytics, the backtest, the benchmark's plain
+ * COPY rows) calls this one function. */
+double au_position_score(int position, int chart_size);
+
 #endif

@@ -1,59 +1,28 @@
 #include "au_chartname.h"
 
+#include "au_date.h"
+
 #include <assert.h>
 #include <string.h>
 
 #define AU__CN_DATE_LEN 10
 #define AU__CN_BAD_DATE "%s: \"%.10s\" is not a valid date"
 
-static int au__cn_digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
+/* Chart files exist from 2013 on; a year before 1000 in a file name is a
+ * typo, not a chart. */
+#define AU__CN_MIN_YEAR 1000
 
-static int au__cn_is_leap(int y)
+static int au__cn_split(const char *s, size_t len, long *days)
 {
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int au__cn_split(const char *s, size_t len, int *y, int *m, int *d)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, /* Jan to Jun */
-                                31, 31, 30, 31, 30, 31};
-    if (len != AU__CN_DATE_LEN || s[4] != '-' || s[7] != '-')
-        return 0;
-    if (!au__cn_digits(s, 4, y) || !au__cn_digits(s + 5, 2, m) ||
-        !au__cn_digits(s + 8, 2, d))
-        return 0;
-    if (*y < 1000 || *m < 1 || *m > 12 || *d < 1)
-        return 0;
-    int max = mdays[*m - 1] + (*m == 2 && au__cn_is_leap(*y));
-    return *d <= max;
+    return au_date_parse(s, len, days) == 0 &&
+           au_date_year(*days) >= AU__CN_MIN_YEAR;
 }
 
 int au_chartname_valid_date(const char *s, size_t len)
 {
-    int y, m, d;
+    long days;
     assert(s);
-    return au__cn_split(s, len, &y, &m, &d);
-}
-
-/* Days since 1970-01-01 of a valid proleptic Gregorian date. */
-static long au__cn_days(int y, int m, int d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return au__cn_split(s, len, &days);
 }
 
 static int au__cn_region_ok(const char *s, size_t n)
@@ -67,11 +36,11 @@ static int au__cn_region_ok(const char *s, size_t n)
 static int au__cn_date(const char *name, const char *s, size_t n,
                        au_chartname_t *out, au_error_t *err)
 {
-    int y1, m1, d1, y2, m2, d2;
+    long d1, d2;
     if (n == 6 && memcmp(s, "latest", 6) == 0)
         return 0;
     if (n == AU__CN_DATE_LEN) {
-        if (!au__cn_split(s, n, &y1, &m1, &d1))
+        if (!au__cn_split(s, n, &d1))
             return au_error_set(err, AU_EPARSE, AU__CN_BAD_DATE, name, s);
         memcpy(out->date, s, n);
         out->date[n] = '\0';
@@ -86,11 +55,11 @@ static int au__cn_date(const char *name, const char *s, size_t n,
     if (strcmp(out->chart, "weekly") != 0)
         return au_error_set(err, AU_EPARSE,
                             "%s: a date range needs a weekly chart", name);
-    if (!au__cn_split(s, AU__CN_DATE_LEN, &y1, &m1, &d1))
+    if (!au__cn_split(s, AU__CN_DATE_LEN, &d1))
         return au_error_set(err, AU_EPARSE, AU__CN_BAD_DATE, name, s);
-    if (!au__cn_split(s + 12, AU__CN_DATE_LEN, &y2, &m2, &d2))
+    if (!au__cn_split(s + 12, AU__CN_DATE_LEN, &d2))
         return au_error_set(err, AU_EPARSE, AU__CN_BAD_DATE, name, s + 12);
-    if (au__cn_days(y2, m2, d2) - au__cn_days(y1, m1, d1) != 7)
+    if (d2 - d1 != 7)
         return au_error_set(err, AU_EPARSE,
                             "%s: a weekly range must span 7 days", name);
     memcpy(out->week_start, s, AU__CN_DATE_LEN);

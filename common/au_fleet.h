@@ -1,0 +1,20 @@
+/* au_fleet.h: which worker processes are alive, owner of the
+ * worker_heartbeats table. Every worker beats every couple of seconds;
+ * `audora status` and the metrics read the beats back. */
+#ifndef AU_FLEET_H
+#define AU_FLEET_H
+
+#include <libpq-fe.h>
+
+#include "au_err.h"
+
+/* Records that `worker` (component@host:pid) of `component` is alive now,
+ * with its totals so far. One upsert. */
+int au_fleet_beat(PGconn *c, const char *worker, const char *component,
+                  long long records, long long batches, au_error_t *err);
+/* Workers seen in the last `within_s` seconds, by component then name:
+ * worker, component, records, batches, seen_s_ago (seconds, one decimal),
+ * started_at (ISO 8601 UTC). The caller PQclears *out. */
+int au_fleet_list(PGconn *c, int within_s, PGresult **out, au_error_t *err);
+
+#endif

@@ -1,0 +1,296 @@
+/* au_store_read.c: the store's read side: the statements the commands,
+ * the backtest and the dashboard run on trends, tracks and artists. Part
+ * of the store module (au_store.h); nothing here writes. */
+#include "au_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "au_date.h"
+
+void au_series_destroy(au_series_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    au_series_t *s = *self_p;
+    for (size_t i = 0; i < s->n_tracks; i++) {
+        free(s->keys[i]);
+        free(s->names[i]);
+        free(s->artists[i]);
+    }
+    free(s->keys);
+    free(s->names);
+    free(s->artists);
+    free(s->dates);
+    free(s->rows);
+    free(s);
+    *self_p = NULL;
+}
+
+static char *dup_value(const PGresult *r, int row, int col)
+{
+    return strdup(PQgetvalue(r, row, col));
+}
+
+/* Index of key in the sorted keys[0..n), or n. */
+static size_t find_key(char *const *keys, size_t n, const char *key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(keys[mid], key);
+        if (d == 0)
+            return mid;
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n;
+}
+
+static int fill_tracks(au_series_t *s, const PGresult *tr, au_error_t *err)
+{
+    s->keys = calloc(s->n_tracks ? s->n_tracks : 1, sizeof(char *));
+    s->names = calloc(s->n_tracks ? s->n_tracks : 1, sizeof(char *));
+    s->artists = calloc(s->n_tracks ? s->n_tracks : 1, sizeof(char *));
+    if (!s->keys || !s->names || !s->artists)
+        return au_error_set(err, AU_ENOMEM, "series: out of memory");
+    for (size_t i = 0; i < s->n_tracks; i++) {
+        s->keys[i] = dup_value(tr, (int)i, 0);
+        s->names[i] = dup_value(tr, (int)i, 1);
+        s->artists[i] = dup_value(tr, (int)i, 2);
+        if (!s->keys[i] || !s->names[i] || !s->artists[i])
+            return au_error_set(err, AU_ENOMEM, "series: out of memory");
+    }
+    return 0;
+}
+
+static int fill_rows(au_series_t *s, const PGresult *rows, au_error_t *err)
+{
+    size_t n = (size_t)PQntuples(rows);
+    s->rows = calloc(n ? n : 1, sizeof(*s->rows));
+    if (!s->rows)
+        return au_error_set(err, AU_ENOMEM, "series: out of memory");
+    /* Rows come in date order, so a date index only moves forward. */
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *date = PQgetvalue(rows, (int)i, 1);
+        while (d < s->n_dates && strcmp(s->dates[d], date) != 0)
+            d++;
+        size_t t = find_key(s->keys, s->n_tracks, PQgetvalue(rows, (int)i, 0));
+        if (d == s->n_dates || t == s->n_tracks)
+            return au_error_set(err, AU_ERETRY,
+                                "series: row %zu (%s) changed while it was "
+                                "read",
+                                i, date);
+        au_series_row_t *r = &s->rows[s->n_rows++];
+        r->track = t;
+        r->date = d;
+        r->position = (int)strtol(PQgetvalue(rows, (int)i, 2), NULL, 10);
+        r->streams = PQgetisnull(rows, (int)i, 3)
+                         ? -1
+                         : strtoll(PQgetvalue(rows, (int)i, 3), NULL, 10);
+    }
+    return 0;
+}
+
+int au_store_read_series(PGconn *c, const char *platform, const char *chart,
+                         const char *region, au_series_t **out, au_error_t *err)
+{
+    *out = NULL;
+    const char *p[] = {platform, chart, region};
+    PGresult *wk = NULL, *tr = NULL, *rows = NULL;
+    au_series_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return au_error_set(err, AU_ENOMEM, "series: out of memory");
+    /* REPEATABLE READ: the three reads see one snapshot, so every row
+     * names a date and a track of the other two. */
+    int rc = au_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
+                        NULL, PGRES_COMMAND_OK, NULL, err);
+    if (rc == 0)
+        rc = au_pg_exec(c,
+                        "SELECT DISTINCT chart_date::text FROM trends "
+                        "WHERE platform = $1 AND chart = $2 AND region = $3 "
+                        "ORDER BY 1",
+                        3, p, PGRES_TUPLES_OK, &wk, err);
+    if (rc == 0)
+        rc = au_pg_exec(c,
+                        "SELECT track_key, min(track_name), min(artist) "
+                        "FROM trends WHERE platform = $1 AND chart = $2 "
+                        "AND region = $3 GROUP BY track_key "
+                        "ORDER BY track_key COLLATE \"C\"",
+                        3, p, PGRES_TUPLES_OK, &tr, err);
+    if (rc == 0)
+        rc = au_pg_exec(c,
+                        "SELECT track_key, chart_date::text, position, "
+                        " streams FROM trends "
+                        "WHERE platform = $1 AND chart = $2 AND region = $3 "
+                        "ORDER BY chart_date, track_key",
+                        3, p, PGRES_TUPLES_OK, &rows, err);
+    PQclear(PQexec(c, "COMMIT"));
+    if (rc < 0)
+        goto out;
+    s->n_dates = (size_t)PQntuples(wk);
+    s->n_tracks = (size_t)PQntuples(tr);
+    s->dates = calloc(s->n_dates ? s->n_dates : 1, sizeof(*s->dates));
+    if (!s->dates) {
+        rc = au_error_set(err, AU_ENOMEM, "series: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < s->n_dates; i++)
+        memcpy(s->dates[i], PQgetvalue(wk, (int)i, 0), AU_DATE_LEN + 1);
+    rc = fill_tracks(s, tr, err);
+    if (rc == 0)
+        rc = fill_rows(s, rows, err);
+out:
+    PQclear(wk);
+    PQclear(tr);
+    PQclear(rows);
+    if (rc < 0)
+        au_series_destroy(&s);
+    *out = s;
+    return rc;
+}
+
+/* ---- the commands' reads ---------------------------------------------- */
+
+/* One statement per metric, so no part of the SQL is ever built from
+ * input. DISTINCT ON keeps each track's best entry. */
+#define TOP_SQL(metric)                                                        \
+    "WITH best AS (SELECT DISTINCT ON (track_key) track_key, track_name,"      \
+    " artist, platform, region, chart,"                                        \
+    " to_char(chart_date, 'YYYY-MM-DD') AS date, position, viral_score,"       \
+    " confidence, momentum, direction, prev_position, position_change"         \
+    " FROM trends WHERE is_active AND " metric " IS NOT NULL"                  \
+    " AND ($1::text IS NULL OR platform = $1)"                                 \
+    " AND ($2::text IS NULL OR region = $2)"                                   \
+    " AND ($3::text IS NULL OR chart = $3)"                                    \
+    " AND ($4::date IS NULL OR chart_date >= $4::date)"                        \
+    " AND ($5::date IS NULL OR chart_date <= $5::date)"                        \
+    " ORDER BY track_key, " metric " DESC, position, chart_date DESC,"         \
+    " platform, chart, region) "                                               \
+    "SELECT * FROM best ORDER BY " metric " DESC, position, track_key"         \
+    " LIMIT $6::int"
+
+int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
+                 au_error_t *err)
+{
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%d", q->limit);
+    const char *p[] = {q->platform, q->region, q->chart, q->from, q->to, limit};
+    const char *sql = q->by == AU_TOP_BY_VIRAL ? TOP_SQL("viral_score")
+                                               : TOP_SQL("position_change");
+    return au_pg_exec(c, sql, 6, p, PGRES_TUPLES_OK, out, err);
+}
+
+#define PL_CHARTED                                                             \
+    "SELECT DISTINCT ON (track_key) track_key, track_name, artist"             \
+    " FROM trends"                                                             \
+    " WHERE ($1::date IS NULL OR chart_date >= $1::date)"                      \
+    " AND ($2::date IS NULL OR chart_date <= $2::date)"                        \
+    " ORDER BY track_key, chart_date DESC, platform, chart, region"
+
+/* The latest spelling of each track's name. Features outside the scorer's
+ * ranges (or NaN, which PostgreSQL sorts above every number) count as
+ * missing: the track is excluded, not clamped. */
+static const char pl_sql[] =
+    "WITH w AS (" PL_CHARTED ") "
+    "SELECT w.track_key, w.track_name, w.artist, f.valence, f.energy,"
+    " f.danceability, f.tempo"
+    " FROM w JOIN audio_features f ON w.track_key = 'spotify:' || f.spotify_id"
+    " WHERE f.valence BETWEEN 0 AND 1 AND f.energy BETWEEN 0 AND 1"
+    " AND f.danceability BETWEEN 0 AND 1"
+    " AND f.tempo >= 0 AND f.tempo < 'Infinity'::real"
+    " ORDER BY w.track_key";
+
+static const char pl_count_sql[] = "SELECT count(*) FROM (" PL_CHARTED ") w";
+
+int au_store_playlist_tracks(PGconn *c, const char *from, const char *to,
+                             PGresult **out, long *charted, au_error_t *err)
+{
+    const char *p[] = {from, to};
+    PGresult *cnt;
+    *out = NULL;
+    int rc = au_pg_exec(c, pl_count_sql, 2, p, PGRES_TUPLES_OK, &cnt, err);
+    if (rc < 0)
+        return rc;
+    *charted = strtol(PQgetvalue(cnt, 0, 0), NULL, 10);
+    PQclear(cnt);
+    return au_pg_exec(c, pl_sql, 2, p, PGRES_TUPLES_OK, out, err);
+}
+
+/* strpos, not LIKE: the Python predecessor's '%...%' match, without % and _ in
+ * the input acting as wildcards. The chart date is when a series listed the
+ * track; first_detected is when this pipeline loaded it, which for a
+ * back-filled history says nothing about spread. */
+static const char spread_sql[] =
+    "WITH m AS (SELECT platform, chart, region, chart_date, score, track_key"
+    " FROM trends"
+    " WHERE strpos(lower(track_name), lower($1)) > 0"
+    " AND strpos(lower(artist), lower($2)) > 0"
+    " AND chart_date > coalesce($4::date, current_date) - $3::int"
+    " AND chart_date <= coalesce($4::date, current_date)) "
+    "SELECT platform || '/' || chart || '/' || region,"
+    " to_char(min(chart_date), 'YYYY-MM-DD'),"
+    " min(chart_date) - DATE '1970-01-01', max(score),"
+    " (SELECT count(DISTINCT track_key) FROM m)"
+    " FROM m GROUP BY platform, chart, region ORDER BY 3, 1";
+
+int au_store_spread(PGconn *c, const char *track, const char *artist, int days,
+                    const char *as_of, PGresult **out, au_error_t *err)
+{
+    char ds[16];
+    snprintf(ds, sizeof(ds), "%d", days);
+    const char *p[] = {track, artist, ds, as_of};
+    return au_pg_exec(c, spread_sql, 4, p, PGRES_TUPLES_OK, out, err);
+}
+
+int au_store_counts(PGconn *c, long long *trends, long long *tracks,
+                    long long *artists, au_error_t *err)
+{
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "SELECT (SELECT count(*) FROM trends), "
+                        "(SELECT count(*) FROM tracks), "
+                        "(SELECT count(*) FROM artists)",
+                        0, NULL, PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    *trends = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    *tracks = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    *artists = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int au_store_top_streams(PGconn *c, int limit, PGresult **out, au_error_t *err)
+{
+    char ls[16];
+    snprintf(ls, sizeof(ls), "%d", limit);
+    const char *p[] = {ls};
+    return au_pg_exec(c,
+                      "SELECT max(track_name) AS track, max(artist) AS "
+                      " artist, sum(streams) AS streams, count(*) AS entries "
+                      "FROM trends WHERE streams IS NOT NULL "
+                      "GROUP BY track_key "
+                      "ORDER BY sum(streams) DESC, track_key LIMIT $1::int",
+                      1, p, PGRES_TUPLES_OK, out, err);
+}
+
+int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err)
+{
+    char ls[16];
+    snprintf(ls, sizeof(ls), "%d", limit);
+    const char *p[] = {ls};
+    return au_pg_exec(c,
+                      "SELECT track_name AS track, artist, region, chart, "
+                      " to_char(chart_date, 'YYYY-MM-DD') AS chart_date, "
+                      " prev_position AS was, position AS now, "
+                      " position_change AS gained FROM trends "
+                      "WHERE position_change IS NOT NULL "
+                      "ORDER BY position_change DESC, chart_date, track_key "
+                      "LIMIT $1::int",
+                      1, p, PGRES_TUPLES_OK, out, err);
+}
