@@ -16,7 +16,7 @@
 #include "au_cache.h"
 #include "au_log.h"
 
-#define AU__CACHE_PREFIX "audora:v1:"
+#define AU__CACHE_PREFIX "audora:v2:"
 #define AU__LOCK_SUFFIX ":lock"
 /* A fill lock outlives any sane fill; if its holder dies, it expires. */
 #define AU__LOCK_TTL_MS 2000
@@ -177,7 +177,8 @@ static int primary_done(au_cache_t *c, au_cache_kind_t kind, int rc)
     return rc;
 }
 
-/* Full keys "audora:v1:<kind>:<key>[suffix]", n of them in one block. */
+/* Full keys "audora:v2:<kind>:<key>[suffix]", n of them in one block. v2:
+ * history and features values are binary (v1 held them as text). */
 static char **full_keys(au_cache_kind_t kind, size_t n, const char *const *k,
                         const char *suffix)
 {
@@ -421,8 +422,7 @@ int au_cache_using_redis(au_cache_t *c)
 /* 64-bit FNV-1a. Each part is hashed as its length (8 bytes, little
  * endian, so the result is the same on every machine) then its bytes;
  * a NULL part hashes as the length UINT64_MAX so it differs from "". */
-void au_cache_key(char *out, size_t cap, const char *prefix, size_t nparts,
-                  const char *const *parts)
+uint64_t au_cache_hash(size_t nparts, const char *const *parts)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < nparts; i++) {
@@ -437,6 +437,13 @@ void au_cache_key(char *out, size_t cap, const char *prefix, size_t nparts,
             h *= 0x100000001b3ULL;
         }
     }
+    return h;
+}
+
+void au_cache_key(char *out, size_t cap, const char *prefix, size_t nparts,
+                  const char *const *parts)
+{
+    uint64_t h = au_cache_hash(nparts, parts);
     if (cap == 0)
         return;
     if (prefix && *prefix)

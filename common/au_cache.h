@@ -1,6 +1,6 @@
 /* au_cache.h: the distributed cache, Redis first, in-process fallback.
  *
- * Keys are "audora:v1:<kind>:<key>". Values are opaque bytes. TTLs are per
+ * Keys are "audora:v2:<kind>:<key>". Values are opaque bytes. TTLs are per
  * kind and come from the configuration. A cache failure never fails the
  * caller: a Redis error counts as a miss (get) or is dropped (set), the
  * cache switches to its local LRU/TTL backend and probes Redis again every
@@ -103,6 +103,9 @@ int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
  * same parts give the same key in every process and on every machine. */
 void au_cache_key(char *out, size_t cap, const char *prefix, size_t nparts,
                   const char *const *parts);
+/* The 64-bit hash behind au_cache_key, for callers that need the number
+ * itself (an advisory lock id) rather than its text. */
+uint64_t au_cache_hash(size_t nparts, const char *const *parts);
 
 typedef struct {
     uint64_t hits, misses, sets, errors;

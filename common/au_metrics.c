@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_zmq.h"
+
 #define AU__M_ERR_ONE(name, val, msg) +1
 /* Codes run 0, -1, -2, ... (the table is append-only), so -code indexes
  * them; slot 0 (AU_OK is never counted) holds codes outside the table. */
@@ -495,10 +497,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     if (strcmp(url, "/healthz") == 0)
         return reply(conn, MHD_HTTP_OK, "text/plain", "ok\n");
     if (strcmp(url, "/readyz") == 0) {
-        if (atomic_load(&m->ready))
+        /* The stop flag is read here too, so the answer turns 503 the
+         * moment SIGTERM lands, not when the worker loop next looks. */
+        if (atomic_load(&m->ready) && !au_stop_requested)
             return reply(conn, MHD_HTTP_OK, "text/plain", "ready\n");
         return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                     "not ready\n");
+                     au_stop_requested ? "draining\n" : "not ready\n");
     }
     return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_date.h"
 #include "au_log.h"
-#include "au_queue.h"
 
 static int exec_cmd(PGconn *c, const char *sql, au_error_t *err)
 {
@@ -36,13 +36,83 @@ int au_trend_validate(const au_trend_t *t, au_error_t *err)
     return 0;
 }
 
-static int put_int(au_buf_t *b, long long v, int null_if_zero)
+/* ---- the trends columns, declared once ------------------------------------
+ *
+ * X(column, SQL type, how a row's value is written, the value, role).
+ * Every statement that lists the columns (the load table, COPY, the
+ * upsert, its conflict update) is generated from this table, so a new
+ * score column is one line here plus a migration (docs/ARCHITECTURE.md,
+ * "A new score column"). Roles: KEY is the natural key, VAL is set on
+ * insert and on conflict, DIM only feeds the tracks and artists upserts
+ * from the load table. */
+#define AU_TREND_COLUMNS(X)                                                    \
+    X(platform, "text", text, t->platform, KEY)                                \
+    X(chart, "text", text, t->chart, KEY)                                      \
+    X(region, "text", text, t->region, KEY)                                    \
+    X(chart_date, "date", text, t->date, KEY)                                  \
+    X(track_key, "text", text, t->track_key, KEY)                              \
+    X(spotify_id, "text", text, t->spotify_id, DIM)                            \
+    X(artist_key, "text", text, t->artist_key, DIM)                            \
+    X(position, "int", int, t->position, VAL)                                  \
+    X(streams, "bigint", i64_or_null, t->streams < 0 ? NULL : &t->streams,     \
+      VAL)                                                                     \
+    X(track_name, "text", text, t->track_name, VAL)                            \
+    X(artist, "text", text, t->artist, VAL)                                    \
+    X(score, "float8", real, t->score, VAL)                                    \
+    X(prev_position, "int", i32_or_null,                                       \
+      t->prev_position ? &t->prev_position : NULL, VAL)                        \
+    X(position_change, "int", i32_or_null,                                     \
+      t->prev_position ? &t->position_change : NULL, VAL)                      \
+    X(job_id, "bigint", i64_or_null, t->job_id ? &t->job_id : NULL, VAL)       \
+    X(platform_score, "float8", real, scored(t, t->platform_score), VAL)       \
+    X(momentum, "float8", real, scored(t, t->momentum), VAL)                   \
+    X(acceleration, "float8", real, scored(t, t->acceleration), VAL)           \
+    X(viral_score, "float8", real, scored(t, t->viral_score), VAL)             \
+    X(confidence, "float8", real, scored(t, t->confidence), VAL)               \
+    X(mood_score, "float8", real, scored(t, t->mood_score), VAL)               \
+    X(direction, "text", text, t->has_analytics ? t->direction : NULL, VAL)    \
+    X(mood, "text", text, t->has_analytics ? t->mood : NULL, VAL)
+
+enum { KEY, VAL, DIM };
+
+typedef struct {
+    const char *name, *type;
+    int role;
+} column_t;
+
+static const column_t columns[] = {
+#define AU__COL(name, type, put, value, role) {#name, type, role},
+    AU_TREND_COLUMNS(AU__COL)
+#undef AU__COL
+};
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+static double scored(const au_trend_t *t, double v)
 {
-    if (null_if_zero && v == 0)
-        return au_buf_put(b, "\\N", 2);
+    return t->has_analytics ? v : NAN;
+}
+
+static int put_text(au_buf_t *b, const char *s)
+{
+    return au_buf_copy_field(b, s);
+}
+
+static int put_int(au_buf_t *b, long long v)
+{
     char tmp[24];
     int n = snprintf(tmp, sizeof(tmp), "%lld", v);
     return au_buf_put(b, tmp, (size_t)n);
+}
+
+/* NULL is SQL NULL. */
+static int put_i32_or_null(au_buf_t *b, const int32_t *v)
+{
+    return v ? put_int(b, *v) : au_buf_put(b, "\\N", 2);
+}
+
+static int put_i64_or_null(au_buf_t *b, const int64_t *v)
+{
+    return v ? put_int(b, *v) : au_buf_put(b, "\\N", 2);
 }
 
 static int put_real(au_buf_t *b, double v)
@@ -50,96 +120,92 @@ static int put_real(au_buf_t *b, double v)
     if (!isfinite(v))
         return au_buf_put(b, "\\N", 2);
     char tmp[40];
-    int n = snprintf(tmp, sizeof(tmp), "%.9g", v);
+    int n = snprintf(tmp, sizeof(tmp), "%.17g", v);
     return au_buf_put(b, tmp, (size_t)n);
 }
 
-static int stage_row(au_buf_t *b, const au_trend_t *t)
+/* One row of the load table, in the declared column order. */
+static int load_row(au_buf_t *b, const au_trend_t *t)
 {
-    char score[32];
-    int n = snprintf(score, sizeof(score), "%.6f", t->score);
     int rc = 0;
-    const char *const text[] = {t->platform,   t->chart,     t->region,
-                                t->date,       t->track_key, t->spotify_id,
-                                t->track_name, t->artist,    t->artist_key};
-    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
-        rc |= au_buf_copy_field(b, text[i]);
-        rc |= au_buf_put(b, "\t", 1);
-    }
-    rc |= put_int(b, t->position, 0);
-    rc |= au_buf_put(b, "\t", 1);
-    if (t->streams < 0)
-        rc |= au_buf_put(b, "\\N", 2);
-    else
-        rc |= put_int(b, t->streams, 0);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_put(b, score, (size_t)n);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= put_int(b, t->prev_position, 1);
-    rc |= au_buf_put(b, "\t", 1);
-    if (t->prev_position == 0)
-        rc |= au_buf_put(b, "\\N", 2);
-    else
-        rc |= put_int(b, t->position_change, 0);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= put_int(b, t->job_id, 1);
-    const double nums[] = {t->platform_score, t->momentum,   t->acceleration,
-                           t->viral_score,    t->confidence, t->mood_score};
-    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        rc |= au_buf_put(b, "\t", 1);
-        rc |= put_real(b, t->has_analytics ? nums[i] : NAN);
-    }
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->has_analytics ? t->direction : NULL);
-    rc |= au_buf_put(b, "\t", 1);
-    rc |= au_buf_copy_field(b, t->has_analytics ? t->mood : NULL);
-    rc |= au_buf_put(b, "\n", 1);
+    size_t col = 0;
+#define AU__PUT(name, type, put, value, role)                                  \
+    rc |= put_##put(b, value);                                                 \
+    rc |= au_buf_put(b, ++col < NCOLUMNS ? "\t" : "\n", 1);
+    AU_TREND_COLUMNS(AU__PUT)
+#undef AU__PUT
     return rc ? AU_ENOMEM : 0;
 }
 
-/* The successor fix-up: the entry right after each staged row in its
- * series takes the staged position as its previous one. It is what makes
- * the stored change independent of the order in which dates arrive. */
-static const char *const write_sql[] = {
-    "INSERT INTO artists (artist_key, name) "
-    "SELECT DISTINCT ON (artist_key) artist_key, artist FROM au_stage "
-    "ORDER BY artist_key ON CONFLICT (artist_key) DO NOTHING",
+/* Appends the names of the columns of the given roles (mask of 1 << role),
+ * each written as fmt with the name substituted for every %1$s. */
+static int list_columns(au_buf_t *b, unsigned roles, const char *fmt,
+                        const char *sep)
+{
+    int rc = 0, first = 1;
+    for (size_t i = 0; i < NCOLUMNS; i++) {
+        if (!(roles & (1u << columns[i].role)))
+            continue;
+        char item[160];
+        int n =
+            snprintf(item, sizeof(item), fmt, columns[i].name, columns[i].type);
+        if (!first)
+            rc |= au_buf_put(b, sep, strlen(sep));
+        rc |= au_buf_put(b, item, (size_t)n);
+        first = 0;
+    }
+    return rc;
+}
 
-    "INSERT INTO tracks (track_key, spotify_id, name, artist_key) "
-    "SELECT DISTINCT ON (track_key) track_key, spotify_id, track_name, "
-    " artist_key FROM au_stage ORDER BY track_key "
-    "ON CONFLICT (track_key) DO NOTHING",
+#define ROLE(r) (1u << (r))
 
-    "INSERT INTO trends (platform, chart, region, chart_date, track_key, "
-    " position, streams, track_name, artist, score, prev_position, "
-    " position_change, job_id, platform_score, momentum, acceleration, "
-    " viral_score, confidence, mood_score, direction, mood) "
-    "SELECT DISTINCT ON (platform, chart, region, chart_date, track_key) "
-    " platform, chart, region, chart_date, track_key, position, streams, "
-    " track_name, artist, score, prev_position, position_change, job_id, "
-    " platform_score, momentum, acceleration, viral_score, confidence, "
-    " mood_score, direction, mood "
-    "FROM au_stage "
-    "ORDER BY platform, chart, region, chart_date, track_key, position "
-    "ON CONFLICT (platform, chart, region, chart_date, track_key) "
-    "DO UPDATE SET position = EXCLUDED.position, "
-    " streams = EXCLUDED.streams, track_name = EXCLUDED.track_name, "
-    " artist = EXCLUDED.artist, score = EXCLUDED.score, "
-    " prev_position = EXCLUDED.prev_position, "
-    " position_change = EXCLUDED.position_change, "
-    " job_id = EXCLUDED.job_id, platform_score = EXCLUDED.platform_score, "
-    " momentum = EXCLUDED.momentum, acceleration = EXCLUDED.acceleration, "
-    " viral_score = EXCLUDED.viral_score, "
-    " confidence = EXCLUDED.confidence, mood_score = EXCLUDED.mood_score, "
-    " direction = EXCLUDED.direction, mood = EXCLUDED.mood, "
-    " last_updated = now()",
+/* The statements generated from the column table, built once. */
+static struct {
+    au_buf_t create_load, upsert;
+    int built;
+} gen;
 
-    /* LATERAL finds each staged row's successor with one probe of the
-     * series index; most rows arrive in date order and have none. */
+static int build_sql(void)
+{
+    if (gen.built)
+        return 0;
+    au_buf_t *c = &gen.create_load, *u = &gen.upsert;
+    const char *k = "platform, chart, region, chart_date, track_key";
+    int rc = au_buf_put(c, "CREATE TEMP TABLE IF NOT EXISTS au_load (", 41);
+    rc |= list_columns(c, ROLE(KEY) | ROLE(DIM) | ROLE(VAL), "%s %s", ", ");
+    rc |= au_buf_put(c, ") ON COMMIT DELETE ROWS", 23);
+    rc |= au_buf_put(u, "INSERT INTO trends (", 20);
+    rc |= list_columns(u, ROLE(KEY) | ROLE(VAL), "%s", ", ");
+    rc |= au_buf_put(u, ") SELECT DISTINCT ON (", 22);
+    rc |= au_buf_put(u, k, strlen(k));
+    rc |= au_buf_put(u, ") ", 2);
+    rc |= list_columns(u, ROLE(KEY) | ROLE(VAL), "%s", ", ");
+    rc |= au_buf_put(u, " FROM au_load ORDER BY ", 23);
+    rc |= au_buf_put(u, k, strlen(k));
+    rc |= au_buf_put(u, ", position ON CONFLICT (", 24);
+    rc |= au_buf_put(u, k, strlen(k));
+    rc |= au_buf_put(u, ") DO UPDATE SET ", 16);
+    rc |= list_columns(u, ROLE(VAL), "%1$s = EXCLUDED.%1$s", ", ");
+    rc |= au_buf_put(u, ", last_updated = now()", 22);
+    if (rc) {
+        au_buf_free(c);
+        au_buf_free(u);
+        return AU_ENOMEM;
+    }
+    gen.built = 1;
+    return 0;
+}
+
+/* The successor fix-up: the entry right after each loaded row in its
+ * series takes the loaded position as its previous one. It is what makes
+ * the stored change independent of the order in which dates arrive.
+ * LATERAL finds each loaded row's successor with one probe of the series
+ * index; most rows arrive in date order and have none. */
+static const char successors_sql[] =
     "UPDATE trends n SET prev_position = s.position, "
     " position_change = s.position - n.position, last_updated = now() "
     "FROM (SELECT DISTINCT ON (platform, chart, region, chart_date, "
-    "  track_key) * FROM au_stage ORDER BY platform, chart, region, "
+    "  track_key) * FROM au_load ORDER BY platform, chart, region, "
     "  chart_date, track_key, position) s "
     "CROSS JOIN LATERAL (SELECT m.chart_date FROM trends m "
     "  WHERE m.platform = s.platform AND m.chart = s.chart "
@@ -149,8 +215,18 @@ static const char *const write_sql[] = {
     "WHERE n.platform = s.platform AND n.chart = s.chart "
     " AND n.region = s.region AND n.chart_date = nx.chart_date "
     " AND n.track_key = s.track_key "
-    " AND n.prev_position IS DISTINCT FROM s.position",
-};
+    " AND n.prev_position IS DISTINCT FROM s.position";
+
+static const char artists_sql[] =
+    "INSERT INTO artists (artist_key, name) "
+    "SELECT DISTINCT ON (artist_key) artist_key, artist FROM au_load "
+    "ORDER BY artist_key ON CONFLICT (artist_key) DO NOTHING";
+
+static const char tracks_sql[] =
+    "INSERT INTO tracks (track_key, spotify_id, name, artist_key) "
+    "SELECT DISTINCT ON (track_key) track_key, spotify_id, track_name, "
+    " artist_key FROM au_load ORDER BY track_key "
+    "ON CONFLICT (track_key) DO NOTHING";
 
 int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
                           size_t *written, au_error_t *err)
@@ -158,13 +234,11 @@ int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
     return au_store_write_trends_opt(c, rows, n, 0, written, err);
 }
 
-int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
-                              unsigned flags, size_t *written, au_error_t *err)
+/* The rows that pass au_trend_validate, as COPY text; *ok counts them. */
+static int load_rows(const au_trend_t *rows, size_t n, au_buf_t *b, size_t *ok,
+                     au_error_t *err)
 {
-    au_buf_t b = {0};
-    size_t ok = 0;
-    int rc;
-    *written = 0;
+    *ok = 0;
     for (size_t i = 0; i < n; i++) {
         au_error_t verr = {0};
         if (au_trend_validate(&rows[i], &verr) < 0) {
@@ -172,42 +246,41 @@ int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
                     rows[i].track_name ? rows[i].track_name : "?", verr.msg);
             continue;
         }
-        if ((rc = stage_row(&b, &rows[i])) < 0) {
-            au_buf_free(&b);
-            return au_error_set(err, rc, "store: out of memory");
-        }
-        ok++;
+        if (load_row(b, &rows[i]) < 0)
+            return au_error_set(err, AU_ENOMEM, "store: out of memory");
+        (*ok)++;
     }
-    if (ok == 0) {
+    return 0;
+}
+
+int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
+                              unsigned flags, size_t *written, au_error_t *err)
+{
+    au_buf_t b = {0};
+    size_t ok = 0;
+    *written = 0;
+    if (build_sql() < 0)
+        return au_error_set(err, AU_ENOMEM, "store: out of memory");
+    int rc = load_rows(rows, n, &b, &ok, err);
+    if (rc < 0 || ok == 0) {
         au_buf_free(&b);
-        return 0;
+        return rc;
     }
-    rc = exec_cmd(c,
-                  "CREATE TEMP TABLE IF NOT EXISTS au_stage ("
-                  " platform text, chart text, region text, chart_date date,"
-                  " track_key text, spotify_id text, track_name text,"
-                  " artist text, artist_key text, position int,"
-                  " streams bigint, score float8, prev_position int,"
-                  " position_change int, job_id bigint,"
-                  " platform_score float8, momentum float8,"
-                  " acceleration float8, viral_score float8,"
-                  " confidence float8, mood_score float8, direction text,"
-                  " mood text)"
-                  " ON COMMIT DELETE ROWS",
-                  err);
+    rc = exec_cmd(c, gen.create_load.data, err);
     if (rc == 0)
-        rc = au_pg_copy(c, "COPY au_stage FROM STDIN", &b, err);
+        rc = au_pg_copy(c, "COPY au_load FROM STDIN", &b, err);
     au_buf_free(&b);
-    size_t nsql = sizeof(write_sql) / sizeof(*write_sql);
-    /* The artists and tracks upserts come first, the successor fix-up
-     * last. */
-    size_t first = (flags & AU_STORE_SKIP_DIMENSIONS) ? 2 : 0;
-    if (flags & AU_STORE_SKIP_SUCCESSORS)
-        nsql--;
-    for (size_t i = first; rc == 0 && i < nsql; i++)
-        rc = exec_cmd(c, write_sql[i], err);
+    /* Dimensions first: trends rows name their track. */
+    if (rc == 0 && !(flags & AU_STORE_SKIP_DIMENSIONS))
+        rc = exec_cmd(c, artists_sql, err);
+    if (rc == 0 && !(flags & AU_STORE_SKIP_DIMENSIONS))
+        rc = exec_cmd(c, tracks_sql, err);
     if (rc == 0)
-        rc = exec_cmd(c, "TRUNCATE au_stage", err);
+        rc = exec_cmd(c, gen.upsert.data, err);
+    if (rc == 0 && !(flags & AU_STORE_SKIP_SUCCESSORS))
+        rc = exec_cmd(c, successors_sql, err);
+    if (rc == 0)
+        rc = exec_cmd(c, "TRUNCATE au_load", err);
     if (rc == 0)
         *written = ok;
     return rc;
@@ -219,16 +292,18 @@ int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
     if (n == 0)
         return 0;
     const char **col = malloc(n * sizeof(*col));
-    char(*prev)[16] = malloc(n * sizeof(*prev));
+    char(*text)[2][16] = malloc(n * sizeof(*text));
     au_buf_t lit[6] = {{0}};
-    int rc = col && prev ? 0 : AU_ENOMEM;
+    int rc = col && text ? 0 : AU_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (au_date_format(s[i].day, text[i][0]) < 0)
+            rc = AU_ERANGE;
+        snprintf(text[i][1], sizeof(text[i][1]), "%d", (int)s[i].prev_position);
+    }
     for (int k = 0; k < 6 && rc == 0; k++) {
         for (size_t i = 0; i < n; i++) {
             const char *v[] = {s[i].platform, s[i].chart,     s[i].region,
-                               s[i].date,     s[i].track_key, prev[i]};
-            if (k == 5)
-                snprintf(prev[i], sizeof(prev[i]), "%d",
-                         (int)s[i].prev_position);
+                               text[i][0],    s[i].track_key, text[i][1]};
             col[i] = v[k];
         }
         rc = au_buf_text_array(&lit[k], n, col);
@@ -249,12 +324,12 @@ int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
             " AND n.prev_position IS DISTINCT FROM u.prev",
             6, p, PGRES_COMMAND_OK, NULL, err);
     } else {
-        au_error_set(err, rc, "successors: out of memory");
+        au_error_set(err, rc, "successors: %s", au_strerror(rc));
     }
     for (int k = 0; k < 6; k++)
         au_buf_free(&lit[k]);
     free(col);
-    free(prev);
+    free(text);
     return rc;
 }
 
@@ -271,11 +346,15 @@ int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
             rc |= au_buf_copy_field(&b, text[k]);
             rc |= au_buf_put(&b, "\t", 1);
         }
+        char day[AU_DATE_LEN + 1], peak[AU_DATE_LEN + 1];
+        au_date_format(p[i].prediction_day, day);
+        /* A peak past the calendar's end is stored as unknown. */
+        int has_peak = au_date_format(p[i].predicted_peak_day, peak) == 0;
         rc |= put_real(&b, p[i].confidence);
         rc |= au_buf_put(&b, "\t", 1);
-        rc |= au_buf_copy_field(&b, p[i].prediction_date);
+        rc |= au_buf_copy_field(&b, day);
         rc |= au_buf_put(&b, "\t", 1);
-        rc |= au_buf_copy_field(&b, p[i].predicted_peak_date);
+        rc |= au_buf_copy_field(&b, has_peak ? peak : NULL);
         rc |= au_buf_put(&b, "\t", 1);
         rc |= put_real(&b, p[i].predicted_peak_score);
         rc |= au_buf_put(&b, "\t", 1);
@@ -287,14 +366,14 @@ int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
         return au_error_set(err, AU_ENOMEM, "predictions: out of memory");
     }
     rc = exec_cmd(c,
-                  "CREATE TEMP TABLE IF NOT EXISTS au_pred_stage ("
+                  "CREATE TEMP TABLE IF NOT EXISTS au_pred_load ("
                   " track_key text, track_name text, artist text,"
                   " confidence float8, prediction_date date,"
                   " predicted_peak_date date, predicted_peak_score float8,"
                   " prediction_features jsonb) ON COMMIT DELETE ROWS",
                   err);
     if (rc == 0)
-        rc = au_pg_copy(c, "COPY au_pred_stage FROM STDIN", &b, err);
+        rc = au_pg_copy(c, "COPY au_pred_load FROM STDIN", &b, err);
     au_buf_free(&b);
     if (rc == 0)
         rc = exec_cmd(
@@ -303,7 +382,7 @@ int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
             " confidence, prediction_date, predicted_peak_date, "
             " predicted_peak_score, prediction_features) "
             "SELECT DISTINCT ON (track_key, prediction_date) * "
-            "FROM au_pred_stage "
+            "FROM au_pred_load "
             "ORDER BY track_key, prediction_date, predicted_peak_score DESC "
             "ON CONFLICT (track_key, prediction_date) DO UPDATE SET "
             " confidence = greatest(viral_predictions.confidence, "
@@ -315,7 +394,7 @@ int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
             " prediction_features = EXCLUDED.prediction_features",
             err);
     if (rc == 0)
-        rc = exec_cmd(c, "TRUNCATE au_pred_stage", err);
+        rc = exec_cmd(c, "TRUNCATE au_pred_load", err);
     return rc;
 }
 

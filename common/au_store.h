@@ -38,8 +38,8 @@ typedef struct {
 /* A viral prediction (the original's ViralPrediction). */
 typedef struct {
     const char *track_key, *track_name, *artist;
-    double confidence;                                 /* 0..1 */
-    const char *prediction_date, *predicted_peak_date; /* YYYY-MM-DD */
+    double confidence;                       /* 0..1 */
+    long prediction_day, predicted_peak_day; /* days since 1970-01-01 */
     double predicted_peak_score;
     const char *features_json; /* prediction_features, a JSON object */
 } au_prediction_t;
@@ -75,7 +75,7 @@ int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
 
 typedef struct {
     const char *platform, *chart, *region, *track_key;
-    const char *date;      /* the successor's chart date */
+    long day;              /* the successor's chart date, days since 1970 */
     int32_t prev_position; /* the position it follows */
 } au_successor_t;
 
@@ -198,5 +198,42 @@ int au_store_top_streams(PGconn *c, int limit, PGresult **out, au_error_t *err);
 /* The `limit` biggest climbs since a previous entry: track, artist,
  * region, chart, chart_date, was, now, gained. */
 int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err);
+
+/* ---- the workers' reads (au_store_read.c) ------------------------------
+ * Rows are handed to a callback with the index of the key they belong to
+ * (keys[i]); a callback returning < 0 stops the read with that code. */
+
+/* One entry of a track's history in a series. */
+typedef struct {
+    long day;         /* chart date, days since 1970-01-01 */
+    int32_t position; /* >= 1 */
+    int64_t streams;  /* -1: not reported */
+} au_store_hist_t;
+typedef int (*au_store_hist_fn)(void *arg, size_t i, const au_store_hist_t *h);
+/* The newest `keep` entries of each track in the series, newest first. */
+int au_store_read_history(PGconn *c, const char *platform, const char *chart,
+                          const char *region, size_t n,
+                          const char *const *track_keys, int keep,
+                          au_store_hist_fn fn, void *arg, au_error_t *err);
+
+typedef int (*au_store_cross_fn)(void *arg, size_t i, int32_t position);
+/* The positions of each track in the other charts and regions of the same
+ * platform on `date` (every series but this one). */
+int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
+                        const char *region, const char *date, size_t n,
+                        const char *const *track_keys, au_store_cross_fn fn,
+                        void *arg, au_error_t *err);
+
+#define AU_FEATURES 4 /* danceability, energy, valence, tempo */
+typedef int (*au_store_features_fn)(void *arg, size_t i,
+                                    const float f[AU_FEATURES]);
+/* The audio features of each Spotify track id that has all four. */
+int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,
+                           au_store_features_fn fn, void *arg, au_error_t *err);
+
+/* Takes (lock 1) or releases (lock 0) the session advisory lock that
+ * serialises the writers of one series. */
+int au_store_lock_series(PGconn *c, const char *platform, const char *chart,
+                         const char *region, int lock, au_error_t *err);
 
 #endif

@@ -294,3 +294,175 @@ int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err)
                       "LIMIT $1::int",
                       1, p, PGRES_TUPLES_OK, out, err);
 }
+
+/* ---- the workers' reads ------------------------------------------------- */
+
+/* Calls fn once per row of r: column 0 is the 1-based index into the key
+ * array the statement unnested, the others are the row's numbers. */
+static int each_indexed(const PGresult *r, size_t n, au_error_t *err,
+                        int (*fn)(void *arg, size_t i, const PGresult *r,
+                                  int row),
+                        void *arg)
+{
+    for (int row = 0; row < PQntuples(r); row++) {
+        long k = strtol(PQgetvalue(r, row, 0), NULL, 10);
+        if (k < 1 || (size_t)k > n)
+            return au_error_set(err, AU_EDB, "row %d names key %ld of %zu", row,
+                                k, n);
+        int rc = fn(arg, (size_t)k - 1, r, row);
+        if (rc < 0)
+            return au_error_set(err, rc, "reading row %d", row);
+    }
+    return 0;
+}
+
+typedef struct {
+    au_store_hist_fn fn;
+    void *arg;
+} hist_cb_t;
+
+static int hist_row(void *arg, size_t i, const PGresult *r, int row)
+{
+    hist_cb_t *cb = arg;
+    au_store_hist_t h = {
+        strtol(PQgetvalue(r, row, 1), NULL, 10),
+        (int32_t)strtol(PQgetvalue(r, row, 2), NULL, 10),
+        PQgetisnull(r, row, 3) ? -1 : strtoll(PQgetvalue(r, row, 3), NULL, 10)};
+    return cb->fn(cb->arg, i, &h);
+}
+
+int au_store_read_history(PGconn *c, const char *platform, const char *chart,
+                          const char *region, size_t n,
+                          const char *const *track_keys, int keep,
+                          au_store_hist_fn fn, void *arg, au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    au_buf_t lit = {0};
+    if (au_buf_text_array(&lit, n, track_keys) < 0)
+        return au_error_set(err, AU_ENOMEM, "history: out of memory");
+    char ks[16];
+    snprintf(ks, sizeof(ks), "%d", keep);
+    const char *p[] = {platform, chart, region, lit.data, ks};
+    PGresult *r;
+    /* LATERAL: one probe of the series index per track, newest first,
+     * however stale the table's statistics are. */
+    int rc = au_pg_exec(c,
+                        "SELECT k.i, h.chart_date - DATE '1970-01-01', "
+                        " h.position, h.streams "
+                        "FROM unnest($4::text[]) WITH ORDINALITY AS k(key, i) "
+                        "CROSS JOIN LATERAL (SELECT chart_date, position, "
+                        " streams FROM trends WHERE platform = $1 "
+                        " AND chart = $2 AND region = $3 AND track_key = k.key "
+                        " ORDER BY chart_date DESC LIMIT $5::int) h",
+                        5, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
+    if (rc < 0)
+        return rc;
+    hist_cb_t cb = {fn, arg};
+    rc = each_indexed(r, n, err, hist_row, &cb);
+    PQclear(r);
+    return rc;
+}
+
+typedef struct {
+    au_store_cross_fn fn;
+    void *arg;
+} cross_cb_t;
+
+static int cross_row(void *arg, size_t i, const PGresult *r, int row)
+{
+    cross_cb_t *cb = arg;
+    return cb->fn(cb->arg, i, (int32_t)strtol(PQgetvalue(r, row, 1), NULL, 10));
+}
+
+int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
+                        const char *region, const char *date, size_t n,
+                        const char *const *track_keys, au_store_cross_fn fn,
+                        void *arg, au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    au_buf_t lit = {0};
+    if (au_buf_text_array(&lit, n, track_keys) < 0)
+        return au_error_set(err, AU_ENOMEM, "cross: out of memory");
+    const char *p[] = {date, platform, lit.data, chart, region};
+    PGresult *r;
+    /* LATERAL keeps the keys outside, so each is one probe of
+     * (chart_date, track_key) however stale the table's statistics (a
+     * table never analyzed looks empty and would otherwise be scanned as
+     * the outer side). platform is tested outside the LATERAL, so no index
+     * led by platform competes inside it. */
+    int rc = au_pg_exec(c,
+                        "SELECT k.i, t.position "
+                        "FROM unnest($3::text[]) WITH ORDINALITY AS k(key, i) "
+                        "CROSS JOIN LATERAL (SELECT position, platform, chart, "
+                        " region FROM trends WHERE chart_date = $1::date "
+                        " AND track_key = k.key OFFSET 0) t "
+                        "WHERE t.platform = $2 "
+                        " AND NOT (t.chart = $4 AND t.region = $5)",
+                        5, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
+    if (rc < 0)
+        return rc;
+    cross_cb_t cb = {fn, arg};
+    rc = each_indexed(r, n, err, cross_row, &cb);
+    PQclear(r);
+    return rc;
+}
+
+typedef struct {
+    au_store_features_fn fn;
+    void *arg;
+} feat_cb_t;
+
+static int feat_row(void *arg, size_t i, const PGresult *r, int row)
+{
+    feat_cb_t *cb = arg;
+    float f[AU_FEATURES];
+    for (int k = 0; k < AU_FEATURES; k++) {
+        if (PQgetisnull(r, row, 1 + k))
+            return 0; /* incomplete features are no features */
+        f[k] = strtof(PQgetvalue(r, row, 1 + k), NULL);
+    }
+    return cb->fn(cb->arg, i, f);
+}
+
+int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,
+                           au_store_features_fn fn, void *arg, au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    au_buf_t lit = {0};
+    if (au_buf_text_array(&lit, n, spotify_ids) < 0)
+        return au_error_set(err, AU_ENOMEM, "features: out of memory");
+    const char *p[] = {lit.data};
+    PGresult *r;
+    int rc = au_pg_exec(c,
+                        "SELECT k.i, f.danceability, f.energy, f.valence, "
+                        " f.tempo "
+                        "FROM unnest($1::text[]) WITH ORDINALITY AS k(id, i) "
+                        "JOIN audio_features f ON f.spotify_id = k.id",
+                        1, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
+    if (rc < 0)
+        return rc;
+    feat_cb_t cb = {fn, arg};
+    rc = each_indexed(r, n, err, feat_row, &cb);
+    PQclear(r);
+    return rc;
+}
+
+int au_store_lock_series(PGconn *c, const char *platform, const char *chart,
+                         const char *region, int lock, au_error_t *err)
+{
+    const char *parts[] = {"series", platform, chart, region};
+    char k[24];
+    /* The 64-bit hash as a signed bigint: PostgreSQL has no unsigned. */
+    snprintf(k, sizeof(k), "%lld", (long long)au_cache_hash(4, parts));
+    const char *p[] = {k};
+    return au_pg_exec(c,
+                      lock ? "SELECT pg_advisory_lock($1::bigint)"
+                           : "SELECT pg_advisory_unlock($1::bigint)",
+                      1, p, PGRES_TUPLES_OK, NULL, err);
+}

@@ -3,13 +3,41 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 volatile sig_atomic_t au_stop_requested;
+
+static long long drain_budget_ms = 10000;
+static long long drain_deadline; /* monotonic ms; 0 until the stop is seen */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void on_stop(int sig)
 {
     (void)sig;
     au_stop_requested = 1;
+}
+
+void au_drain_set_budget(int seconds)
+{
+    drain_budget_ms = (long long)seconds * 1000;
+}
+
+int au_drain_expired(void)
+{
+    if (!au_stop_requested)
+        return 0;
+    /* The deadline starts when a loop first sees the stop, at most one
+     * short poll after the signal; the handler itself only sets a flag. */
+    long long now = mono_ms();
+    if (drain_deadline == 0)
+        drain_deadline = now + drain_budget_ms;
+    return now >= drain_deadline;
 }
 
 void au_signals_install(void)
@@ -64,7 +92,7 @@ int au_zmq_send(void *sock, const void *buf, size_t len, int timeout_ms)
 {
     int waited = 0;
     for (;;) {
-        if (au_stop_requested)
+        if (au_drain_expired())
             return AU_EINTR;
         if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) >= 0)
             return 0;
@@ -81,12 +109,12 @@ int au_zmq_send(void *sock, const void *buf, size_t len, int timeout_ms)
 
 int au_zmq_recv(void *sock, zmq_msg_t *msg, int timeout_ms)
 {
-    if (au_stop_requested)
+    if (au_drain_expired())
         return AU_EINTR;
     zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
     int rc = zmq_poll(&it, 1, timeout_ms);
     if (rc < 0)
-        return errno == EINTR ? AU_EINTR : AU_EZMQ;
+        return errno == EINTR ? 0 : AU_EZMQ;
     if (rc == 0)
         return 0;
     if (zmq_msg_recv(msg, sock, ZMQ_DONTWAIT) < 0)

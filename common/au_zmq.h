@@ -10,8 +10,16 @@
 #include "au_config.h"
 #include "au_err.h"
 
-/* Set by SIGINT/SIGTERM; loops poll it between blocking waits. */
+/* Set by SIGINT/SIGTERM; loops poll it between blocking waits. From that
+ * moment a worker drains: it takes no new work, reports not-ready, and
+ * finishes (or hands back) what it holds within the drain budget
+ * (queue.drain_s), then exits 0. */
 extern volatile sig_atomic_t au_stop_requested;
+/* The drain budget, seconds (queue.drain_s; default 10). */
+void au_drain_set_budget(int seconds);
+/* 1 once a stop was requested and the drain budget has run out: work in
+ * hand must be handed back now. */
+int au_drain_expired(void);
 /* Installs the SIGINT/SIGTERM handlers (without SA_RESTART, so blocking
  * calls return EINTR) and ignores SIGPIPE. */
 void au_signals_install(void);
@@ -23,11 +31,12 @@ void *au_zmq_socket(void *zctx, int type, const char *endpoints, int bind,
                     const au_config_t *cfg, au_error_t *err);
 
 /* Sends one message, waiting while the peer is at its high-water mark
- * (that wait is the backpressure). 0, AU_EINTR when a stop was requested,
- * AU_ETIMEOUT after timeout_ms (-1: wait forever). */
+ * (that wait is the backpressure). 0, AU_EINTR when the drain budget ran
+ * out, AU_ETIMEOUT after timeout_ms (-1: wait forever). */
 int au_zmq_send(void *sock, const void *buf, size_t len, int timeout_ms);
 /* Receives one message into msg (initialised by the caller): 1, 0 on
- * timeout, AU_EINTR on a stop request, AU_EZMQ on error. */
+ * timeout or an interrupted wait, AU_EINTR when the drain budget ran out,
+ * AU_EZMQ on error. */
 int au_zmq_recv(void *sock, zmq_msg_t *msg, int timeout_ms);
 
 #endif

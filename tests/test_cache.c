@@ -297,7 +297,7 @@ Test(cache, swapped_in_backend_receives_every_call)
     cr_assert_eq(au_cache_using_redis(c), 1);
     set_str(c, AU_CK_CHART, "k", "v");
     cr_assert_eq(t->mset, 1);
-    cr_assert_str_eq(t->last_key, "audora:v1:chart:k");
+    cr_assert_str_eq(t->last_key, "audora:v2:chart:k");
     cr_assert_eq(t->last_ttl, 123);
     expect_hit(c, AU_CK_CHART, "k", "v");
     cr_assert_eq(t->mget, 1);
@@ -558,7 +558,7 @@ Test(cache_redis, keys_are_prefixed_and_carry_the_kinds_ttl)
     char k[64], full[128];
     ukey(k, sizeof(k), "ttl");
     set_str(c, AU_CK_PREDICTION, k, "p");
-    snprintf(full, sizeof(full), "audora:v1:prediction:%s", k);
+    snprintf(full, sizeof(full), "audora:v2:prediction:%s", k);
     redisContext *r = raw_connect(au_test_redis_url());
     long long ttl = raw_int(r, "TTL", full);
     cr_assert(ttl > 1224 && ttl <= 1234, "TTL %lld", ttl);
@@ -813,7 +813,7 @@ Test(cache_fault, dead_redis_falls_back_to_local_and_returns_after_retry)
     cr_assert_eq(au_cache_using_redis(c), 1);
     set_str(c, AU_CK_ARTIST, "c", "back");
     redisContext *r = raw_connect(url);
-    cr_assert_eq(raw_int(r, "EXISTS", "audora:v1:artist:c"), 1);
+    cr_assert_eq(raw_int(r, "EXISTS", "audora:v2:artist:c"), 1);
     redisFree(r);
     au_cache_destroy(&c);
     server_kill();
@@ -836,7 +836,7 @@ Test(cache_fault, password_and_db_from_the_url_are_used)
     cr_assert(r && !r->err);
     freeReplyObject(redisCommand(r, "AUTH %s", "s3cr%t"));
     freeReplyObject(redisCommand(r, "SELECT 3"));
-    cr_assert_eq(raw_int(r, "EXISTS", "audora:v1:chart:k"), 1);
+    cr_assert_eq(raw_int(r, "EXISTS", "audora:v2:chart:k"), 1);
     redisFree(r);
     au_cache_destroy(&c);
 

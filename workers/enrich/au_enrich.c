@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_bytes.h"
 #include "au_log.h"
-#include "au_queue.h"
-#include "au_stage.h"
+#include "au_consumer.h"
 #include "au_store.h"
 #include "au_zmq.h"
 
@@ -57,40 +57,71 @@ int au_track_key(const char *track_id, const char *name, const char *artist_key,
     return (n < 0 || (size_t)n >= cap) ? AU_ETOOBIG : n;
 }
 
-/* Cached value: "d,e,v,t" or "-" for a track known to have none, so a
- * miss in the table is cached too and not asked again. */
-static int parse_features(const char *v, au_record_t *r)
+/* Cached value: the four features as little-endian float32 (16 bytes),
+ * or an empty value for a track known to have none, so a miss in the
+ * table is cached too and not asked again. Any other length is not
+ * trusted (a miss). */
+#define FEATURE_BYTES (4 * AU_FEATURES)
+
+static void set_features(au_record_t *r, const float f[AU_FEATURES])
 {
-    if (v[0] == '-')
-        return 0;
-    float f[4];
-    char *end;
-    const char *p = v;
-    for (int i = 0; i < 4; i++) {
-        f[i] = strtof(p, &end);
-        if (end == p)
-            return 0;
-        p = *end == ',' ? end + 1 : end;
-    }
     r->has_features = true;
     r->danceability = f[0];
     r->energy = f[1];
     r->valence = f[2];
     r->tempo = f[3];
-    return 1;
 }
 
-static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_error_t *err)
+static int decode_features(const char *v, size_t len, au_record_t *r)
 {
-    size_t n = b->count;
-    const char **keys = calloc(n, sizeof(*keys));
-    char **vals = calloc(n, sizeof(*vals));
-    size_t *lens = calloc(n, sizeof(*lens));
-    size_t *miss = calloc(n, sizeof(*miss));
-    au_buf_t lit = {0};
+    if (len == 0)
+        return 0;
+    if (len != FEATURE_BYTES)
+        return -1;
+    float f[AU_FEATURES];
+    for (int k = 0; k < AU_FEATURES; k++)
+        f[k] = au_get_f32((const unsigned char *)v + 4 * k);
+    set_features(r, f);
+    return 0;
+}
+
+/* What the database said about each missing track, for the records and
+ * for the cache. */
+typedef struct {
+    au_batch_t *b;
+    const size_t *miss; /* record index of each looked-up id */
+    unsigned char (*bytes)[FEATURE_BYTES];
+    size_t *lens;
+} feat_fill_t;
+
+static int feature_row(void *arg, size_t k, const float f[AU_FEATURES])
+{
+    feat_fill_t *x = arg;
+    /* The decoder's ranges: a value outside them is not a feature. */
+    if (!(f[0] >= 0 && f[0] <= 1 && f[1] >= 0 && f[1] <= 1 && f[2] >= 0 &&
+          f[2] <= 1 && f[3] >= 0 && f[3] <= 1000))
+        return 0;
+    for (int i = 0; i < AU_FEATURES; i++)
+        au_put_f32(x->bytes[k] + 4 * i, f[i]);
+    x->lens[k] = FEATURE_BYTES;
+    set_features(&x->b->records[x->miss[k]], f);
+    return 0;
+}
+
+static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
+                           au_error_t *err)
+{
+    size_t n = b->count, nmiss = 0;
+    const char **keys = au_arena_alloc(arena, (n ? n : 1) * sizeof(*keys));
+    const char **ids = au_arena_alloc(arena, (n ? n : 1) * sizeof(*ids));
+    size_t *miss = au_arena_alloc(arena, (n ? n : 1) * sizeof(*miss));
+    size_t *flens = au_arena_alloc(arena, (n ? n : 1) * sizeof(*flens));
+    unsigned char(*bytes)[FEATURE_BYTES] =
+        au_arena_alloc(arena, (n ? n : 1) * sizeof(*bytes));
+    char **vals = calloc(n ? n : 1, sizeof(*vals));
+    size_t *lens = calloc(n ? n : 1, sizeof(*lens));
     int rc = 0;
-    size_t nmiss = 0;
-    if (!keys || !vals || !lens || !miss) {
+    if (!keys || !ids || !miss || !flens || !bytes || !vals || !lens) {
         rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         goto out;
     }
@@ -99,78 +130,35 @@ static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_error_t *err)
     if (ctx->cache)
         au_cache_mget(ctx->cache, AU_CK_FEATURES, n, keys, vals, lens);
     for (size_t i = 0; i < n; i++) {
-        if (vals[i])
-            parse_features(vals[i], &b->records[i]);
-        else if (keys[i][0])
-            miss[nmiss++] = i;
+        if (!keys[i][0] ||
+            (vals[i] && decode_features(vals[i], lens[i], &b->records[i]) == 0))
+            continue;
+        ids[nmiss] = keys[i];
+        flens[nmiss] = 0;
+        miss[nmiss++] = i;
     }
     if (nmiss == 0)
         goto out;
-    const char **ids = calloc(nmiss, sizeof(*ids));
-    for (size_t i = 0; ids && i < nmiss; i++)
-        ids[i] = keys[miss[i]];
-    rc = ids ? au_buf_text_array(&lit, nmiss, ids) : AU_ENOMEM;
-    free(ids);
-    if (rc) {
-        rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
-        goto out;
-    }
     PGconn *c = au_pool_get(ctx->pool, err);
     if (!c) {
         rc = err->code;
         goto out;
     }
-    const char *p[] = {lit.data};
-    PGresult *r;
-    rc = au_pg_exec(c,
-                    "SELECT spotify_id, danceability, energy, valence, "
-                    "tempo FROM audio_features WHERE spotify_id = "
-                    "ANY($1::text[])",
-                    1, p, PGRES_TUPLES_OK, &r, err);
+    feat_fill_t x = {b, miss, bytes, flens};
+    rc = au_store_read_features(c, nmiss, ids, feature_row, &x, err);
     au_pool_put(ctx->pool, c);
-    if (rc < 0)
-        goto out;
-    /* Every miss gets a cache entry: the features, or "-". */
-    const char **fill_vals = calloc(nmiss, sizeof(*fill_vals));
-    const char **fill_keys = calloc(nmiss, sizeof(*fill_keys));
-    size_t *fill_lens = calloc(nmiss, sizeof(*fill_lens));
-    char(*text)[96] = calloc(nmiss, sizeof(*text));
-    if (!fill_vals || !fill_keys || !fill_lens || !text) {
-        rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
-    } else {
-        for (size_t i = 0; i < nmiss; i++) {
-            const char *id = keys[miss[i]];
-            snprintf(text[i], sizeof(text[i]), "-");
-            for (int row = 0; row < PQntuples(r); row++) {
-                if (strcmp(PQgetvalue(r, row, 0), id) != 0)
-                    continue;
-                snprintf(text[i], sizeof(text[i]), "%s,%s,%s,%s",
-                         PQgetvalue(r, row, 1), PQgetvalue(r, row, 2),
-                         PQgetvalue(r, row, 3), PQgetvalue(r, row, 4));
-                break;
-            }
-            parse_features(text[i], &b->records[miss[i]]);
-            fill_keys[i] = id;
-            fill_vals[i] = text[i];
-            fill_lens[i] = strlen(text[i]);
-        }
-        if (ctx->cache)
-            au_cache_mset(ctx->cache, AU_CK_FEATURES, nmiss, fill_keys,
-                          fill_vals, fill_lens);
+    if (rc == 0 && ctx->cache) {
+        const char **fvals = au_arena_alloc(arena, nmiss * sizeof(*fvals));
+        for (size_t k = 0; fvals && k < nmiss; k++)
+            fvals[k] = (const char *)bytes[k];
+        if (fvals)
+            au_cache_mset(ctx->cache, AU_CK_FEATURES, nmiss, ids, fvals, flens);
     }
-    free(fill_vals);
-    free(fill_keys);
-    free(fill_lens);
-    free(text);
-    PQclear(r);
 out:
     for (size_t i = 0; vals && i < n; i++)
         free(vals[i]);
-    free(keys);
     free(vals);
     free(lens);
-    free(miss);
-    au_buf_free(&lit);
     return rc;
 }
 
@@ -190,7 +178,7 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
             return au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         r->has_features = false;
     }
-    int rc = lookup_features(ctx, b, err);
+    int rc = lookup_features(ctx, b, arena, err);
     if (rc < 0)
         return rc;
     b->stage = AU_STAGE_ENRICHED;
@@ -198,7 +186,7 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
 }
 
 /* Enriches one batch and forwards it to the analytics relays. */
-static int enrich_stage(au_ctx_t *ctx, void *push, au_batch_t *b,
+static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
                         au_arena_t *arena)
 {
     au_error_t err = {0};
@@ -245,7 +233,7 @@ int au_enrich_main(au_ctx_t *ctx)
             zmq_close(pull);
         return 1;
     }
-    int rc = au_stage_run(ctx, "enrich", pull, enrich_stage, push);
+    int rc = au_consumer_run(ctx, "enrich", pull, enrich_batch, push);
     zmq_close(pull);
     zmq_close(push);
     return rc;

@@ -294,6 +294,7 @@ int au_ingest_main(au_ctx_t *ctx)
     int sweep_ms = ctx->cfg.queue.lease_s * 500;
     if (sweep_ms > 5000)
         sweep_ms = 5000;
+    au_drain_set_budget(ctx->cfg.queue.drain_s);
     au_info("ingest: ready as %s", ctx->worker_id);
     au_metrics_set_ready(ctx->metrics, 1);
     while (!au_stop_requested) {
