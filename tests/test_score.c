@@ -1,7 +1,7 @@
-/* test_score.c: the deterministic scorers against the original's golden
- * values (reference notes section 3, copied verbatim below), plus cases
- * whose expected values were worked out by hand from the formulas (the
- * arithmetic is in the comments), range sweeps and determinism. */
+/* test_score.c: the deterministic scorers against the golden values of
+ * docs/scorers.md (copied verbatim below), plus cases whose expected values
+ * were worked out by hand from the formulas there (the arithmetic is in the
+ * comments), range sweeps and determinism. */
 #include "au_err.h"
 #include "au_score.h"
 
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The golden tables are rounded to 4 or 5 significant digits. */
 #define GOLD_EPS 1e-3
 #define NEAR(actual, expected)                                                 \
     cr_assert_float_eq((actual), (expected), GOLD_EPS, "%s = %.6f, want %.6f", \
@@ -63,7 +64,7 @@ static void demo_hit(au_viral_input_t *in, double *scores, au_point_t *hist)
     in->n_history = 7;
 }
 
-Test(viral, demo_viral_hit_example_matches_original)
+Test(viral, viral_hit_example_matches_golden_values)
 {
     au_viral_input_t in;
     double scores[4];
@@ -76,7 +77,7 @@ Test(viral, demo_viral_hit_example_matches_original)
     check_gold(&r, &g);
 }
 
-Test(viral, established_hit_matches_original)
+Test(viral, established_hit_matches_golden_values)
 {
     static const double s[] = {95, 88, 92, 90};
     au_viral_input_t in;
@@ -97,7 +98,7 @@ Test(viral, established_hit_matches_original)
     check_gold(&r, &g);
 }
 
-Test(viral, slow_burner_matches_original)
+Test(viral, slow_burner_matches_golden_values)
 {
     static const double s[] = {55, 48};
     au_viral_input_t in;
@@ -117,7 +118,7 @@ Test(viral, slow_burner_matches_original)
     check_gold(&r, &g);
 }
 
-Test(viral, empty_platform_scores_match_original)
+Test(viral, empty_input_matches_golden_values)
 {
     au_viral_input_t in;
     au_viral_t r;
@@ -463,12 +464,89 @@ Test(pattern, pop_genre_is_the_only_risk_of_the_strong_track)
     cr_assert_eq(r.risk_level, AU_RISK_LOW);
 }
 
+/* Genres are looked up without regard to case, as the predecessor
+ * lower-cased them first; the match is still whole-name. */
+Test(pattern, genre_is_saturated_whatever_its_case)
+{
+    static const struct {
+        const char *genre;
+        int saturated;
+    } cases[] = {{"Rap", 1}, {"POP", 1},     {"Hip-Hop", 1},
+                 {"rap", 1}, {"Rock", 0},    {"rapcore", 0},
+                 {"Ra", 0},  {"Hip Hop", 0}, {"", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        au_pattern_input_t in;
+        au_pattern_t r;
+        au_pattern_input_init(&in);
+        in.genre = cases[i].genre;
+        cr_assert_eq(au_pattern_analyze(&in, JULY_15_2024, &r), 0);
+        cr_assert_eq(!!(r.risks & AU_PRISK_SATURATED_GENRE), cases[i].saturated,
+                     "genre \"%s\"", cases[i].genre);
+    }
+}
+
+/* "TikTok" and "INSTAGRAM" are short video and "YouTube" long video: 2
+ * types of 3 platforms, diversity 2/3, exactly as for the lower-case
+ * names. Were the capitals not folded, all three would be "other" (1/3). */
+Test(pattern, platform_type_is_found_whatever_the_case_of_its_name)
+{
+    static const au_platform_score_t mixed[] = {
+        {"TikTok", 80}, {"INSTAGRAM", 60}, {"YouTube", 70}};
+    static const au_platform_score_t lower[] = {
+        {"tiktok", 80}, {"instagram", 60}, {"youtube", 70}};
+    au_pattern_input_t in;
+    au_pattern_t a, b;
+    au_pattern_input_init(&in);
+    in.platforms = mixed;
+    in.n_platforms = 3;
+    cr_assert_eq(au_pattern_analyze(&in, JULY_15_2024, &a), 0);
+    in.platforms = lower;
+    cr_assert_eq(au_pattern_analyze(&in, JULY_15_2024, &b), 0);
+    NEAR(a.diversity, 2.0 / 3.0);
+    NEAR(b.diversity, 2.0 / 3.0);
+    NEAR(a.alignment, b.alignment);
+    NEAR(a.viral_probability, b.viral_probability);
+}
+
+/* No release date: the window scores 0 and the timing is neutral, neither
+ * optimal nor late. In July (1.2) temporal = (0 + 1.2 - .5)/1.5. */
+Test(pattern, without_a_release_date_timing_is_neutral_and_scores_0)
+{
+    au_pattern_input_t in;
+    au_pattern_t r;
+    au_pattern_input_init(&in);
+    cr_assert_eq(au_pattern_analyze(&in, JULY_15_2024, &r), 0);
+    cr_assert_eq(r.timing, AU_TIMING_NEUTRAL);
+    cr_assert_str_eq(au_timing_name(r.timing), "neutral");
+    NEAR(r.window_score, 0.0);
+    NEAR(r.temporal_signal, 0.7 / 1.5);
+    cr_assert_not(r.risks & AU_PRISK_LATE_TIMING);
+    cr_assert_not(r.key_factors & AU_FACTOR_OPTIMAL_TIMING);
+    cr_assert(r.missing & AU_MISS_RELEASE);
+}
+
+Test(pattern, names_are_the_documented_strings)
+{
+    cr_assert_str_eq(au_growth_name(AU_GROWTH_EXPLOSIVE), "explosive_growth");
+    cr_assert_str_eq(au_growth_name(AU_GROWTH_INSUFFICIENT),
+                     "insufficient_data");
+    cr_assert_str_eq(au_timing_name(AU_TIMING_LOW), "low");
+    cr_assert_str_eq(au_timing_name((au_timing_t)99), "unknown");
+    cr_assert_str_eq(au_viral_category_name(AU_VIRAL_HIGHLY_LIKELY),
+                     "highly_likely");
+    cr_assert_str_eq(au_pattern_risk_name(AU_PRISK_SINGLE_PLATFORM),
+                     "single_platform");
+    cr_assert_str_eq(
+        au_pattern_risk_name(AU_PRISK_SINGLE_PLATFORM | AU_PRISK_WEAK_AUDIO),
+        "unknown");
+}
+
 /* Nothing given, in February (.7): growth .4; platforms 0 (count 1);
  * creators 0; temporal (0 + .7 - .5)/1.5 = .133333; audio 0.
  * p = .1 + .15*.133333 = .12 -> unlikely, 30 days. Signals mean .106667,
  * variance .024178, std .155492 -> confidence 1/1.310984 = .762786.
  * Risks: single platform .3 + few creators .2 + weak audio .15 = .65. */
-Test(pattern, empty_input_uses_original_fallbacks_and_flags_them)
+Test(pattern, empty_input_uses_the_fallbacks_and_flags_them)
 {
     au_pattern_input_t in;
     au_pattern_t r;
@@ -662,9 +740,8 @@ static void daily(au_point_t *p, const double *v, size_t n)
         p[i] = (au_point_t){JULY_15_2024 + (double)i * DAY, v[i]};
 }
 
-/* The original's create_sample_trending_data() series (10 daily points
- * each, read from its trending_schema.py as test input); the expected
- * values are the golden values of reference §3.3. */
+/* The predecessor's sample series (10 daily points each); the expected
+ * values are the golden values of docs/scorers.md, Trend analyzer. */
 static const double artist_1[10] = {100,  150,  300,  800,  1500,
                                     2200, 2800, 3000, 2900, 2800};
 static const double artist_2[10] = {200, 230, 270, 320, 380,
@@ -683,7 +760,7 @@ static au_trend_metrics_t analyze10(const double *v)
     return m;
 }
 
-Test(trend, artist_1_viral_matches_original_golden_metrics)
+Test(trend, artist_1_is_viral_with_the_golden_metrics)
 {
     au_trend_metrics_t m = analyze10(artist_1);
     NEAR(m.velocity, 300);
@@ -696,7 +773,7 @@ Test(trend, artist_1_viral_matches_original_golden_metrics)
     cr_assert_eq(au_trend_direction(&m), AU_DIR_VIRAL);
 }
 
-Test(trend, artist_2_viral_matches_original_golden_metrics)
+Test(trend, artist_2_is_viral_with_the_golden_metrics)
 {
     au_trend_metrics_t m = analyze10(artist_2);
     NEAR(m.velocity, 70);
@@ -705,7 +782,7 @@ Test(trend, artist_2_viral_matches_original_golden_metrics)
     cr_assert_eq(au_trend_direction(&m), AU_DIR_VIRAL);
 }
 
-Test(trend, artist_2_continuation_matches_original_golden_values)
+Test(trend, artist_2_continuation_matches_golden_values)
 {
     /* Golden: 840, 910, ... 1260 (7 periods), confidence .5422. */
     au_point_t p[10];
@@ -720,7 +797,7 @@ Test(trend, artist_2_continuation_matches_original_golden_values)
     cr_assert(c.volatility_warning);
 }
 
-Test(trend, artist_3_falling_matches_original_golden_metrics)
+Test(trend, artist_3_is_falling_with_the_golden_metrics)
 {
     au_trend_metrics_t m = analyze10(artist_3);
     NEAR(m.growth_rate, -58);
@@ -729,8 +806,8 @@ Test(trend, artist_3_falling_matches_original_golden_metrics)
 }
 
 /* The sample's "volatile" artist is classed viral: growth is checked
- * before volatility, as the reference notes. */
-Test(trend, artist_4_volatile_series_is_viral_as_in_the_original)
+ * before volatility (docs/scorers.md, Trend analyzer). */
+Test(trend, artist_4_volatile_series_is_viral_because_growth_comes_first)
 {
     au_trend_metrics_t m = analyze10(artist_4);
     NEAR(m.growth_rate, 350.0 / 3.0); /* the table's 116.67, rounded */
@@ -862,7 +939,7 @@ Test(trend, fewer_than_five_points_or_unsorted_points_are_rejected)
     cr_assert_eq(au_trend_analyze(p, 5, &m), AU_EINVAL);
 }
 
-Test(trend, windows_match_the_original_lengths_and_minimums)
+Test(trend, windows_have_the_documented_lengths_and_minimums)
 {
     static const struct {
         double days;
@@ -947,7 +1024,7 @@ static void check_mood(const au_mood_features_t *f, au_mood_t mood, double want)
                        au_mood_name(mood), score, want);
 }
 
-Test(mood, upbeat_track_golden_scores_match_original)
+Test(mood, upbeat_track_golden_scores_match)
 {
     au_mood_features_t f = {
         .valence = .9, .energy = .85, .danceability = .8, .tempo = 120};
@@ -957,7 +1034,7 @@ Test(mood, upbeat_track_golden_scores_match_original)
     check_mood(&f, AU_MOOD_MELANCHOLIC, 29.268);
 }
 
-Test(mood, quiet_track_golden_scores_match_original)
+Test(mood, quiet_track_golden_scores_match)
 {
     au_mood_features_t f = {
         .valence = .2, .energy = .3, .danceability = .4, .tempo = 80};
@@ -967,10 +1044,10 @@ Test(mood, quiet_track_golden_scores_match_original)
     check_mood(&f, AU_MOOD_HAPPY_UPBEAT, 32.444);
 }
 
-/* All features missing: .5/.5/.5/120 as in the original. HAPPY: valence
+/* All features missing: the defaults .5/.5/.5/120. HAPPY: valence
  * and energy .1 below .6 -> .8 each, tempo 1, danceability .5 >= .5 ->
  * (1.2 + .96 + .8 + .5)/4.5 = 76.889, with nothing measured. */
-Test(mood, missing_features_use_original_defaults_with_zero_coverage)
+Test(mood, missing_features_use_the_defaults_with_zero_coverage)
 {
     au_mood_features_t f = {NAN, NAN, NAN, NAN};
     double score, cov;
@@ -1087,7 +1164,7 @@ Test(mood, playlists_sort_by_score_and_cap_per_mood)
 }
 
 /* The all-missing track scores 76.889 for HAPPY on defaults alone: it is
- * listed by default, as in the original, and dropped with min_coverage. */
+ * listed by default and dropped with min_coverage. */
 Test(mood, min_coverage_drops_tracks_scored_on_defaults)
 {
     au_mood_features_t tracks[] = {{NAN, NAN, NAN, NAN}};

@@ -1,70 +1,26 @@
-/* au_score.h: the original system's deterministic scorers as pure functions.
+/* au_score.h: Audora's deterministic scorers as pure functions.
  *
- * Five scorers, each a port of one part of the original (see the reference
- * notes, section 3): the enhanced viral predictor (au_viral_*), the
- * rule-based viral pattern analyzer (au_pattern_*), the trend analyzer
- * (au_trend_*), the mood scorer and playlist builder (au_mood_*) and the
- * cross-platform spread (au_spread_*).
+ * Five scorers ported from the Python system Audora replaced: the viral
+ * predictor (au_viral_*), the rule-based pattern analyzer (au_pattern_*),
+ * the trend analyzer (au_trend_*), the mood scorer and playlist builder
+ * (au_mood_*) and the cross-platform spread (au_spread_*); plus the chart
+ * position score. docs/scorers.md gives each one's formulas, where its
+ * constants come from, the golden values the tests check, its deliberate
+ * deviations and the choices made where the predecessor was silent; the
+ * comments below are the contracts.
  *
  * Every function is pure: no I/O, no globals, no randomness, no clock. Where
  * a scorer depends on the date, the caller passes `now` as seconds since the
  * Unix epoch (UTC). Timestamps everywhere are doubles in the same unit; days
- * are differences divided by 86400. Functions return 0 or AU_EINVAL for
- * invalid input (NULL, NaN where not allowed, out-of-range values, unsorted
- * timestamps); au_mood_playlists_new can also return AU_ENOMEM/AU_ETOOBIG,
- * au_spread_analyze AU_ETOOBIG.
+ * are differences divided by AU_SCORE_DAY. Functions return 0 or AU_EINVAL
+ * for invalid input (NULL, NaN where not allowed, out-of-range values,
+ * unsorted timestamps); au_mood_playlists_new can also return
+ * AU_ENOMEM/AU_ETOOBIG, au_spread_analyze AU_ETOOBIG.
  *
- * Deliberate deviations from the original:
- * - Missing inputs stay missing. The original synthesises random audio
- *   features for the mood scorer and fabricates trend histories; nothing here
- *   does. Optional numeric inputs are NAN when not reported.
- * - The original's documented fallbacks for missing inputs are kept exactly,
- *   because its golden values depend on them: platform_avg 50 without
- *   platforms, audio_score 50 without audio, momentum 0.8 * viral and
- *   acceleration 0.5 * (viral - 50) with at most one history point,
- *   consistency 0.5 without platforms, per-track mood defaults 0.5 / 120 BPM,
- *   platform count 1 in the pattern analyzer's risk when none is given.
- *   Every result reports which inputs were missing in `missing` (AU_MISS_*
- *   bits) and carries a separate `measured_confidence` that counts only what
- *   was measured, so callers can tell estimates from measurements. The
- *   original's `confidence` field is unchanged.
- * - Range checks the original lacks: the viral predictor's platform scores
- *   and the spread's scores must be in [0, 100], audio features in [0, 1],
- *   counts >= 0, every number finite, timestamps sorted (strictly increasing
- *   for the viral predictor, whose rates divide by the gap). The original
- *   would divide by zero or score out of range. Trend values are unbounded
- *   (they are play or listener counts).
- * - Recommendation strings drop their emoji; mood labels drop theirs.
- * - The seasonal factor of the pattern analyzer uses the month of the
- *   caller's `now` in UTC, not the host's local clock.
- * - The pattern analyzer's risk mitigation texts are not ported: the
- *   reference does not record them. Risks are reported as bits with names.
- * - TrendDirection DECLINING is never produced by the original and is absent.
- * - The spread scorer takes the track's rows as input; selecting them (the
- *   original's LIKE match) and storing the pairs are the store's job.
- * - The mood scorer ignores acousticness, instrumentalness, speechiness,
- *   liveness and loudness, as the original does; they are not inputs.
- *
- * Choices where the reference is silent (documented so they can be checked):
- * - Pattern analyzer: with fewer than 2 velocities consistency is NAN (not
- *   computed), so the pattern cannot be steady_growth; with fewer than 2
- *   history points the pattern is AU_GROWTH_INSUFFICIENT (growth signal 0.4,
- *   the original's "otherwise" value). organic is 0 unless there are more
- *   than 5 creators; "creators < 3" in the risks is the creator count.
- *   Days since release are floored, like Python's timedelta.days. Genre
- *   and platform names match the original's lower-case lists exactly. The
- *   "Consistent steady growth" factor stays unreachable, as in the
- *   original (its signal is 0.7 and the test is "> 0.7").
- * - Trend analyzer: fewer than AU_TREND_MIN_POINTS points is AU_EINVAL,
- *   where the original analyzer returns no metrics.
- * - Trend continuation projects the fitted line at indices n .. n+periods-1,
- *   as the original does; the artist_2 golden values (840 ... 1260,
- *   confidence .5422) are reproduced from the original's sample series.
- * - Trend windows: a point is inside when t >= now - min(window, retention)
- *   where retention is 365 days, since the original deletes older points.
- * - Mood playlists keep tracks whose score is >= min_score; ties keep input
- *   order (the original's sort is stable).
- * - Spread: platforms first seen at the same instant are ordered by name.
+ * Optional numeric inputs are NAN when not reported. Nothing is invented
+ * for them: a scorer uses the fallback estimate its golden values rest on,
+ * sets the input's AU_MISS_* bit in `missing` and gives it no credit in
+ * `measured_confidence` (docs/scorers.md, Missing inputs).
  */
 #ifndef AU_SCORE_H
 #define AU_SCORE_H
@@ -79,8 +35,8 @@ typedef struct {
     double value;
 } au_point_t;
 
-/* Which inputs were missing; the scorer fell back to the original's
- * documented estimate for each one set. */
+/* Which inputs were missing; for each bit set the scorer used its fallback
+ * estimate (docs/scorers.md, Missing inputs). */
 enum {
     AU_MISS_PLATFORMS = 1u << 0, /* no platform scores */
     AU_MISS_SOCIAL = 1u << 1,    /* at least one social count not reported */
@@ -95,7 +51,7 @@ enum {
     AU_MISS_TEMPO = 1u << 8      /* tempo not reported */
 };
 
-/* ---- Enhanced viral predictor (reference 3.1) ------------------------- */
+/* ---- Viral predictor (docs/scorers.md, Viral predictor) -------------- */
 
 typedef enum { AU_RISK_LOW, AU_RISK_MEDIUM, AU_RISK_HIGH } au_risk_t;
 
@@ -122,7 +78,7 @@ typedef struct {
 
 typedef struct {
     double viral_score;  /* 0..100 */
-    double confidence;   /* 0..1, the original's formula */
+    double confidence;   /* 0..1, credits fallbacks like measurements */
     double momentum;     /* 0..100 */
     double acceleration; /* -100..100 */
     double velocity;     /* cross-platform velocity, 0..100 */
@@ -140,20 +96,20 @@ typedef struct {
 
 /* Sets every optional input to "not reported" and every count to 0. */
 void au_viral_input_init(au_viral_input_t *in);
-/* Scores one track. measured_confidence = (the original confidence with
- * consistency 0 instead of 0.5 when there are no platforms) times the share
- * of viral_score's weight that was measured (platforms 0.40, social 0.35 and
+/* Scores one track. measured_confidence = (confidence with consistency 0
+ * instead of 0.5 when there are no platforms) times the share of
+ * viral_score's weight that was measured (platforms 0.40, social 0.35 and
  * audio 0.25, the last two prorated by how many of their 3 values exist). */
 int au_viral_predict(const au_viral_input_t *in, au_viral_t *out);
 /* Writes into order[0..n) the indices of results by viral_score, highest
- * first, ties in input order (the original's batch_predict order). */
+ * first, ties in input order. */
 int au_viral_order(const au_viral_t *results, size_t n, size_t *order);
 /* "Low", "Medium", "High". */
 const char *au_risk_name(au_risk_t risk);
 /* "STRONG BUY", "BUY", "WATCH", "CAUTION", "PASS", "HOLD". */
 const char *au_rec_name(au_rec_t rec);
 
-/* ---- Rule-based viral pattern analyzer (reference 3.2) ---------------- */
+/* ---- Rule-based pattern analyzer (docs/scorers.md, Pattern analyzer) -- */
 
 typedef enum {
     AU_TIER_MEGA,  /* weight 10 */
@@ -164,7 +120,7 @@ typedef enum {
 } au_tier_t;
 
 typedef struct {
-    const char *name; /* lower case, e.g. "tiktok" */
+    const char *name; /* any case: "TikTok" is "tiktok" */
     double score;
 } au_platform_score_t;
 
@@ -176,10 +132,10 @@ typedef struct {
     const au_tier_t *creators;
     size_t n_creators;
     double release_date; /* seconds since the epoch, or NAN */
-    int has_audio;       /* 0: every audio quantity is 0, as in the original */
+    int has_audio;       /* 0: no audio at all, every audio quantity is 0 */
     double danceability, energy, valence; /* [0, 1] or NAN (then 0.5) */
     double tempo;                         /* BPM > 0 or NAN (then 120) */
-    const char *genre;                    /* NULL when unknown */
+    const char *genre;                    /* any case; NULL when unknown */
 } au_pattern_input_t;
 
 typedef enum {
@@ -201,7 +157,7 @@ typedef enum {
     AU_TIMING_GOOD,
     AU_TIMING_MODERATE,
     AU_TIMING_LOW,
-    AU_TIMING_UNKNOWN
+    AU_TIMING_NEUTRAL /* no release date: window score 0 */
 } au_timing_t;
 
 typedef enum {
@@ -211,7 +167,7 @@ typedef enum {
     AU_VIRAL_UNLIKELY
 } au_viral_category_t;
 
-/* Key factors, in the original's order. */
+/* Key factors, in the order they are tested. */
 enum {
     AU_FACTOR_EXPLOSIVE_GROWTH = 1u << 0,
     AU_FACTOR_STEADY_GROWTH = 1u << 1,
@@ -241,7 +197,7 @@ typedef struct {
     au_growth_t pattern;
     au_vtrend_t velocity_trend;
     /* platforms */
-    size_t platform_count; /* 1 when none given, as in the original */
+    size_t platform_count; /* 1 when none given */
     double alignment;      /* NAN unless more than 1 platform */
     double diversity;      /* NAN unless more than 1 platform */
     double cross_platform_score;
@@ -286,15 +242,15 @@ void au_pattern_input_init(au_pattern_input_t *in);
  * prorated by its 4 values). */
 int au_pattern_analyze(const au_pattern_input_t *in, double now,
                        au_pattern_t *out);
-/* Writes the original's key-factor sentence for one AU_FACTOR_* bit into
- * buf (cross-platform names the platform count); returns the length as
- * snprintf does, or AU_EINVAL for an unknown bit or NULL buf. */
+/* Writes the key-factor sentence of one AU_FACTOR_* bit into buf
+ * (cross-platform names the platform count); returns the length as snprintf
+ * does, or AU_EINVAL for an unknown bit or NULL buf. */
 int au_pattern_factor_text(unsigned factor, size_t n_platforms, char *buf,
                            size_t cap);
 /* "explosive_growth", "steady_growth", "declining", "stable",
  * "insufficient_data". */
 const char *au_growth_name(au_growth_t g);
-/* "optimal", "good", "moderate", "low", "unknown". */
+/* "optimal", "good", "moderate", "low", "neutral". */
 const char *au_timing_name(au_timing_t t);
 /* "highly_likely", "likely", "possible", "unlikely". */
 const char *au_viral_category_name(au_viral_category_t c);
@@ -302,7 +258,7 @@ const char *au_viral_category_name(au_viral_category_t c);
  * anything else. */
 const char *au_pattern_risk_name(unsigned risk);
 
-/* ---- Trend analyzer (reference 3.3) ----------------------------------- */
+/* ---- Trend analyzer (docs/scorers.md, Trend analyzer) ---------------- */
 
 #define AU_TREND_MIN_POINTS 5
 #define AU_TREND_RETENTION_DAYS 365
@@ -312,7 +268,8 @@ typedef enum {
     AU_DIR_FALLING,
     AU_DIR_STABLE,
     AU_DIR_VOLATILE,
-    AU_DIR_EMERGING,
+    AU_DIR_EMERGING, /* never classified: a caller's label for items that
+                        pass au_trend_is_emerging */
     AU_DIR_VIRAL
 } au_direction_t;
 
@@ -346,13 +303,12 @@ typedef struct {
 } au_continuation_t;
 
 /* Metrics of points sorted by t (non-decreasing), at least
- * AU_TREND_MIN_POINTS of them; fewer is AU_EINVAL, as the original analyzer
- * refuses them. */
+ * AU_TREND_MIN_POINTS of them; fewer is AU_EINVAL. */
 int au_trend_analyze(const au_point_t *points, size_t n,
                      au_trend_metrics_t *out);
-/* The original's direction rule, first match: growth >= 50 viral,
- * volatility >= 0.30 volatile, strength < 0.7 stable, growth >= 15 rising,
- * growth <= -15 falling, otherwise stable. */
+/* The direction rule, first match: growth >= 50 viral, volatility >= 0.30
+ * volatile, strength < 0.7 stable, growth >= 15 rising, growth <= -15
+ * falling, otherwise stable. */
 au_direction_t au_trend_classify(double growth_rate, double volatility,
                                  double strength);
 /* au_trend_classify applied to metrics. */
@@ -378,7 +334,7 @@ int au_trend_continuation(const au_point_t *points, size_t n, size_t periods,
 /* "rising", "falling", "stable", "volatile", "emerging", "viral". */
 const char *au_direction_name(au_direction_t d);
 
-/* ---- Mood scorer and playlists (reference 3.4) ------------------------ */
+/* ---- Mood scorer and playlists (docs/scorers.md, Mood scorer) -------- */
 
 typedef enum {
     AU_MOOD_HAPPY_UPBEAT,
@@ -393,7 +349,7 @@ typedef enum {
 } au_mood_t;
 
 /* NAN marks a feature that was not measured; the score then uses the
- * original's per-track default (0.5, tempo 120) and coverage drops. */
+ * per-track default (0.5, tempo 120) and coverage drops. */
 typedef struct {
     double valence;      /* [0, 1] */
     double energy;       /* [0, 1] */
@@ -405,17 +361,17 @@ typedef struct {
  * the share of the mood's weight carried by measured features, 0..1. */
 int au_mood_score(const au_mood_features_t *f, au_mood_t mood, double *score,
                   double *coverage);
-/* "HAPPY_UPBEAT", ... the original's enum names. */
+/* "HAPPY_UPBEAT", ... the mood's name in upper case. */
 const char *au_mood_name(au_mood_t mood);
-/* "Happy & Upbeat", ... the original's labels without emoji. */
+/* "Happy & Upbeat", ... the mood's label, without emoji. */
 const char *au_mood_label(au_mood_t mood);
 
 #define AU_MOOD_MAX_TRACKS ((size_t)1 << 24)
 
 typedef struct {
-    double min_score;    /* keep scores >= this; original 60 */
-    size_t max_per_mood; /* original 50 */
-    double min_coverage; /* 0..1; 0 keeps estimated tracks, as the original */
+    double min_score;    /* keep scores >= this; default 60 */
+    size_t max_per_mood; /* default 50 */
+    double min_coverage; /* 0..1; default 0 keeps tracks scored on defaults */
 } au_mood_options_t;
 
 typedef struct {
@@ -426,7 +382,7 @@ typedef struct {
 
 typedef struct au_mood_playlists_t au_mood_playlists_t;
 
-/* The original's defaults: min_score 60, 50 per mood, min_coverage 0. */
+/* The defaults: min_score 60, 50 per mood, min_coverage 0. */
 void au_mood_options_default(au_mood_options_t *opt);
 /* Builds one list per mood: every track scoring >= min_score with enough
  * coverage, best first, capped at max_per_mood; a track may be in several.
@@ -443,7 +399,7 @@ au_mood_playlists_entries(const au_mood_playlists_t *self, au_mood_t mood);
 /* Frees the playlists and sets *self_p to NULL; NULL-safe. */
 void au_mood_playlists_destroy(au_mood_playlists_t **self_p);
 
-/* ---- Cross-platform spread (reference 3.5) ---------------------------- */
+/* ---- Cross-platform spread (docs/scorers.md, Cross-platform spread) -- */
 
 /* One stored trend row of the track: which platform, when first detected,
  * and its score there. */
@@ -470,7 +426,7 @@ typedef struct {
  * appearance. platforms and steps are caller arrays of cap entries (steps
  * uses n_platforms - 1). *total_hours is the time from the first platform to
  * the last. More distinct platforms than cap is AU_ETOOBIG. n 0 gives
- * *n_platforms 0 (the original's "No cross-platform data found"). */
+ * *n_platforms 0 ("no cross-platform data"). */
 int au_spread_analyze(const au_spread_obs_t *obs, size_t n,
                       au_spread_platform_t *platforms, size_t cap,
                       size_t *n_platforms, au_spread_step_t *steps,

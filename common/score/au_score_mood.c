@@ -1,4 +1,6 @@
-/* au_score_mood.c: the mood scorer and playlist builder (reference 3.4). */
+/* au_score_mood.c: the mood scorer and playlist builder. Each mood is a
+ * profile of ranges and weights, the predecessor's table unchanged
+ * (docs/scorers.md, Mood scorer). */
 #include "au_score.h"
 
 #include <math.h>
@@ -14,88 +16,31 @@ typedef struct {
     double w_valence, w_energy, w_tempo, w_dance;
 } profile_t;
 
+/* One profile per mood, in au_mood_t order, with the columns of the table
+ * in docs/scorers.md, Mood scorer: the valence, energy and tempo ranges, the
+ * danceability minimum, then the weights of valence, energy, tempo and
+ * danceability. Laid out by hand (clang-format off) so that each row reads
+ * like that table's and can be checked against it. */
+/* clang-format off */
 static const profile_t profiles[AU_MOOD_COUNT] = {
-    {"HAPPY_UPBEAT",
-     "Happy & Upbeat",
-     {0.6, 1.0},
-     {0.6, 1.0},
-     {100, 180},
-     0.5,
-     1.5,
-     1.2,
-     0.8,
-     1.0},
-    {"CHILL_RELAXED",
-     "Chill & Relaxed",
-     {0.3, 0.7},
-     {0.0, 0.5},
-     {60, 110},
-     0.0,
-     0.8,
-     1.5,
-     1.0,
-     0.5},
-    {"ENERGETIC_INTENSE",
-     "Energetic & Intense",
-     {0.4, 1.0},
-     {0.8, 1.0},
-     {130, 200},
-     0.4,
-     0.5,
-     2.0,
-     1.5,
-     1.0},
-    {"MELANCHOLIC",
-     "Melancholic & Reflective",
-     {0.0, 0.4},
-     {0.0, 0.5},
-     {60, 120},
-     0.0,
-     2.0,
-     1.2,
-     0.6,
-     0.3},
-    {"FOCUS",
-     "Focus & Concentration",
-     {0.2, 0.6},
-     {0.3, 0.7},
-     {80, 130},
-     0.0,
-     0.5,
-     1.0,
-     0.8,
-     0.3},
-    {"PARTY_DANCE",
-     "Party & Dance",
-     {0.5, 1.0},
-     {0.7, 1.0},
-     {110, 140},
-     0.7,
-     1.0,
-     1.5,
-     1.2,
-     2.0},
-    {"LATE_NIGHT",
-     "Late Night Vibes",
-     {0.2, 0.6},
-     {0.2, 0.5},
-     {70, 100},
-     0.0,
-     1.0,
-     1.5,
-     1.0,
-     0.5},
-    {"MORNING_ENERGY",
-     "Morning Energy",
-     {0.5, 0.9},
-     {0.5, 0.8},
-     {100, 140},
-     0.4,
-     1.5,
-     1.3,
-     0.9,
-     0.8},
+    {"HAPPY_UPBEAT", "Happy & Upbeat",
+     {0.6, 1.0}, {0.6, 1.0}, {100, 180}, 0.5, 1.5, 1.2, 0.8, 1.0},
+    {"CHILL_RELAXED", "Chill & Relaxed",
+     {0.3, 0.7}, {0.0, 0.5}, { 60, 110}, 0.0, 0.8, 1.5, 1.0, 0.5},
+    {"ENERGETIC_INTENSE", "Energetic & Intense",
+     {0.4, 1.0}, {0.8, 1.0}, {130, 200}, 0.4, 0.5, 2.0, 1.5, 1.0},
+    {"MELANCHOLIC", "Melancholic & Reflective",
+     {0.0, 0.4}, {0.0, 0.5}, { 60, 120}, 0.0, 2.0, 1.2, 0.6, 0.3},
+    {"FOCUS", "Focus & Concentration",
+     {0.2, 0.6}, {0.3, 0.7}, { 80, 130}, 0.0, 0.5, 1.0, 0.8, 0.3},
+    {"PARTY_DANCE", "Party & Dance",
+     {0.5, 1.0}, {0.7, 1.0}, {110, 140}, 0.7, 1.0, 1.5, 1.2, 2.0},
+    {"LATE_NIGHT", "Late Night Vibes",
+     {0.2, 0.6}, {0.2, 0.5}, { 70, 100}, 0.0, 1.0, 1.5, 1.0, 0.5},
+    {"MORNING_ENERGY", "Morning Energy",
+     {0.5, 0.9}, {0.5, 0.8}, {100, 140}, 0.4, 1.5, 1.3, 0.9, 0.8},
 };
+/* clang-format on */
 
 /* Distance from x to the closed range [lo, hi]; 0 inside. */
 static double distance(double x, const double r[2])
@@ -120,6 +65,10 @@ static double or_default(double x, double dflt)
     return isnan(x) ? dflt : x;
 }
 
+/* A missing feature takes the per-track default, so the score matches the
+ * golden values, and lowers coverage, so the caller can see it was guessed.
+ * Danceability counts its raw value once it reaches the minimum, not 1:
+ * the predecessor's rule, kept. */
 static void score_one(const au_mood_features_t *f, const profile_t *p,
                       double *score, double *coverage)
 {
@@ -178,7 +127,8 @@ void au_mood_options_default(au_mood_options_t *opt)
     opt->min_coverage = 0.0;
 }
 
-/* Best score first; equal scores keep input order, like a stable sort. */
+/* Best score first; equal scores keep input order (qsort is not stable, so
+ * the index decides). */
 static int by_score_desc(const void *a, const void *b)
 {
     const au_mood_entry_t *x = a, *y = b;

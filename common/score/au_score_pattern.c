@@ -1,16 +1,18 @@
-/* au_score_pattern.c: the rule-based viral pattern analyzer (reference
- * 3.2). Despite the original calling it ML, it is hand-written rules. */
+/* au_score_pattern.c: the rule-based viral pattern analyzer. Five signals
+ * (growth, platforms, creators, timing, audio) from hand-set rules, not a
+ * trained model; every weight and threshold below is the predecessor's, and
+ * docs/scorers.md, Pattern analyzer, lists them with the choices made where
+ * the predecessor gave no answer. */
 #include "au_score.h"
 
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
+#include "au_date.h"
 #include "au_err.h"
 
-/* Beyond this many seconds from the epoch the month arithmetic below could
- * overflow; no real date is that far out. */
+/* Beyond this many seconds from the epoch the calendar arithmetic could
+ * overflow; no real date is that far out (about three million years). */
 #define MAX_ABS_TIME 1e14
 
 static double clamp01(double x)
@@ -29,21 +31,33 @@ static double pstd(const double *x, size_t n)
     return sqrt(s / (double)n);
 }
 
-/* Month 1..12 of a UTC time, from the days-to-civil conversion of the
- * proleptic Gregorian calendar (eras of 400 years starting in March). */
+/* Month 1..12 of a UTC time, from the shared civil calendar. */
 static int utc_month(double t)
 {
-    int64_t z = (int64_t)floor(t / AU_SCORE_DAY) + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    return (int)(mp < 10 ? mp + 3 : mp - 9);
+    int year, month, day;
+    au_date_to_ymd((long)floor(t / AU_SCORE_DAY), &year, &month, &day);
+    return month;
 }
 
+/* January first; docs/scorers.md, Pattern analyzer, has the table. */
 static const double seasonal_by_month[12] = {0.8, 0.7, 0.8, 0.9, 1.0, 1.1,
                                              1.2, 1.1, 1.0, 0.9, 0.8, 0.9};
+
+/* 1 when name equals lower, a lower-case ASCII name, without regard to
+ * case: the predecessor lower-cased genre and platform names before looking
+ * them up, so "Rap" and "TikTok" count. Not strcasecmp, which follows the
+ * process locale; a pure function reads no global state. */
+static int name_is(const char *name, const char *lower)
+{
+    for (; *name && *lower; name++, lower++) {
+        int c = (unsigned char)*name;
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)*lower)
+            return 0;
+    }
+    return *name == '\0' && *lower == '\0';
+}
 
 static int optional_ok(double x, double lo, double hi)
 {
@@ -86,6 +100,10 @@ void au_pattern_input_init(au_pattern_input_t *in)
     in->danceability = in->energy = in->valence = in->tempo = NAN;
 }
 
+/* Velocities are the differences of the history. With fewer than two
+ * points there is no pattern at all (AU_GROWTH_INSUFFICIENT), and with
+ * fewer than two velocities no consistency, so a single step can never
+ * look steady. */
 static void analyze_growth(const double *h, size_t n, au_pattern_t *r)
 {
     size_t m = n > 0 ? n - 1 : 0; /* number of velocities */
@@ -96,6 +114,8 @@ static void analyze_growth(const double *h, size_t n, au_pattern_t *r)
     r->velocity_slope = NAN;
     r->velocity_trend = AU_VTREND_STABLE;
     if (m >= 2) {
+        /* The velocities' mean telescopes to (last - first) / m; one pass
+         * gathers their spread and their least-squares slope over i. */
         double vmean = (h[n - 1] - h[0]) / (double)m, ss = 0.0;
         double xmean = (double)(m - 1) / 2.0, sxy = 0.0, sxx = 0.0;
         for (size_t i = 0; i < m; i++) {
@@ -125,10 +145,14 @@ static void analyze_growth(const double *h, size_t n, au_pattern_t *r)
     else
         r->pattern = AU_GROWTH_STABLE;
 
+    /* In au_growth_t order; too little history gets the "otherwise"
+     * value, neither rewarded nor punished. */
     static const double signal[] = {0.9, 0.7, 0.1, 0.4, 0.4};
     r->growth_signal = signal[r->pattern];
 }
 
+/* One bit per platform type, so diversity counts distinct types; every
+ * unlisted name shares the one "other" type. */
 static unsigned platform_type_bit(const char *name)
 {
     static const char *const types[][3] = {
@@ -141,7 +165,7 @@ static unsigned platform_type_bit(const char *name)
     size_t ntypes = sizeof types / sizeof types[0];
     for (size_t t = 0; t < ntypes; t++)
         for (size_t k = 0; k < 3; k++)
-            if (types[t][k] && strcmp(types[t][k], name) == 0)
+            if (types[t][k] && name_is(name, types[t][k]))
                 return 1u << t;
     return 1u << ntypes; /* "other" */
 }
@@ -149,6 +173,8 @@ static unsigned platform_type_bit(const char *name)
 static void analyze_platforms(const au_platform_score_t *p, size_t n,
                               au_pattern_t *r)
 {
+    /* No platforms counts as one, so such a track carries the
+     * single-platform risk. */
     r->platform_count = n ? n : 1;
     r->alignment = NAN;
     r->diversity = NAN;
@@ -186,6 +212,7 @@ static void analyze_creators(const au_tier_t *c, size_t n, au_pattern_t *r)
         small += c[i] == AU_TIER_MICRO || c[i] == AU_TIER_NANO;
     }
     r->influence = fmin(1.0, sum / 100.0);
+    /* A share of small creators means nothing among a handful. */
     r->organic = n > 5 ? fmin(1.0, 1.5 * (double)small / (double)n) : 0.0;
     r->creator_signal = (r->influence + r->organic) / 2.0;
 }
@@ -194,10 +221,13 @@ static void analyze_timing(double release, double now, au_pattern_t *r)
 {
     r->seasonal = seasonal_by_month[utc_month(now) - 1];
     if (isnan(release)) {
+        /* Without a date the window earns nothing, but the timing is
+         * neutral rather than late: no late-timing risk. */
         r->days_since_release = NAN;
         r->window_score = 0.0;
-        r->timing = AU_TIMING_UNKNOWN;
+        r->timing = AU_TIMING_NEUTRAL;
     } else {
+        /* Whole days, as Python's timedelta.days: 7.9 days is still 7. */
         double days = floor((now - release) / AU_SCORE_DAY);
         r->days_since_release = days;
         if (days <= 7.0)
@@ -244,7 +274,8 @@ static unsigned key_factors(const au_pattern_t *r, double dance)
     unsigned f = 0;
     if (r->growth_signal > 0.7 && r->pattern == AU_GROWTH_EXPLOSIVE)
         f |= AU_FACTOR_EXPLOSIVE_GROWTH;
-    /* Unreachable as in the original: steady growth scores exactly 0.7. */
+    /* Never true: steady growth scores exactly 0.7. Kept as ported rather
+     * than guessing the threshold that was meant. */
     if (r->growth_signal > 0.7 && r->pattern == AU_GROWTH_STEADY)
         f |= AU_FACTOR_STEADY_GROWTH;
     if (r->platform_signal > 0.6 && r->platform_count >= 3)
@@ -262,13 +293,17 @@ static unsigned key_factors(const au_pattern_t *r, double dance)
     return f;
 }
 
+static int saturated_genre(const char *g)
+{
+    return g &&
+           (name_is(g, "pop") || name_is(g, "hip-hop") || name_is(g, "rap"));
+}
+
 static void assess_risks(const au_pattern_input_t *in, au_pattern_t *r)
 {
-    const char *g = in->genre;
     double sum = 0.0;
     r->risks = 0;
-    if (g &&
-        (!strcmp(g, "pop") || !strcmp(g, "hip-hop") || !strcmp(g, "rap"))) {
+    if (saturated_genre(in->genre)) {
         r->risks |= AU_PRISK_SATURATED_GENRE;
         sum += 0.2;
     }
@@ -280,6 +315,7 @@ static void assess_risks(const au_pattern_input_t *in, au_pattern_t *r)
         r->risks |= AU_PRISK_LATE_TIMING;
         sum += 0.25;
     }
+    /* Counts creators of any tier: three nano creators are not "few". */
     if (in->n_creators < 3) {
         r->risks |= AU_PRISK_FEW_CREATORS;
         sum += 0.2;
@@ -297,6 +333,10 @@ static void assess_risks(const au_pattern_input_t *in, au_pattern_t *r)
         r->risk_level = AU_RISK_LOW;
 }
 
+/* The AU_MISS_* bits, and in *coverage the share of viral_probability's
+ * weight resting on measured inputs. The seasonal factor always comes from
+ * now, but timing earns credit only with a release date, the one thing it
+ * measures about the track. */
 static unsigned missing_of(const au_pattern_input_t *in, double *coverage)
 {
     unsigned m = 0;
@@ -418,8 +458,8 @@ const char *au_growth_name(au_growth_t g)
 const char *au_timing_name(au_timing_t t)
 {
     static const char *const names[] = {"optimal", "good", "moderate", "low",
-                                        "unknown"};
-    return (unsigned)t <= AU_TIMING_UNKNOWN ? names[t] : "unknown";
+                                        "neutral"};
+    return (unsigned)t <= AU_TIMING_NEUTRAL ? names[t] : "unknown";
 }
 
 const char *au_viral_category_name(au_viral_category_t c)

@@ -1,7 +1,8 @@
-/* au_score_spread.c: cross-platform spread (reference 3.5), the only
- * inter-platform measure the original really computes: the order in which
- * platforms picked a track up, the lag between them and the change in peak
- * score. */
+/* au_score_spread.c: cross-platform spread, the only measure between
+ * platforms the predecessor really computed: the order in which platforms
+ * picked a track up, the lag between them and the change in peak score
+ * (docs/scorers.md, Cross-platform spread). Selecting the track's rows is
+ * the store's job; this takes them as input. */
 #include "au_score.h"
 
 #include <math.h>
@@ -16,6 +17,8 @@ static int obs_ok(const au_spread_obs_t *o)
            isfinite(o->score) && o->score >= 0.0 && o->score <= 100.0;
 }
 
+/* Ties in first appearance go by name, so the order, and with it every
+ * step, does not depend on the order of the rows. */
 static int by_first_seen(const void *a, const void *b)
 {
     const au_spread_platform_t *x = a, *y = b;

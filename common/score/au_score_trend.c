@@ -1,11 +1,16 @@
-/* au_score_trend.c: the trend analyzer of the trend schema engine
- * (reference 3.3). */
+/* au_score_trend.c: the trend analyzer. Metrics of a time series (velocity,
+ * acceleration, run-length momentum, volatility, strength), the direction
+ * rule and the pieces of the predecessor's trend queries; docs/scorers.md,
+ * Trend analyzer, has the formulas and golden values. */
 #include "au_score.h"
 
 #include <math.h>
 
 #include "au_err.h"
 
+/* Fewer than AU_TREND_MIN_POINTS is an error rather than empty metrics, so
+ * a caller cannot mistake "too short" for a score. Equal times are allowed:
+ * every metric works on the index, not on the gap. */
 static int check_points(const au_point_t *p, size_t n)
 {
     if (!p || n < AU_TREND_MIN_POINTS)
@@ -99,7 +104,8 @@ int au_trend_analyze(const au_point_t *points, size_t n,
     m.growth_rate = p[0].value != 0.0
                         ? (p[n - 1].value - p[0].value) / p[0].value * 100.0
                         : 0.0;
-    /* A constant series has no correlation; the original maps NaN to 0. */
+    /* A constant series has no correlation (0/0): call it 0, no trend. The
+     * cap keeps rounding from reporting a strength above 1. */
     m.strength = f.syy > 0.0 ? fabs(f.sxy / sqrt(f.sxx * f.syy)) : 0.0;
     m.strength = fmin(1.0, m.strength);
     *out = m;
@@ -109,6 +115,8 @@ int au_trend_analyze(const au_point_t *points, size_t n,
 au_direction_t au_trend_classify(double growth_rate, double volatility,
                                  double strength)
 {
+    /* Growth is tested before volatility, so a fast-growing erratic series
+     * is viral, not volatile; the golden artist_4 depends on that order. */
     if (growth_rate >= 50.0)
         return AU_DIR_VIRAL;
     if (volatility >= 0.30)
@@ -170,8 +178,9 @@ int au_trend_window_select(const au_point_t *points, size_t n,
         if (!isfinite(points[i].t) || (i > 0 && points[i].t < points[i - 1].t))
             return AU_EINVAL;
     }
-    /* The original drops points older than its retention, so longer
-     * windows never reach further back than that. */
+    /* The predecessor deleted points older than its retention, so its
+     * longer windows never reached further back; the windows keep that
+     * meaning (docs/scorers.md, Trend analyzer). */
     double cutoff = now - fmin(window, AU_TREND_RETENTION_DAYS * AU_SCORE_DAY);
     size_t i = 0;
     while (i < n && points[i].t < cutoff)

@@ -1,4 +1,7 @@
-/* au_score_viral.c: the enhanced viral predictor (reference 3.1). */
+/* au_score_viral.c: the enhanced viral predictor. A weighted sum of
+ * platform, social and audio scores, plus momentum, acceleration and peak
+ * timing from the track's history; every constant is the predecessor's
+ * (docs/scorers.md, Viral predictor). */
 #include "au_score.h"
 
 #include <math.h>
@@ -18,7 +21,7 @@ static double mean(const double *x, size_t n)
     return s / (double)n;
 }
 
-/* Population variance, as numpy's default. */
+/* Population variance (divide by n), as numpy's default was. */
 static double pvar(const double *x, size_t n)
 {
     double m = mean(x, n);
@@ -28,7 +31,8 @@ static double pvar(const double *x, size_t n)
     return s / (double)n;
 }
 
-/* The weights exp(linspace(-1, 0, n)): recent entries weigh most. */
+/* The weights exp(linspace(-1, 0, n)): recent entries weigh most, the last
+ * e times the first. numpy's linspace of one point is its start. */
 static double exp_weight(size_t k, size_t n)
 {
     if (n < 2)
@@ -60,6 +64,7 @@ static int check_input(const au_viral_input_t *in)
         return AU_EINVAL;
     if (in->n_history > 0 && !in->history)
         return AU_EINVAL;
+    /* Strictly increasing times: the rates divide by the gap. */
     for (size_t i = 0; i < in->n_history; i++) {
         const au_point_t *p = &in->history[i];
         if (!isfinite(p->t) || !isfinite(p->value))
@@ -191,6 +196,78 @@ static au_rec_t rec_of(const au_viral_t *r)
     return AU_REC_HOLD;
 }
 
+/* The three components of viral_score. A social count that was not
+ * reported adds 0 and an audio feature 0.5, so no audio at all gives 50:
+ * the golden values rest on these fallbacks. *social_n and *audio_n count
+ * the values that were reported. */
+static void components(const au_viral_input_t *in, au_viral_t *r,
+                       size_t *social_n, size_t *audio_n)
+{
+    size_t np = in->n_platforms;
+    r->platform_avg = np ? mean(in->platform_scores, np) : 50.0;
+    if (!np)
+        r->missing |= AU_MISS_PLATFORMS;
+
+    double social[3] = {in->mentions, in->shares, in->comments};
+    double counts[3];
+    *social_n = 0;
+    for (size_t i = 0; i < 3; i++) {
+        counts[i] = isnan(social[i]) ? 0.0 : social[i];
+        *social_n += !isnan(social[i]);
+    }
+    if (*social_n < 3)
+        r->missing |= AU_MISS_SOCIAL;
+    r->social_score =
+        fmin(100.0, counts[0] / 100.0 + counts[1] / 50.0 + counts[2] / 25.0);
+
+    double audio[3] = {in->danceability, in->energy, in->valence};
+    double audio_sum;
+    *audio_n = sum_present(audio, 3, 0.5, &audio_sum);
+    if (*audio_n < 3)
+        r->missing |= AU_MISS_AUDIO;
+    r->audio_score = audio_sum / 3.0 * 100.0;
+}
+
+/* Momentum needs two points and acceleration three. With at most one point
+ * both are estimated from viral_score; two points give acceleration 0, not
+ * the estimate, as the predecessor did. Either way `missing` says so. */
+static void history_scores(const au_point_t *h, size_t nh, au_viral_t *r)
+{
+    if (nh >= 2) {
+        r->momentum = momentum_of(h, nh);
+    } else {
+        r->momentum = 0.8 * r->viral_score;
+        r->missing |= AU_MISS_MOMENTUM;
+    }
+    if (nh >= 3) {
+        r->acceleration = acceleration_of(h, nh);
+    } else {
+        r->acceleration = nh >= 2 ? 0.0 : 0.5 * (r->viral_score - 50.0);
+        r->missing |= AU_MISS_ACCEL;
+    }
+}
+
+/* confidence credits consistency 0.5 when there are no platforms to be
+ * consistent; measured_confidence credits 0 there and is scaled by the
+ * share of viral_score's weight that was reported (docs/scorers.md,
+ * Missing inputs). */
+static void confidences(const au_viral_input_t *in, size_t social_n,
+                        size_t audio_n, au_viral_t *r)
+{
+    size_t np = in->n_platforms, nh = in->n_history;
+    double consistency = 0.5, measured_consistency = 0.0;
+    if (np) {
+        consistency = 1.0 - sqrt(pvar(in->platform_scores, np)) / 100.0;
+        measured_consistency = consistency;
+    }
+    double base =
+        0.4 * fmin(1.0, (double)np / 4.0) + 0.3 * fmin(1.0, (double)nh / 10.0);
+    r->confidence = base + 0.3 * consistency;
+    double coverage = (np ? 0.40 : 0.0) + 0.35 * (double)social_n / 3.0 +
+                      0.25 * (double)audio_n / 3.0;
+    r->measured_confidence = (base + 0.3 * measured_consistency) * coverage;
+}
+
 int au_viral_predict(const au_viral_input_t *in, au_viral_t *out)
 {
     if (!in || !out)
@@ -199,62 +276,15 @@ int au_viral_predict(const au_viral_input_t *in, au_viral_t *out)
     if (rc)
         return rc;
     au_viral_t r = {0};
-    size_t np = in->n_platforms, nh = in->n_history;
-
-    r.platform_avg = np ? mean(in->platform_scores, np) : 50.0;
-    if (!np)
-        r.missing |= AU_MISS_PLATFORMS;
-
-    /* A count that was not reported contributes 0, as a missing key did. */
-    double social[3] = {in->mentions, in->shares, in->comments};
-    double counts[3];
-    size_t social_n = 0;
-    for (size_t i = 0; i < 3; i++) {
-        counts[i] = isnan(social[i]) ? 0.0 : social[i];
-        social_n += !isnan(social[i]);
-    }
-    if (social_n < 3)
-        r.missing |= AU_MISS_SOCIAL;
-    r.social_score =
-        fmin(100.0, counts[0] / 100.0 + counts[1] / 50.0 + counts[2] / 25.0);
-
-    /* Missing features default to 0.5, so no audio at all gives 50. */
-    double audio[3] = {in->danceability, in->energy, in->valence};
-    double audio_sum;
-    size_t audio_n = sum_present(audio, 3, 0.5, &audio_sum);
-    if (audio_n < 3)
-        r.missing |= AU_MISS_AUDIO;
-    r.audio_score = audio_sum / 3.0 * 100.0;
-
+    size_t social_n, audio_n;
+    components(in, &r, &social_n, &audio_n);
     r.viral_score =
         0.40 * r.platform_avg + 0.35 * r.social_score + 0.25 * r.audio_score;
-
-    if (nh >= 2) {
-        r.momentum = momentum_of(in->history, nh);
-    } else {
-        r.momentum = 0.8 * r.viral_score;
-        r.missing |= AU_MISS_MOMENTUM;
-    }
-    if (nh >= 3) {
-        r.acceleration = acceleration_of(in->history, nh);
-    } else {
-        r.acceleration = nh >= 2 ? 0.0 : 0.5 * (r.viral_score - 50.0);
-        r.missing |= AU_MISS_ACCEL;
-    }
-    r.velocity = np ? velocity_of(in->platform_scores, np) : 0.0;
-
-    double consistency = 0.5, measured_consistency = 0.0;
-    if (np) {
-        consistency = 1.0 - sqrt(pvar(in->platform_scores, np)) / 100.0;
-        measured_consistency = consistency;
-    }
-    double base =
-        0.4 * fmin(1.0, (double)np / 4.0) + 0.3 * fmin(1.0, (double)nh / 10.0);
-    r.confidence = base + 0.3 * consistency;
-    double coverage = (np ? 0.40 : 0.0) + 0.35 * (double)social_n / 3.0 +
-                      0.25 * (double)audio_n / 3.0;
-    r.measured_confidence = (base + 0.3 * measured_consistency) * coverage;
-
+    history_scores(in->history, in->n_history, &r);
+    r.velocity = in->n_platforms
+                     ? velocity_of(in->platform_scores, in->n_platforms)
+                     : 0.0;
+    confidences(in, social_n, audio_n, &r);
     peak_timing(&r);
     r.risk = risk_of(&r);
     r.recommendation = rec_of(&r);
