@@ -90,7 +90,7 @@ int au_cache_mset(au_cache_t *c, au_cache_kind_t kind, size_t n,
 int au_cache_mdel(au_cache_t *c, au_cache_kind_t kind, size_t n,
                   const char *const *keys);
 
-/* Memoize (the original's @cached): on a miss, one process takes a short
+/* Memoize (a cached function call): on a miss, one process takes a short
  * fill lock and calls fill(); others wait briefly for its result and
  * call fill() themselves if it does not arrive. fill returns 0 and a
  * malloc'd value, or an error which is returned as is (not cached). */

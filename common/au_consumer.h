@@ -2,7 +2,7 @@
  * one message at a time, decodes it strictly (a malformed batch is logged,
  * counted and dropped: its job's lease will expire and the job will be
  * retried, and dead-lettered if it keeps arriving broken), hands it to the
- * stage, and keeps heartbeats, readiness and metrics current. */
+ * worker's handler, and keeps heartbeats, readiness and metrics current. */
 #ifndef AU_CONSUMER_H
 #define AU_CONSUMER_H
 

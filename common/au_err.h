@@ -9,7 +9,9 @@
 #include <stddef.h>
 
 /* X(name, value, message). Values are stable: they appear in logs,
- * metrics labels and dead-letter reasons. Append, never renumber. */
+ * metrics labels and dead-letter reasons. Append, never renumber; a code
+ * that is retired leaves its value unused (-24 was "job is dead"). HTTP
+ * and RATELIMIT belong to the HTTP sources (docs/ARCHITECTURE.md). */
 #define AU_ERRNO_MAP(X)                                                        \
     X(OK, 0, "success")                                                        \
     X(NOMEM, -1, "out of memory")                                              \
@@ -35,7 +37,6 @@
     X(RATELIMIT, -21, "rate limited")                                          \
     X(ZMQ, -22, "messaging error")                                             \
     X(INTR, -23, "interrupted")                                                \
-    X(DEAD, -24, "job is dead")                                                \
     X(RETRY, -25, "transient failure, retry")                                  \
     X(NESTING, -26, "nesting too deep")                                        \
     X(UTF8, -27, "invalid UTF-8")

@@ -17,11 +17,14 @@
 
 #include "au_zmq.h"
 
-#define AU__M_ERR_ONE(name, val, msg) +1
-/* Codes run 0, -1, -2, ... (the table is append-only), so -code indexes
- * them; slot 0 (AU_OK is never counted) holds codes outside the table. */
-enum { AU__M_NERR = 0 AU_ERRNO_MAP(AU__M_ERR_ONE) };
-#undef AU__M_ERR_ONE
+/* Codes run 0, -1, -2, ... (the table is append-only; a retired code
+ * leaves a hole), so -code indexes them; slot 0 (AU_OK is never counted)
+ * holds codes outside the table. Every code must fit: */
+#define AU__M_NERR 64
+#define AU__M_ERR_FITS(name, val, msg)                                         \
+    _Static_assert(-(val) < AU__M_NERR, "AU_E" #name " needs more slots");
+AU_ERRNO_MAP(AU__M_ERR_FITS)
+#undef AU__M_ERR_FITS
 
 /* Upper bounds of db_flush_seconds, in microseconds so that an
  * observation is compared with integers, plus the same as label text. */

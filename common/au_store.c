@@ -496,7 +496,7 @@ int au_store_tracks_bulk(PGconn *c, au_cache_t *cache, size_t n,
     bulk_arg_t arg = {c, tl.data, al.data, err};
     size_t len;
     if (cache) {
-        /* The database is part of the key (the original's key was not),
+        /* The database is part of the key (the Python predecessor's was not),
          * so two databases sharing one Redis never share an answer. */
         char key[160];
         char db[96];
@@ -630,7 +630,7 @@ int au_store_summary(PGconn *c, au_cache_t *cache, const char *platform,
     *json = NULL;
     if (!cache)
         return summary_fill(&arg, json, &len);
-    /* The original's key, plus the window's end so history queries for
+    /* The summary's key, plus the window's end so history queries for
      * different dates do not share an entry, plus the database. */
     char key[256], db[64];
     const char *dbp[] = {PQhost(c), PQport(c), PQdb(c)};

@@ -1,6 +1,7 @@
-/* au_store.h: the trend store (the original's store API, on PostgreSQL).
+/* au_store.h: the trend store, owner of the trends, tracks, artists,
+ * audio_features and viral_predictions tables (docs/ARCHITECTURE.md).
  *
- * Bulk writes go through COPY into a per-connection temporary staging
+ * Bulk writes go through COPY into a per-connection temporary load
  * table and one set-based upsert per table, so a batch of N rows costs a
  * handful of round trips, never N. */
 #ifndef AU_STORE_H
@@ -35,7 +36,7 @@ typedef struct {
     double mood_score;
 } au_trend_t;
 
-/* A viral prediction (the original's ViralPrediction). */
+/* A viral prediction: one row of viral_predictions. */
 typedef struct {
     const char *track_key, *track_name, *artist;
     double confidence;                       /* 0..1 */

@@ -262,7 +262,7 @@ Test(store, duplicate_rows_in_one_call_fix_the_successor_with_the_kept_one)
                 "SELECT position::text FROM trends WHERE "
                 "chart_date = '2019-01-01'",
                 "3");
-    /* Regression: the successor update used to read au_stage before
+    /* Regression: the successor update used to read the load table before
      * de-duplication and take an arbitrary duplicate's position. */
     expect_text(c,
                 "SELECT prev_position || ' ' || position_change FROM "

@@ -1,6 +1,6 @@
 /* au_analytics.h: the analytics stage. Scores each enriched batch against
  * its tracks' history and commits the rows together with the batch's
- * ledger entry in ONE transaction (DESIGN §2):
+ * ledger entry in ONE transaction (docs/ARCHITECTURE.md, "Delivery"):
  *   - a batch whose (job, attempt, seq) is already in the ledger changes
  *     nothing (AU_EDUP);
  *   - a batch from an attempt older than the job's current one, or for a
