@@ -1,5 +1,5 @@
 /* au_proto.c: encoder (msgpack-c's packer) and a bounded decoder for the
- * trend batch wire format, version 1. See PROTOCOL.md for the contract.
+ * trend batch wire format, version 2. See PROTOCOL.md for the contract.
  *
  * The decoder is our own cursor over the input rather than msgpack_unpack,
  * because msgpack-c allocates for every array/map header before it knows
@@ -64,15 +64,13 @@ enum {
     RK_TKEY,
     RK_AKEY,
     RK_AF,
-    RK_SCORE,
-    RK_PREV,
-    RK_CHG,
     RK_N
 };
 
-static const char *const rec_keys[RK_N] = {"pos",   "streams", "name", "artist",
-                                           "tid",   "tkey",    "akey", "af",
-                                           "score", "prev",    "chg"};
+/* Version 1's "score", "prev" and "chg" are not here: they are unknown
+ * keys now, skipped like any other (PROTOCOL.md, version history). */
+static const char *const rec_keys[RK_N] = {"pos", "streams", "name", "artist",
+                                           "tid", "tkey",    "akey", "af"};
 
 static const char *const feature_names[4] = {"danceability", "energy",
                                              "valence", "tempo"};
@@ -81,7 +79,6 @@ static const char *const feature_names[4] = {"danceability", "energy",
 #define REC_REQUIRED                                                           \
     (BIT(RK_POS) | BIT(RK_STREAMS) | BIT(RK_NAME) | BIT(RK_ARTIST))
 #define REC_ENRICHED (BIT(RK_TKEY) | BIT(RK_AKEY) | BIT(RK_AF))
-#define REC_SCORED (BIT(RK_SCORE) | BIT(RK_PREV) | BIT(RK_CHG))
 
 /* ---- checks shared by the encoder and the decoder ---------------------- */
 
@@ -195,9 +192,9 @@ static int check_envelope(const au_batch_t *b, int *key, char *why, size_t cap)
         snprintf(why, cap, "is %s but seq %d of %d batches",
                  b->last ? "true" : "false", (int)b->seq, (int)b->nbatches);
     } else if ((int)b->stage < AU_STAGE_RAW ||
-               (int)b->stage > AU_STAGE_SCORED) {
+               (int)b->stage > AU_STAGE_ENRICHED) {
         *key = EK_STAGE;
-        snprintf(why, cap, "must be 0, 1 or 2, got %d", (int)b->stage);
+        snprintf(why, cap, "must be 0 or 1, got %d", (int)b->stage);
     }
     return *key < 0 ? 0 : AU_ERANGE;
 }
@@ -212,19 +209,6 @@ static int check_record(const au_record_t *r, int *key, char *why, size_t cap)
     } else if (r->streams < -1) {
         *key = RK_STREAMS;
         snprintf(why, cap, "must be >= -1, got %lld", (long long)r->streams);
-    } else if (r->has_scores && !(r->score >= 0.0 && r->score <= 100.0)) {
-        *key = RK_SCORE;
-        snprintf(why, cap, "must be in 0..100, got %g", r->score);
-    } else if (r->has_scores && r->prev_position < 0) {
-        *key = RK_PREV;
-        snprintf(why, cap, "must be >= 0, got %d", (int)r->prev_position);
-    } else if (r->has_scores &&
-               (int64_t)r->position_change !=
-                   (r->prev_position ? (int64_t)r->prev_position - r->position
-                                     : 0)) {
-        *key = RK_CHG;
-        snprintf(why, cap, "must be prev - pos (0 when prev is 0), got %d",
-                 (int)r->position_change);
     }
     if (*key >= 0 || !r->has_features)
         return *key < 0 ? 0 : AU_ERANGE;
@@ -243,11 +227,7 @@ static int check_record(const au_record_t *r, int *key, char *why, size_t cap)
 /* Which record keys a stage allows beyond the raw ones. */
 static unsigned stage_allows(int stage)
 {
-    if (stage >= AU_STAGE_SCORED)
-        return REC_ENRICHED | REC_SCORED;
-    if (stage == AU_STAGE_ENRICHED)
-        return REC_ENRICHED;
-    return 0;
+    return stage == AU_STAGE_ENRICHED ? REC_ENRICHED : 0;
 }
 
 /* ---- validation and encoding ------------------------------------------ */
@@ -291,9 +271,9 @@ static int validate_record(const au_record_t *r, uint32_t i, int stage,
     }
     if (rc)
         return rc;
-    unsigned extra =
-        (r->track_key ? BIT(RK_TKEY) : 0) | (r->artist_key ? BIT(RK_AKEY) : 0) |
-        (r->has_features ? BIT(RK_AF) : 0) | (r->has_scores ? REC_SCORED : 0);
+    unsigned extra = (r->track_key ? BIT(RK_TKEY) : 0) |
+                     (r->artist_key ? BIT(RK_AKEY) : 0) |
+                     (r->has_features ? BIT(RK_AF) : 0);
     if (extra & ~stage_allows(stage)) {
         snprintf(f, sizeof(f), "records[%u]", i);
         snprintf(why, sizeof(why), "has fields of a later stage than %d",
@@ -347,7 +327,7 @@ static int pk_opt_str(msgpack_packer *pk, const char *s)
 static int pk_record(msgpack_packer *pk, const au_record_t *r)
 {
     size_t n = 5 + (r->track_key != NULL) + (r->artist_key != NULL) +
-               (r->has_features ? 1 : 0) + (r->has_scores ? 3 : 0);
+               (r->has_features ? 1 : 0);
     int rc = msgpack_pack_map(pk, n);
     rc |= pk_str(pk, "pos") | msgpack_pack_int32(pk, r->position);
     rc |= pk_str(pk, "streams") | msgpack_pack_int64(pk, r->streams);
@@ -364,11 +344,6 @@ static int pk_record(msgpack_packer *pk, const au_record_t *r)
         rc |= msgpack_pack_float(pk, r->energy);
         rc |= msgpack_pack_float(pk, r->valence);
         rc |= msgpack_pack_float(pk, r->tempo);
-    }
-    if (r->has_scores) {
-        rc |= pk_str(pk, "score") | msgpack_pack_double(pk, r->score);
-        rc |= pk_str(pk, "prev") | msgpack_pack_int32(pk, r->prev_position);
-        rc |= pk_str(pk, "chg") | msgpack_pack_int32(pk, r->position_change);
     }
     return rc;
 }
@@ -851,14 +826,8 @@ static int dec_rec_value(cur_t *c, int id, au_record_t *r)
         return rd_text(c, f, TXT_NONEMPTY, true, &r->track_key);
     case RK_AKEY:
         return rd_text(c, f, TXT_NONEMPTY, true, &r->artist_key);
-    case RK_AF:
-        return dec_features(c, r);
-    case RK_SCORE:
-        return rd_float(c, f, &r->score);
-    case RK_PREV:
-        return rd_i32(c, f, &r->prev_position);
     default:
-        return rd_i32(c, f, &r->position_change);
+        return dec_features(c, r);
     }
 }
 
@@ -891,16 +860,13 @@ static int dec_record(cur_t *c, uint32_t index, au_record_t *r, later_t *later)
             return rc;
     }
     for (int id = 0; id < RK_N; id++) {
-        bool need = (REC_REQUIRED & BIT(id)) ||
-                    ((seen & REC_SCORED) && (REC_SCORED & BIT(id)));
-        if (need && !(seen & BIT(id)))
+        if ((REC_REQUIRED & BIT(id)) && !(seen & BIT(id)))
             return fail(c, AU_EMISSING, h.off, rec_keys[id],
                         "required field missing");
     }
-    r->has_scores = (seen & REC_SCORED) != 0;
     if ((rc = check_record(r, &key, why, sizeof(why))) != 0)
         return fail(c, rc, off[key], rec_keys[key], "%s", why);
-    unsigned extra = seen & (REC_ENRICHED | REC_SCORED);
+    unsigned extra = seen & REC_ENRICHED;
     for (int id = 0; id < RK_N; id++) {
         if ((extra & BIT(id)) && !(later->keys & BIT(id))) {
             later->index[id] = index;

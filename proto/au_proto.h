@@ -1,4 +1,4 @@
-/* au_proto.h: the trend batch wire format, version 1 (see PROTOCOL.md).
+/* au_proto.h: the trend batch wire format, version 2 (see PROTOCOL.md).
  *
  * proto/ knows msgpack and nothing else. A batch is one ZeroMQ message:
  * an envelope map carrying (job, attempt, seq) and an array of records.
@@ -14,17 +14,18 @@
 
 #include "au_err.h"
 
-#define AU_PROTO_VERSION 1
+#define AU_PROTO_VERSION 2
 #define AU_PROTO_MAX_RECORDS 10000   /* records in one batch */
 #define AU_PROTO_MAX_STR 1024        /* bytes in one string */
 #define AU_PROTO_MAX_MSG (16u << 20) /* bytes in one message */
 #define AU_PROTO_MAX_DEPTH 16        /* nesting; the envelope is level 1 */
 
-/* Which stage last wrote the batch; each adds fields. */
+/* Which stage last wrote the batch; each adds fields. Analytics, the last
+ * stage, reads enriched batches and sends nothing, so scores never travel
+ * on the wire (version 1's stage 2 is gone). */
 typedef enum {
-    AU_STAGE_RAW = 0,      /* ingest: what the source said */
-    AU_STAGE_ENRICHED = 1, /* enrich: canonical keys, audio features */
-    AU_STAGE_SCORED = 2    /* analytics: scores */
+    AU_STAGE_RAW = 0,     /* ingest: what the source said */
+    AU_STAGE_ENRICHED = 1 /* enrich: canonical keys, audio features */
 } au_stage_t;
 
 typedef struct {
@@ -39,11 +40,6 @@ typedef struct {
     const char *artist_key; /* normalised artist name, or NULL */
     bool has_features;
     float danceability, energy, valence, tempo; /* valid if has_features */
-    /* scored */
-    bool has_scores;
-    double score;            /* 0..100 */
-    int32_t prev_position;   /* 0: no previous entry */
-    int32_t position_change; /* prev_position - position; 0 when none */
 } au_record_t;
 
 typedef struct {

@@ -45,7 +45,7 @@ static void expect_error(const char *buf, size_t len, int code,
     cr_assert_not_null(strstr(e.msg, "at byte "), "no offset: %s", e.msg);
 }
 
-/* The batch that batch_c_v1.msgpack and check_c_batch.py describe. */
+/* The batch that batch_c_v2.msgpack and check_c_batch.py describe. */
 static au_record_t c_records[3];
 
 static au_batch_t c_batch(void)
@@ -63,35 +63,25 @@ static au_batch_t c_batch(void)
                          .danceability = 0.703125f,
                          .energy = 0.759765625f,
                          .valence = 0.6875f,
-                         .tempo = 103.96875f,
-                         .has_scores = true,
-                         .score = 97.25,
-                         .prev_position = 2,
-                         .position_change = 1};
+                         .tempo = 103.96875f};
     r[1] = (au_record_t){.position = 2,
                          .streams = -1,
                          .track_name = "Tit\xc3\xad Me Pregunt\xc3\xb3",
                          .artist = "Bad Bunny",
                          .track_key = "bad bunny|titi me pregunto",
-                         .artist_key = "bad bunny",
-                         .has_scores = true,
-                         .score = 88.5};
+                         .artist_key = "bad bunny"};
     r[2] = (au_record_t){.position = 150,
                          .streams = 1200,
                          .track_name = "\xe5\xa4\x9c\xe3\x81\xab\xe9\xa7\x86"
                                        "\xe3\x81\x91\xe3\x82\x8b",
                          .artist = "YOASOBI",
-                         .track_id = "3dPtXHP0oXQ4HCWHsOA9js",
-                         .has_scores = true,
-                         .score = 12.0625,
-                         .prev_position = 140,
-                         .position_change = -10};
+                         .track_id = "3dPtXHP0oXQ4HCWHsOA9js"};
     return (au_batch_t){.job_id = 9007199254740993LL,
                         .attempt = 3,
                         .seq = 1,
                         .nbatches = 2,
                         .last = true,
-                        .stage = AU_STAGE_SCORED,
+                        .stage = AU_STAGE_ENRICHED,
                         .platform = "spotify",
                         .chart = "weekly",
                         .region = "global",
@@ -125,12 +115,6 @@ static void assert_same_record(const au_record_t *g, const au_record_t *w)
         cr_assert_eq(g->energy, w->energy);
         cr_assert_eq(g->valence, w->valence);
         cr_assert_eq(g->tempo, w->tempo);
-    }
-    cr_assert_eq(g->has_scores, w->has_scores);
-    if (w->has_scores) {
-        cr_assert_eq(g->score, w->score);
-        cr_assert_eq(g->prev_position, w->prev_position);
-        cr_assert_eq(g->position_change, w->position_change);
     }
 }
 
@@ -194,6 +178,10 @@ typedef struct {
     void (*pack)(msgpack_packer *, int rec);
 } entry_t;
 
+static void d_version(msgpack_packer *pk, int rec)
+{
+    msgpack_pack_int(pk, 2);
+}
 static void d_one(msgpack_packer *pk, int rec)
 {
     msgpack_pack_int(pk, 1);
@@ -212,7 +200,7 @@ static void d_true(msgpack_packer *pk, int rec)
 }
 static void d_stage(msgpack_packer *pk, int rec)
 {
-    msgpack_pack_int(pk, 2);
+    msgpack_pack_int(pk, 1);
 }
 static void d_platform(msgpack_packer *pk, int rec)
 {
@@ -250,15 +238,20 @@ static void d_nil(msgpack_packer *pk, int rec)
 {
     msgpack_pack_nil(pk);
 }
-static void d_score(msgpack_packer *pk, int rec)
+static void d_tkey(msgpack_packer *pk, int rec)
 {
-    msgpack_pack_double(pk, 50.0);
+    pk_s(pk, "artist|song");
+}
+static void d_akey(msgpack_packer *pk, int rec)
+{
+    pk_s(pk, "artist");
 }
 
+/* An enriched (stage 1) batch, so that the stage rule can be tried. */
 static const entry_t rec_entries[] = {{"pos", d_pos},   {"streams", d_streams},
                                       {"name", d_name}, {"artist", d_artist},
-                                      {"tid", d_nil},   {"score", d_score},
-                                      {"prev", d_zero}, {"chg", d_zero}};
+                                      {"tid", d_nil},   {"tkey", d_tkey},
+                                      {"akey", d_akey}};
 #define NREC_ENTRIES (sizeof(rec_entries) / sizeof(rec_entries[0]))
 
 static void craft_map(msgpack_packer *pk, const craft_t *o, const char *prefix,
@@ -312,7 +305,7 @@ static void craft_records(msgpack_packer *pk, const craft_t *o)
 }
 
 static const entry_t env_entries[] = {
-    {"v", d_one},         {"job", d_job},           {"attempt", d_one},
+    {"v", d_version},     {"job", d_job},           {"attempt", d_one},
     {"seq", d_zero},      {"nbatches", d_one},      {"last", d_true},
     {"stage", d_stage},   {"platform", d_platform}, {"chart", d_chart},
     {"region", d_region}, {"date", d_date}};
@@ -371,6 +364,17 @@ static void v_int1(msgpack_packer *pk)
     msgpack_pack_int(pk, 1);
 }
 
+/* Where needle first occurs in buf, or len when it does not. */
+static size_t find_bytes(const char *buf, size_t len, const char *needle,
+                         size_t n)
+{
+    for (size_t at = 0; at + n <= len; at++) {
+        if (memcmp(buf + at, needle, n) == 0)
+            return at;
+    }
+    return len;
+}
+
 /* ---- round trips -------------------------------------------------------- */
 
 Test(proto, raw_batch_round_trips)
@@ -424,7 +428,7 @@ Test(proto, enriched_batch_round_trips)
     round_trip(&b);
 }
 
-Test(proto, scored_batch_round_trips)
+Test(proto, enriched_batch_with_partly_enriched_records_round_trips)
 {
     au_batch_t b = c_batch();
     round_trip(&b);
@@ -461,7 +465,7 @@ Test(proto, batch_of_max_records_round_trips)
 Test(proto, decoded_batch_can_be_modified_and_reencoded)
 {
     size_t len;
-    char *raw = vector("batch_raw_v1.msgpack", &len);
+    char *raw = vector("batch_raw_v2.msgpack", &len);
     au_batch_t b, again;
     au_error_t e;
     cr_assert_eq(decode(raw, len, &b, &e), 0, "%s", e.msg);
@@ -501,8 +505,13 @@ Test(proto, encoder_rejects_a_batch_that_would_not_decode)
     cr_assert_eq(au_batch_validate(&b, &e), AU_EINVAL);
     cr_assert_not_null(strstr(e.msg, "records[1].pos"), "%s", e.msg);
     b = c_batch();
-    b.stage = AU_STAGE_ENRICHED; /* records carry scores */
+    b.stage = AU_STAGE_RAW; /* records carry enrich's fields */
     cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
+    b = c_batch();
+    b.stage = (au_stage_t)2; /* version 1's scored stage */
+    cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
+    cr_assert_eq(au_batch_validate(&b, &e), AU_EINVAL);
+    cr_assert_not_null(strstr(e.msg, "stage"), "%s", e.msg);
     b = c_batch();
     c_records[0].track_name = NULL;
     cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
@@ -520,7 +529,7 @@ Test(proto, encoder_rejects_a_batch_that_would_not_decode)
 Test(proto, python_raw_vector_decodes_to_its_fields)
 {
     size_t len;
-    char *buf = vector("batch_raw_v1.msgpack", &len);
+    char *buf = vector("batch_raw_v2.msgpack", &len);
     au_batch_t b;
     au_error_t e;
     cr_assert_eq(decode(buf, len, &b, &e), 0, "%s", e.msg);
@@ -556,16 +565,17 @@ Test(proto, python_raw_vector_decodes_to_its_fields)
         cr_assert_null(r[i].track_key);
         cr_assert_null(r[i].artist_key);
         cr_assert_not(r[i].has_features);
-        cr_assert_not(r[i].has_scores);
     }
     au_batch_free(&b);
     free(buf);
 }
 
-Test(proto, python_scored_vector_decodes_to_its_fields)
+/* Record 1 also holds version 1's score, prev and chg: skipped as unknown
+ * keys, so they change nothing that is checked here. */
+Test(proto, python_enriched_vector_decodes_to_its_fields)
 {
     size_t len;
-    char *buf = vector("batch_scored_v1.msgpack", &len);
+    char *buf = vector("batch_enriched_v2.msgpack", &len);
     au_batch_t b;
     au_error_t e;
     cr_assert_eq(decode(buf, len, &b, &e), 0, "%s", e.msg);
@@ -574,7 +584,7 @@ Test(proto, python_scored_vector_decodes_to_its_fields)
     cr_assert_eq(b.seq, 4);
     cr_assert_eq(b.nbatches, 5);
     cr_assert_eq(b.last, true);
-    cr_assert_eq(b.stage, AU_STAGE_SCORED);
+    cr_assert_eq(b.stage, AU_STAGE_ENRICHED);
     cr_assert_str_eq(b.platform, "spotify");
     cr_assert_str_eq(b.chart, "weekly");
     cr_assert_str_eq(b.region, "gb");
@@ -593,10 +603,6 @@ Test(proto, python_scored_vector_decodes_to_its_fields)
     cr_assert_float_eq(r[0].energy, 0.558f, 1e-6);
     cr_assert_float_eq(r[0].valence, 0.606f, 1e-6);
     cr_assert_float_eq(r[0].tempo, 104.983f, 1e-4);
-    cr_assert(r[0].has_scores);
-    cr_assert_eq(r[0].score, 100.0);
-    cr_assert_eq(r[0].prev_position, 3);
-    cr_assert_eq(r[0].position_change, 2);
     cr_assert_eq(r[1].position, 2);
     cr_assert_eq(r[1].streams, 0);
     cr_assert_str_eq(r[1].track_name, "Paint The Town Red");
@@ -609,10 +615,6 @@ Test(proto, python_scored_vector_decodes_to_its_fields)
     cr_assert_eq(r[1].energy, 0.25f);
     cr_assert_eq(r[1].valence, 0.125f);
     cr_assert_eq(r[1].tempo, 120.0f);
-    cr_assert(r[1].has_scores);
-    cr_assert_eq(r[1].score, 50.0);
-    cr_assert_eq(r[1].prev_position, 0);
-    cr_assert_eq(r[1].position_change, 0);
     au_batch_free(&b);
     free(buf);
 }
@@ -620,7 +622,7 @@ Test(proto, python_scored_vector_decodes_to_its_fields)
 Test(proto, c_encoding_is_byte_identical_to_the_golden_vector)
 {
     size_t glen, len;
-    char *golden = vector("batch_c_v1.msgpack", &glen);
+    char *golden = vector("batch_c_v2.msgpack", &glen);
     au_batch_t b = c_batch();
     char *buf;
     cr_assert_eq(au_batch_encode(&b, &buf, &len), 0);
@@ -628,7 +630,7 @@ Test(proto, c_encoding_is_byte_identical_to_the_golden_vector)
     while (at < len && at < glen && buf[at] == golden[at])
         at++;
     cr_assert(at == len && len == glen,
-              "encoding differs from batch_c_v1.msgpack at byte %zu "
+              "encoding differs from batch_c_v2.msgpack at byte %zu "
               "(%zu vs %zu bytes)",
               at, len, glen);
     au_batch_t back;
@@ -694,6 +696,49 @@ Test(proto, unknown_keys_are_skipped_in_envelope_and_records)
     }
 }
 
+static void v_score_big(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 100.5);
+}
+
+/* Version 1 required score, prev and chg together, in range, and only at
+ * stage 2; each value below broke one of those rules. Now they are unknown
+ * keys: skipped whatever they hold, and not written back. */
+Test(proto, v1_score_keys_are_skipped_as_unknown_keys)
+{
+    struct {
+        const char *extra;
+        val_fn value;
+    } cases[] = {
+        {"records[0].score", v_score_big},
+        {"records[1].prev", v_str_x},
+        {"records[1].chg", v_future},
+        {"score", v_int1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len, n;
+        char *again;
+        au_batch_t b;
+        au_error_t e;
+        const char *buf = craft(
+            (craft_t){.extra = cases[i].extra, .extra_value = cases[i].value},
+            &len);
+        cr_assert_eq(decode(buf, len, &b, &e), 0, "%s: %s", cases[i].extra,
+                     e.msg);
+        cr_assert_eq(b.stage, AU_STAGE_ENRICHED);
+        cr_assert_eq(b.count, 2);
+        cr_assert_eq(b.records[1].position, 2);
+        cr_assert_str_eq(b.records[1].track_key, "artist|song");
+        cr_assert_eq(au_batch_encode(&b, &again, &n), 0);
+        const char *key = strchr(cases[i].extra, '.');
+        key = key ? key + 1 : cases[i].extra;
+        cr_assert_eq(find_bytes(again, n, key, strlen(key)), n,
+                     "%s written back", key);
+        free(again);
+        au_batch_free(&b);
+    }
+}
+
 static void v_pos_u64(msgpack_packer *pk)
 {
     pk_raw(pk, "\xcf\x00\x00\x00\x00\x00\x00\x00\x02", 9);
@@ -706,9 +751,14 @@ static void v_job_i8(msgpack_packer *pk)
 {
     pk_raw(pk, "\xd0\x05", 2);
 }
-static void v_score_f32(msgpack_packer *pk)
+/* float32, float64 and integers mixed, as a foreign writer might. */
+static void v_af_mixed(msgpack_packer *pk)
 {
-    msgpack_pack_float(pk, 2.5f);
+    msgpack_pack_array(pk, 4);
+    msgpack_pack_float(pk, 0.5f);
+    msgpack_pack_double(pk, 0.25);
+    msgpack_pack_int(pk, 1);
+    msgpack_pack_uint16(pk, 300);
 }
 
 Test(proto, any_integer_width_and_float32_are_accepted)
@@ -730,10 +780,14 @@ Test(proto, any_integer_width_and_float32_are_accepted)
     cr_assert_eq(decode(buf, len, &b, &e), 0, "%s", e.msg);
     cr_assert_eq(b.job_id, 5);
     au_batch_free(&b);
-    buf = craft((craft_t){.field = "records[0].score", .value = v_score_f32},
+    buf = craft((craft_t){.extra = "records[0].af", .extra_value = v_af_mixed},
                 &len);
     cr_assert_eq(decode(buf, len, &b, &e), 0, "%s", e.msg);
-    cr_assert_eq(b.records[0].score, 2.5);
+    cr_assert(b.records[0].has_features);
+    cr_assert_eq(b.records[0].danceability, 0.5f);
+    cr_assert_eq(b.records[0].energy, 0.25f);
+    cr_assert_eq(b.records[0].valence, 1.0f);
+    cr_assert_eq(b.records[0].tempo, 300.0f);
     au_batch_free(&b);
 }
 
@@ -743,7 +797,7 @@ Test(proto, truncated_message_is_rejected_with_offset)
 {
     size_t len;
     const char *buf = craft((craft_t){0}, &len);
-    expect_error(buf, len - 1, AU_ETRUNCATED, "records[1].chg");
+    expect_error(buf, len - 1, AU_ETRUNCATED, "records[1].akey");
     expect_error(buf, 0, AU_ETRUNCATED, "envelope");
 }
 
@@ -766,8 +820,8 @@ Test(proto, missing_required_field_is_rejected_naming_it)
                    "records[0].name");
     expect_crafted((craft_t){.field = "date"}, AU_EMISSING, "date");
     expect_crafted((craft_t){.field = "v"}, AU_EMISSING, "v");
-    expect_crafted((craft_t){.field = "records[1].prev"}, AU_EMISSING,
-                   "records[1].prev");
+    expect_crafted((craft_t){.field = "records[1].streams"}, AU_EMISSING,
+                   "records[1].streams");
 }
 
 static void v_long_name(msgpack_packer *pk)
@@ -815,20 +869,31 @@ static void v_records_str(msgpack_packer *pk)
     pk_s(pk, "not records");
 }
 
+static void v_three(msgpack_packer *pk)
+{
+    msgpack_pack_int(pk, 3);
+}
+
 Test(proto, other_version_is_rejected_before_other_fields)
 {
-    expect_crafted((craft_t){.field = "v", .value = v_two}, AU_EVERSION, "v");
-    /* A v2 message may change anything; its version is what is reported. */
+    /* Version 2 removed a stage, so version 1 is not read either. */
+    expect_crafted((craft_t){.field = "v", .value = v_int1}, AU_EVERSION, "v");
+    expect_crafted((craft_t){.field = "v", .value = v_three}, AU_EVERSION, "v");
+    /* Another version may change anything (here a v1 scored stage and a
+     * records field that is not an array); its version is what is
+     * reported. */
     size_t len;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
+    msgpack_pack_map(&pk, 3);
     pk_s(&pk, "records");
     v_records_str(&pk);
-    pk_s(&pk, "v");
+    pk_s(&pk, "stage");
     msgpack_pack_int(&pk, 2);
+    pk_s(&pk, "v");
+    msgpack_pack_int(&pk, 1);
     len = sb.size;
     expect_error(sb.data, len, AU_EVERSION, "v");
     msgpack_sbuffer_destroy(&sb);
@@ -853,9 +918,9 @@ static void v_date_slash(msgpack_packer *pk)
 {
     pk_s(pk, "2024/06/01");
 }
-static void v_score_big(msgpack_packer *pk)
+static void v_minus2(msgpack_packer *pk)
 {
-    msgpack_pack_double(pk, 100.5);
+    msgpack_pack_int(pk, -2);
 }
 static void v_big_u32(msgpack_packer *pk)
 {
@@ -884,10 +949,10 @@ Test(proto, out_of_range_values_are_rejected_naming_the_field)
         {"last", v_false, "last"},
         {"date", v_date_feb30, "date"},
         {"date", v_date_slash, "date"},
-        {"records[0].chg", v_two, "records[0].chg"},
-        {"records[0].score", v_score_big, "records[0].score"},
-        /* Stage 1 may not carry the scores the records have. */
-        {"stage", v_int1, "records[0].score"},
+        {"records[0].streams", v_minus2, "records[0].streams"},
+        {"stage", v_two, "stage"},
+        /* Stage 0 may not carry the enrich fields the records have. */
+        {"stage", v_zero, "records[0].tkey"},
         {"records[0].pos", v_big_u32, "records[0].pos"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -896,6 +961,25 @@ Test(proto, out_of_range_values_are_rejected_naming_the_field)
             AU_ERANGE, cases[i].want);
     expect_crafted((craft_t){.extra = "records[1].af", .extra_value = v_af_bad},
                    AU_ERANGE, "records[1].af[1]");
+}
+
+/* Stage 2 was version 1's scored stage; nothing sends it any more. */
+Test(proto, stage_2_is_rejected_naming_the_field_and_its_offset)
+{
+    size_t len;
+    const char *buf = craft((craft_t){.field = "stage", .value = v_two}, &len);
+    size_t key = find_bytes(buf, len, "\xa5stage", 6);
+    cr_assert_lt(key, len);
+    au_batch_t b;
+    au_error_t e;
+    cr_assert_eq(decode(buf, len, &b, &e), AU_ERANGE, "%s", e.msg);
+    cr_assert_null(b.records);
+    char tail[32];
+    snprintf(tail, sizeof(tail), " at byte %zu", key + 6);
+    cr_assert_eq(strncmp(e.msg, "stage: ", 7), 0, "%s", e.msg);
+    size_t n = strlen(e.msg), t = strlen(tail);
+    cr_assert(n > t && strcmp(e.msg + n - t, tail) == 0,
+              "'%s' does not end in '%s'", e.msg, tail);
 }
 
 static void v_bad_utf8(msgpack_packer *pk)
@@ -959,7 +1043,7 @@ Test(proto, duplicate_key_and_invalid_byte_are_parse_errors)
 
 Test(proto, truncation_at_every_offset_fails_cleanly)
 {
-    const char *names[] = {"batch_c_v1.msgpack", "batch_scored_v1.msgpack"};
+    const char *names[] = {"batch_c_v2.msgpack", "batch_enriched_v2.msgpack"};
     for (int v = 0; v < 2; v++) {
         size_t len;
         char *full = vector(names[v], &len);

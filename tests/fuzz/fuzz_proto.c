@@ -59,12 +59,6 @@ static void fz_check_record(const au_record_t *a, const au_record_t *b,
          !fz_bits_eq(&a->valence, &b->valence, sizeof(float)) ||
          !fz_bits_eq(&a->tempo, &b->tempo, sizeof(float))))
         fz_fail("audio features", i);
-    if (a->has_scores != b->has_scores)
-        fz_fail("has_scores", i);
-    if (a->has_scores && (!fz_bits_eq(&a->score, &b->score, sizeof(double)) ||
-                          a->prev_position != b->prev_position ||
-                          a->position_change != b->position_change))
-        fz_fail("scores", i);
 }
 
 static void fz_check_batch(const au_batch_t *a, const au_batch_t *b)

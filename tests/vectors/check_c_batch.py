@@ -9,22 +9,19 @@ import sys
 import msgpack
 
 EXPECTED = {
-    "v": 1, "job": 9007199254740993, "attempt": 3, "seq": 1,
-    "nbatches": 2, "last": True, "stage": 2, "platform": "spotify",
+    "v": 2, "job": 9007199254740993, "attempt": 3, "seq": 1,
+    "nbatches": 2, "last": True, "stage": 1, "platform": "spotify",
     "chart": "weekly", "region": "global", "date": "2024-02-29",
     "records": [
         {"pos": 1, "streams": 48211234, "name": "Espresso",
          "artist": "Sabrina Carpenter", "tid": "2qSkIjg1o9h3YT9RAgYN75",
          "tkey": "sabrina carpenter|espresso", "akey": "sabrina carpenter",
-         "af": [0.703125, 0.759765625, 0.6875, 103.96875],
-         "score": 97.25, "prev": 2, "chg": 1},
+         "af": [0.703125, 0.759765625, 0.6875, 103.96875]},
         {"pos": 2, "streams": -1, "name": "Tití Me Preguntó",
          "artist": "Bad Bunny", "tid": None,
-         "tkey": "bad bunny|titi me pregunto", "akey": "bad bunny",
-         "score": 88.5, "prev": 0, "chg": 0},
+         "tkey": "bad bunny|titi me pregunto", "akey": "bad bunny"},
         {"pos": 150, "streams": 1200, "name": "夜に駆ける",
-         "artist": "YOASOBI", "tid": "3dPtXHP0oXQ4HCWHsOA9js",
-         "score": 12.0625, "prev": 140, "chg": -10},
+         "artist": "YOASOBI", "tid": "3dPtXHP0oXQ4HCWHsOA9js"},
     ],
 }
 
