@@ -279,6 +279,62 @@ static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
         au_log_ev(AU_LOG_WARN, &lctx, rc, "recording failure: %s", err.msg);
 }
 
+/* Runs a claimed job to its end: pushed, failed, handed back or lost. */
+static void run_claimed(au_ctx_t *ctx, void *push, au_job_t *job,
+                        au_ingest_stats_t *st)
+{
+    au_log_ctx_t lctx = {job->id, job->attempt, -1};
+    au_log_ev(AU_LOG_INFO, &lctx, 0, "claimed %s", job->params);
+    int permanent = 0;
+    au_error_t jerr = {0};
+    int rc = au_ingest_run_job(ctx, push, job, st, &permanent, &jerr);
+    st->jobs++;
+    if (rc == AU_EINTR) {
+        release(ctx, job);
+    } else if (rc == AU_ESTALE) {
+        au_log_ev(AU_LOG_WARN, &lctx, rc, "lost the lease: %s", jerr.msg);
+    } else if (rc < 0) {
+        st->failed++;
+        au_metrics_error(ctx->metrics, rc);
+        au_metrics_inc(ctx->metrics, AU_M_JOBS_FAILED, 1);
+        au_log_ev(AU_LOG_ERROR, &lctx, rc, "%s%s", jerr.msg,
+                  permanent ? " (dead letter)" : " (will retry)");
+        finish_failed(ctx, job, permanent, &jerr);
+    } else {
+        au_log_ev(AU_LOG_INFO, &lctx, 0, "pushed all batches");
+    }
+}
+
+/* One turn of the loop: claim a job and run it, or wait for one. */
+static void claim_and_run(au_ctx_t *ctx, void *push, au_queue_listener_t *lc,
+                          au_ingest_stats_t *st)
+{
+    au_error_t err = {0};
+    /* Listen before claiming so a push between the two is not missed. */
+    if (au_queue_listen(lc) < 0)
+        au_warn("ingest: LISTEN connection failed; polling");
+    PGconn *c = au_pool_get(ctx->pool, &err);
+    if (!c) {
+        au_log_ev(AU_LOG_WARN, NULL, err.code, "%s", err.msg);
+        au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
+        return;
+    }
+    au_job_t job;
+    int rc =
+        au_queue_claim(c, ctx->worker_id, ctx->cfg.queue.lease_s, &job, &err);
+    au_pool_put(ctx->pool, c);
+    if (rc < 0) {
+        au_metrics_error(ctx->metrics, rc);
+        au_log_ev(AU_LOG_WARN, NULL, rc, "claim: %s", err.msg);
+        au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
+    } else if (rc == 0) {
+        au_queue_wait(lc, ctx->cfg.queue.poll_ms);
+    } else {
+        run_claimed(ctx, push, &job, st);
+        au_job_clear(&job);
+    }
+}
+
 int au_ingest_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
@@ -307,50 +363,7 @@ int au_ingest_main(au_ctx_t *ctx)
             au_ctx_heartbeat(ctx, st.records, st.batches);
             next_beat = now + 2000;
         }
-        /* Listen before claiming so a push between the two is not missed. */
-        if (au_queue_listen(lc) < 0)
-            au_warn("ingest: LISTEN connection failed; polling");
-        PGconn *c = au_pool_get(ctx->pool, &err);
-        if (!c) {
-            au_log_ev(AU_LOG_WARN, NULL, err.code, "%s", err.msg);
-            au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
-            continue;
-        }
-        au_job_t job;
-        int rc = au_queue_claim(c, ctx->worker_id, ctx->cfg.queue.lease_s, &job,
-                                &err);
-        au_pool_put(ctx->pool, c);
-        if (rc < 0) {
-            au_metrics_error(ctx->metrics, rc);
-            au_log_ev(AU_LOG_WARN, NULL, rc, "claim: %s", err.msg);
-            au_queue_wait(NULL, ctx->cfg.queue.poll_ms);
-            continue;
-        }
-        if (rc == 0) {
-            au_queue_wait(lc, ctx->cfg.queue.poll_ms);
-            continue;
-        }
-        au_log_ctx_t lctx = {job.id, job.attempt, -1};
-        au_log_ev(AU_LOG_INFO, &lctx, 0, "claimed %s", job.params);
-        int permanent = 0;
-        au_error_t jerr = {0};
-        rc = au_ingest_run_job(ctx, push, &job, &st, &permanent, &jerr);
-        st.jobs++;
-        if (rc == AU_EINTR) {
-            release(ctx, &job);
-        } else if (rc == AU_ESTALE) {
-            au_log_ev(AU_LOG_WARN, &lctx, rc, "lost the lease: %s", jerr.msg);
-        } else if (rc < 0) {
-            st.failed++;
-            au_metrics_error(ctx->metrics, rc);
-            au_metrics_inc(ctx->metrics, AU_M_JOBS_FAILED, 1);
-            au_log_ev(AU_LOG_ERROR, &lctx, rc, "%s%s", jerr.msg,
-                      permanent ? " (dead letter)" : " (will retry)");
-            finish_failed(ctx, &job, permanent, &jerr);
-        } else {
-            au_log_ev(AU_LOG_INFO, &lctx, 0, "pushed all batches");
-        }
-        au_job_clear(&job);
+        claim_and_run(ctx, push, lc, &st);
     }
     au_metrics_set_ready(ctx->metrics, 0);
     au_ctx_heartbeat(ctx, st.records, st.batches);
