@@ -703,6 +703,16 @@ cleanup:
     return rc;
 }
 
+int au_config_is_flag(const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    const char *name = arg + 2;
+    size_t n = strcspn(name, "=");
+    return (n == 8 && !strncmp(name, "env-file", 8)) ||
+           (n > 0 && memchr(name, '.', n) != NULL);
+}
+
 /* One command-line argument that may be ours: "--env-file" or a dotted
  * "--section.key", with its value inline or in the next argument. */
 typedef struct {
@@ -720,13 +730,10 @@ static int au__flag_at(int argc, char **argv, int i, au__flag_t *f,
     const char *a = argv[i];
     if (strcmp(a, "--") == 0)
         return -1;
-    if (strncmp(a, "--", 2) != 0)
+    if (!au_config_is_flag(a))
         return 0;
     f->name = a + 2;
     f->nlen = strcspn(f->name, "=");
-    int env_file = f->nlen == 8 && !strncmp(f->name, "env-file", 8);
-    if (!env_file && !memchr(f->name, '.', f->nlen))
-        return 0;
     if (f->name[f->nlen] == '=') {
         f->value = f->name + f->nlen + 1;
         f->used = 1;

@@ -83,6 +83,12 @@ void au_config_defaults(au_config_t *cfg);
 int au_config_load(au_config_t *cfg, int *argc, char **argv,
                    const char *env_file, au_error_t *err);
 
+/* 1 when arg is a configuration flag: "--env-file" or a dotted
+ * "--section.key", with or without "=VALUE" (without, the value is the
+ * next argument). Whether the key exists is au_config_load's to say, so
+ * that a misspelt key is an error naming the closest one. */
+int au_config_is_flag(const char *arg);
+
 /* Sets one key by its dotted name ("database.pool_size"), checking type
  * and range. source is used in error messages ("flag", ".env:3", ...). */
 int au_config_set(au_config_t *cfg, const char *key, const char *value,

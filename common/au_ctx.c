@@ -1,6 +1,7 @@
 #include "au_ctx.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,48 +34,47 @@ int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
              host, (int)getpid());
     int level = au_log_level_parse(ctx->cfg.log.level);
     au_log_init(component, level < 0 ? AU_LOG_INFO : level, 2);
-    if ((needs & AU_CTX_DB) && !ctx->cfg.database.url[0]) {
-        rc = au_error_set(err, AU_ECONFIG,
-                          "database.url is empty: set AUDORA_DATABASE__URL");
-        goto fail;
-    }
-    if (needs & AU_CTX_DB) {
+    rc = au_ctx_need(ctx, needs, err);
+    if (rc < 0)
+        au_ctx_fini(ctx);
+    return rc;
+}
+
+int au_ctx_need(au_ctx_t *ctx, int needs, au_error_t *err)
+{
+    if ((needs & AU_CTX_DB) && !ctx->pool) {
+        if (!ctx->cfg.database.url[0])
+            return au_error_set(err, AU_ECONFIG,
+                                "database.url is empty: "
+                                "set AUDORA_DATABASE__URL");
         ctx->pool =
             au_pool_new(ctx->cfg.database.url, ctx->cfg.database.pool_size,
                         ctx->cfg.database.checkout_timeout_ms,
                         ctx->cfg.database.statement_timeout_ms, err);
-        if (!ctx->pool) {
-            rc = AU_ECONFIG;
-            goto fail;
-        }
+        if (!ctx->pool)
+            return AU_ECONFIG;
     }
-    if (needs & AU_CTX_CACHE) {
+    if ((needs & AU_CTX_CACHE) && !ctx->cache) {
         ctx->cache = au_cache_new(&ctx->cfg, err);
-        if (!ctx->cache) {
-            rc = AU_ECONFIG;
-            goto fail;
-        }
+        if (!ctx->cache)
+            return AU_ECONFIG;
     }
-    if (ctx->cfg.metrics.port > 0) {
-        ctx->metrics = au_metrics_new(component, ctx->worker_id);
-        if (!ctx->metrics ||
-            au_metrics_serve(ctx->metrics, ctx->cfg.metrics.bind,
-                             ctx->cfg.metrics.port, err) < 0) {
-            rc = ctx->metrics ? err->code : AU_ENOMEM;
-            goto fail;
-        }
+    if ((needs & AU_CTX_METRICS) && ctx->cfg.metrics.port > 0 &&
+        !ctx->metrics) {
+        ctx->metrics = au_metrics_new(ctx->component, ctx->worker_id);
+        if (!ctx->metrics)
+            return au_error_set(err, AU_ENOMEM, "out of memory");
+        int rc = au_metrics_serve(ctx->metrics, ctx->cfg.metrics.bind,
+                                  ctx->cfg.metrics.port, err);
+        if (rc < 0)
+            return rc;
     }
-    if (needs & AU_CTX_ZMQ) {
+    if ((needs & AU_CTX_ZMQ) && !ctx->zctx) {
         ctx->zctx = zmq_ctx_new();
-        if (!ctx->zctx) {
-            rc = au_error_set(err, AU_EZMQ, "zmq_ctx_new failed");
-            goto fail;
-        }
+        if (!ctx->zctx)
+            return au_error_set(err, AU_EZMQ, "zmq_ctx_new failed");
     }
     return 0;
-fail:
-    au_ctx_fini(ctx);
-    return rc;
 }
 
 void au_ctx_fini(au_ctx_t *ctx)
@@ -101,27 +101,50 @@ void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches)
     au_pool_put(ctx->pool, c);
 }
 
-int au_worker_main(int argc, char **argv, const char *component,
-                   const char *usage, int needs, int (*run)(au_ctx_t *ctx))
+int au_ctx_open(au_ctx_t *ctx, const char *component, int needs,
+                const au_cli_t *cli, au_error_t *err)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--version")) {
-            printf("audora-%s %s\n", component, AU_VERSION);
-            return 0;
-        }
+    /* au_config_load takes its flags out of the argv it is given: give it
+     * a copy, so cli stays as parsed. */
+    int argc = cli->ncfg;
+    char **argv = calloc((size_t)argc + 1, sizeof(*argv));
+    if (!argv) {
+        memset(ctx, 0, sizeof(*ctx));
+        return au_error_set(err, AU_ENOMEM, "out of memory");
+    }
+    memcpy(argv, cli->cfg, (size_t)argc * sizeof(*argv));
+    int rc = au_ctx_init(ctx, component, needs, &argc, argv, err);
+    /* au_cli collected configuration flags only; one left over means the
+     * two disagree on what a configuration flag is. */
+    if (rc == 0 && argc > 1) {
+        rc = au_error_set(err, AU_ECONFIG, "%s: not a configuration flag",
+                          argv[1]);
+        au_ctx_fini(ctx);
+    }
+    free(argv);
+    if (rc == 0)
+        ctx->cli = cli;
+    return rc;
+}
+
+int au_worker_main(const au_worker_t *w, int argc, char **argv)
+{
+    au_cli_t cli;
+    int rc = au_cli_start(&cli, w->cli, argc, argv);
+    if (rc >= 0) {
+        au_cli_fini(&cli);
+        return rc;
     }
     au_signals_install();
     au_ctx_t ctx;
     au_error_t err = {0};
-    if (au_ctx_init(&ctx, component, needs, &argc, argv, &err) < 0) {
-        fprintf(stderr, "audora-%s: %s\n", component, err.msg);
-        return 2;
+    if (au_ctx_open(&ctx, w->component, w->needs | AU_CTX_METRICS, &cli, &err) <
+        0) {
+        fprintf(stderr, "%s: %s\n", w->cli->prog, err.msg);
+        au_cli_fini(&cli);
+        return err.code == AU_ECONFIG ? AU_EXIT_USAGE : AU_EXIT_FAIL;
     }
-    int rc = 0;
+    rc = 0;
     if (ctx.pool) {
         PGconn *c = au_pool_get(ctx.pool, &err);
         rc = c ? au_schema_check(c, &err) : err.code;
@@ -130,9 +153,11 @@ int au_worker_main(int argc, char **argv, const char *component,
     if (rc < 0) {
         au_log_ev(AU_LOG_ERROR, NULL, rc, "%s", err.msg);
         au_ctx_fini(&ctx);
-        return 2;
+        au_cli_fini(&cli);
+        return AU_EXIT_FAIL;
     }
-    rc = run(&ctx);
+    rc = w->run(&ctx);
     au_ctx_fini(&ctx);
+    au_cli_fini(&cli);
     return rc;
 }

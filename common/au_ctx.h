@@ -6,6 +6,7 @@
 #define AU_CTX_H
 
 #include "au_cache.h"
+#include "au_cli.h"
 #include "au_config.h"
 #include "au_metrics.h"
 #include "au_pool.h"
@@ -17,16 +18,29 @@ typedef struct {
     au_pool_t *pool;     /* NULL if the component needs no database */
     au_cache_t *cache;
     void *zctx;
-    au_metrics_t *metrics; /* NULL when metrics.port is 0; every
-                              au_metrics_* call accepts NULL */
+    au_metrics_t *metrics; /* NULL unless AU_CTX_METRICS and metrics.port
+                              are set; every au_metrics_* call accepts NULL */
+    const au_cli_t *cli;   /* the command line, when au_ctx_open built it */
 } au_ctx_t;
 
-enum { AU_CTX_DB = 1, AU_CTX_CACHE = 2, AU_CTX_ZMQ = 4 };
+/* What a context builds. Metrics are served by workers only: a command
+ * run beside them must not take their port. */
+enum { AU_CTX_DB = 1, AU_CTX_CACHE = 2, AU_CTX_ZMQ = 4, AU_CTX_METRICS = 8 };
 
 /* Loads the configuration (argv flags removed), starts logging and builds
  * what `needs` asks for. On failure everything built is released. */
 int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
                 char **argv, au_error_t *err);
+/* Builds what `needs` adds to an initialised context; what is there
+ * already stays. A command calls it when it first needs the database, so
+ * that its own arguments are checked before the servers are. On failure
+ * the context keeps what it had; au_ctx_fini releases all. */
+int au_ctx_need(au_ctx_t *ctx, int needs, au_error_t *err);
+/* au_ctx_init from a parsed command line: the configuration flags au_cli
+ * collected are applied (an unknown key is AU_ECONFIG naming it) and
+ * ctx->cli is set. Every executable opens its context this way. */
+int au_ctx_open(au_ctx_t *ctx, const char *component, int needs,
+                const au_cli_t *cli, au_error_t *err);
 void au_ctx_fini(au_ctx_t *ctx);
 
 /* Records that this worker is alive, with its totals so far, and
@@ -36,9 +50,18 @@ void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches);
 /* Monotonic milliseconds. */
 long long au_now_ms(void);
 
-/* The whole main() of a worker: --help/--version, context, schema check
- * (when the database is needed), run(ctx), clean-up. Returns the exit
- * status: run's result, or 2 when start-up failed. */
-int au_worker_main(int argc, char **argv, const char *component,
-                   const char *usage, int needs, int (*run)(au_ctx_t *ctx));
+/* A worker executable: its command line and what it runs. */
+typedef struct {
+    const au_cli_spec_t *cli; /* options, arguments, usage */
+    const char *component;    /* "ingest": logs, metrics, worker id */
+    int needs;                /* AU_CTX_*; metrics are always served */
+    int (*run)(au_ctx_t *ctx);
+} au_worker_t;
+
+/* The whole main() of a worker: the command line (--help, --version and
+ * any error before anything starts), context, schema check (when the
+ * database is needed), run(ctx), clean-up. Returns the exit status:
+ * run's result, or AU_EXIT_USAGE when the command line or the
+ * configuration is wrong, AU_EXIT_FAIL when the database is not ready. */
+int au_worker_main(const au_worker_t *w, int argc, char **argv);
 #endif

@@ -4,65 +4,55 @@
 
 #include "au_relay.h"
 
-static const char usage[] =
-    "usage: audora-relay --stage enrich|analytics [--in EP] [--out EP]\n"
-    "Binds a PULL socket on the stage's inbound endpoint and a PUSH\n"
-    "socket on its outbound one and forwards messages between them.\n"
-    "Defaults: the first endpoint of zmq.<stage>_in and zmq.<stage>_out.\n";
+enum { OPT_STAGE, OPT_IN, OPT_OUT, NOPTS };
 
-static char stage[32], in_ep[AU_CFG_STR], out_ep[AU_CFG_STR];
+static const char *const stages[] = {"enrich", "analytics", NULL};
 
+static const au_cli_opt_t opts[] = {
+    [OPT_STAGE] = {"stage", 0, AU_CLI_ENUM, NULL,
+                   "the stage boundary this relay serves", .words = stages,
+                   .flags = AU_CLI_REQUIRED},
+    [OPT_IN] = {"in", 0, AU_CLI_STR, "EP",
+                "endpoint to bind the PULL socket on (default: the first of "
+                "zmq.<stage>_in)"},
+    [OPT_OUT] = {"out", 0, AU_CLI_STR, "EP",
+                 "endpoint to bind the PUSH socket on (default: the first of "
+                 "zmq.<stage>_out)"},
+};
+
+static const au_cli_spec_t cli = {
+    .prog = "audora-relay",
+    .summary = "Binds a PULL socket on the stage's inbound endpoint and a "
+               "PUSH\nsocket on its outbound one and forwards messages "
+               "between them.",
+    .opts = opts,
+    .nopts = NOPTS,
+};
+
+/* The first endpoint of a comma-separated list. */
 static void first_endpoint(const char *list, char *out)
 {
-    snprintf(out, AU_CFG_STR, "%s", list);
-    out[strcspn(out, ",")] = '\0';
+    snprintf(out, AU_CFG_STR, "%.*s", (int)strcspn(list, ","), list);
 }
 
 static int run(au_ctx_t *ctx)
 {
-    if (!strcmp(stage, "enrich")) {
-        if (!in_ep[0])
-            first_endpoint(ctx->cfg.zmq.enrich_in, in_ep);
-        if (!out_ep[0])
-            first_endpoint(ctx->cfg.zmq.enrich_out, out_ep);
-    } else if (!strcmp(stage, "analytics")) {
-        if (!in_ep[0])
-            first_endpoint(ctx->cfg.zmq.analytics_in, in_ep);
-        if (!out_ep[0])
-            first_endpoint(ctx->cfg.zmq.analytics_out, out_ep);
-    } else {
-        fprintf(stderr,
-                "audora-relay: --stage must be enrich or "
-                "analytics\n%s",
-                usage);
-        return 2;
-    }
-    return au_relay_run(ctx, in_ep, out_ep);
+    const au_cli_t *a = ctx->cli;
+    int analytics = au_cli_word(a, OPT_STAGE, 0) == 1;
+    char in[AU_CFG_STR], out[AU_CFG_STR];
+    first_endpoint(au_cli_str(a, OPT_IN,
+                              analytics ? ctx->cfg.zmq.analytics_in
+                                        : ctx->cfg.zmq.enrich_in),
+                   in);
+    first_endpoint(au_cli_str(a, OPT_OUT,
+                              analytics ? ctx->cfg.zmq.analytics_out
+                                        : ctx->cfg.zmq.enrich_out),
+                   out);
+    return au_relay_run(ctx, in, out);
 }
 
 int main(int argc, char **argv)
 {
-    /* Our own flags first; the rest is configuration. */
-    int n = 1;
-    for (int i = 1; i < argc; i++) {
-        char *dst = NULL;
-        size_t cap = 0;
-        if (!strcmp(argv[i], "--stage")) {
-            dst = stage;
-            cap = sizeof(stage);
-        } else if (!strcmp(argv[i], "--in")) {
-            dst = in_ep;
-            cap = sizeof(in_ep);
-        } else if (!strcmp(argv[i], "--out")) {
-            dst = out_ep;
-            cap = sizeof(out_ep);
-        }
-        if (dst && i + 1 < argc) {
-            snprintf(dst, cap, "%s", argv[++i]);
-            continue;
-        }
-        argv[n++] = argv[i];
-    }
-    argc = n;
-    return au_worker_main(argc, argv, "relay", usage, AU_CTX_ZMQ, run);
+    static const au_worker_t w = {&cli, "relay", AU_CTX_ZMQ, run};
+    return au_worker_main(&w, argc, argv);
 }
