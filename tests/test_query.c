@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_cmd.h"
 #include "au_migrate.h"
 #include "au_query.h"
 #include "au_score.h"
@@ -761,24 +762,22 @@ static char *read_redirected(FILE *f)
     return buf;
 }
 
-typedef int (*cmd_fn)(int, char **);
-
-/* Runs a command that must fail on its arguments, before any connection
- * (no database URL is configured here); returns its stderr. */
-static char *usage_error(cmd_fn fn, int argc, const char *const *args)
+/* Runs `audora ARGS...`, which must fail on its arguments before any
+ * connection (no database URL is configured here); returns its stderr. */
+static char *usage_error(int argc, const char *const *args)
 {
-    char *argv[16] = {0};
+    char *argv[16] = {"audora"};
     for (int i = 0; i < argc; i++)
-        argv[i] = (char *)args[i];
-    cr_expect_eq(fn(argc, argv), 2, "%s", args[argc - 1]);
+        argv[i + 1] = (char *)args[i];
+    cr_expect_eq(au_cmd_main(argc + 1, argv), 2, "%s", args[argc - 1]);
     fflush(stderr);
     return read_redirected(cr_get_redirected_stderr());
 }
 
-static void expect_usage_error(cmd_fn fn, int argc, const char *const *args,
+static void expect_usage_error(int argc, const char *const *args,
                                const char *msg)
 {
-    char *e = usage_error(fn, argc, args);
+    char *e = usage_error(argc, args);
     cr_expect(strstr(e, msg), "want \"%s\" in: %s", msg, e);
     free(e);
 }
@@ -787,35 +786,27 @@ Test(query, commands_reject_bad_arguments_naming_flag_and_value,
      .init = cr_redirect_stderr)
 {
     const char *a1[] = {"top", "--limit", "5x"};
-    expect_usage_error(au_query_top_cmd, 3, a1,
-                       "--limit 5x: not an integer in 1..1000");
+    expect_usage_error(3, a1, "--limit 5x: not an integer in 1..1000");
     const char *a2[] = {"top", "--by", "speed"};
-    expect_usage_error(au_query_top_cmd, 3, a2,
-                       "--by speed: must be viral or movement");
+    expect_usage_error(3, a2, "--by speed: must be viral or movement");
     const char *a3[] = {"top", "--from", "2024-1-01"};
-    expect_usage_error(au_query_top_cmd, 3, a3,
-                       "--from 2024-1-01: not a YYYY-MM-DD date");
+    expect_usage_error(3, a3, "--from 2024-1-01: not a YYYY-MM-DD date");
     const char *a4[] = {"top", "--bogus"};
-    expect_usage_error(au_query_top_cmd, 2, a4, "unknown option --bogus");
+    expect_usage_error(2, a4, "unknown option --bogus");
     const char *a5[] = {"top", "--limit"};
-    expect_usage_error(au_query_top_cmd, 2, a5, "--limit needs a value");
+    expect_usage_error(2, a5, "--limit needs a value");
     const char *a6[] = {"playlists"};
-    expect_usage_error(au_query_playlists_cmd, 1, a6, "--mood NAME");
+    expect_usage_error(1, a6, "--mood NAME");
     const char *a7[] = {"playlists", "--mood", "sleepy"};
-    expect_usage_error(au_query_playlists_cmd, 3, a7,
-                       "one of happy_upbeat, chill_relaxed");
+    expect_usage_error(3, a7, "one of happy_upbeat, chill_relaxed");
     const char *a8[] = {"playlists", "--mood", "all", "--min-score", "1e2"};
-    expect_usage_error(au_query_playlists_cmd, 5, a8,
-                       "--min-score 1e2: not a number in 0..100");
+    expect_usage_error(5, a8, "--min-score 1e2: not a number in 0..100");
     const char *a9[] = {"spread", "Alpha"};
-    expect_usage_error(au_query_spread_cmd, 2, a9,
-                       "needs 2 argument(s), got 1");
+    expect_usage_error(2, a9, "expects TRACK ARTIST (got 1 argument)");
     const char *a10[] = {"summary", "--days", "-1"};
-    expect_usage_error(au_query_summary_cmd, 3, a10,
-                       "--days -1: not an integer in 1..3650");
+    expect_usage_error(3, a10, "--days -1: not an integer in 1..3650");
     const char *a11[] = {"summary", "extra"};
-    expect_usage_error(au_query_summary_cmd, 2, a11,
-                       "unexpected argument \"extra\"");
+    expect_usage_error(2, a11, "unexpected argument \"extra\"");
 }
 
 Test(query, top_command_prints_json_from_the_configured_database,
@@ -823,8 +814,9 @@ Test(query, top_command_prints_json_from_the_configured_database,
 {
     setenv("AUDORA_DATABASE__URL", url, 1);
     setenv("AUDORA_REDIS__URL", au_test_redis_url(), 1);
-    char *argv[] = {"top", "--json", "--region=us", "--limit", "1", NULL};
-    cr_assert_eq(au_query_top_cmd(5, argv), 0);
+    char *argv[] = {"audora",  "top", "--json", "--region=us",
+                    "--limit", "1",   NULL};
+    cr_assert_eq(au_cmd_main(6, argv), 0);
     fflush(stdout);
     char *text = read_redirected(cr_get_redirected_stdout());
     json_error_t jerr;

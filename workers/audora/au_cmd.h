@@ -1,6 +1,62 @@
-/* au_cmd.h: the `audora` command users type. */
+/* au_cmd.h: the `audora` command users type.
+ *
+ * Every command is an au_cmd_def_t: its command line (an au_cli_spec_t,
+ * from which its usage is generated), what its context needs, and a
+ * handler. The dispatcher does the rest the same way for all of them:
+ * it parses, answers --help and --version before anything is opened,
+ * rejects what the table does not accept (exit 2), loads the
+ * configuration and runs the handler. The handler checks what the table
+ * cannot (exit 2 too), borrows its connection with au_cmd_conn when it
+ * first needs one and returns the exit status (AU_EXIT_*). */
 #ifndef AU_CMD_H
 #define AU_CMD_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "au_cli.h"
+#include "au_ctx.h"
+
+typedef struct {
+    const char *name; /* "dlq show", for messages */
+    const au_cli_t *cli;
+    au_ctx_t ctx;
+    int needs;    /* what au_cmd_conn builds into ctx on first use */
+    PGconn *conn; /* borrowed by au_cmd_conn, returned by the dispatcher */
+    au_error_t err;
+} au_cmd_t;
+
+typedef struct {
+    au_cli_spec_t cli;
+    int needs; /* AU_CTX_*: what the handler uses */
+    int (*run)(au_cmd_t *cmd);
+    /* Instead of run, a command that still parses its own argv (argv[0]
+     * its name): the dispatcher only answers --help and --version. */
+    int (*main)(int argc, char **argv);
+} au_cmd_def_t;
+
+/* The option table of commands whose only option is --json, and its
+ * index there. */
+extern const au_cli_opt_t au_cmd_json_opt[];
+enum { AU_CMD_OPT_JSON = 0 };
+
+/* The connection of this command: on first use the context gets what
+ * the command needs (pool, cache) and a connection is borrowed. NULL with
+ * cmd->err set when the configuration lacks a server or it cannot be
+ * reached. */
+PGconn *au_cmd_conn(au_cmd_t *cmd);
+/* Prints "audora NAME: <cmd->err.msg>" on stderr; returns AU_EXIT_FAIL,
+ * or AU_EXIT_USAGE for a configuration error (AU_ECONFIG). */
+int au_cmd_fail(au_cmd_t *cmd);
+/* Prints "audora NAME: <message>" on stderr; returns AU_EXIT_FAIL. */
+int au_cmd_failf(au_cmd_t *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints root (taken) as JSON on stdout: 0, or AU_EXIT_FAIL when it
+ * could not be built (NULL) or written. */
+int au_cmd_json(au_cmd_t *cmd, json_t *root);
+/* Prints r as an aligned table on stdout: 0 or AU_EXIT_FAIL. */
+int au_cmd_table(au_cmd_t *cmd, const PGresult *r);
 
 /* Runs `audora <argv...>`; returns the process exit status. */
 int au_cmd_main(int argc, char **argv);

@@ -1,11 +1,13 @@
-/* au_query.c: `audora top|summary|playlists|spread`, read-only queries
- * over the trend store rendered as aligned tables or JSON. */
+/* au_query.c: the read-only commands of `audora`: what is in the queue
+ * (status, jobs, report, dlq list|show) and in the trend store (top,
+ * summary, playlists, spread), as aligned tables or JSON. */
 #include "au_query.h"
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -13,153 +15,27 @@
 #include <strings.h>
 
 #include "au_chartname.h"
-#include "au_ctx.h"
+#include "au_fleet.h"
+#include "au_out.h"
 #include "au_queue.h"
 #include "au_score.h"
 #include "au_store.h"
 
 /* More series than any chart source has; a bound on the allocation. */
 #define SPREAD_MAX_SERIES 100000
-/* Twelve significant digits: scores print as 72.5, not 72.500000000000001,
- * and no score is measured to more. */
-#define JSON_FLAGS                                                             \
-    (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
-
-/* ---- the table printer ---------------------------------------------- */
-
 #define TBL_MAX_COLS 16
-#define TBL_MAX_WIDTH 40 /* code points; longer cells end in "..." */
 
-typedef struct {
-    size_t ncols;
-    const char *const *heads;
-    const char *align; /* per column: 'l' or 'r' */
-    char **cells;      /* nrows * ncols, owned */
-    size_t nrows, cap;
-} tbl_t;
-
-static void tbl_init(tbl_t *t, size_t ncols, const char *const *heads,
-                     const char *align)
+/* A text table for the cores: columns named heads, aligned by align ('r'
+ * a number, right; 'l' text, left). NULL when out of memory. */
+static au_out_table_t *tbl_new(size_t ncols, const char *const *heads,
+                               const char *align)
 {
+    au_out_col_t cols[TBL_MAX_COLS];
     assert(ncols <= TBL_MAX_COLS && strlen(align) == ncols);
-    memset(t, 0, sizeof(*t));
-    t->ncols = ncols;
-    t->heads = heads;
-    t->align = align;
-}
-
-static void tbl_free(tbl_t *t)
-{
-    for (size_t i = 0; i < t->nrows * t->ncols; i++)
-        free(t->cells[i]);
-    free(t->cells);
-    memset(t, 0, sizeof(*t));
-}
-
-/* Copies one row of ncols values; NULL shows as "-". */
-static int tbl_add(tbl_t *t, const char *const *vals)
-{
-    if (t->nrows == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        char **cells = realloc(t->cells, cap * t->ncols * sizeof(*cells));
-        if (!cells)
-            return AU_ENOMEM;
-        t->cells = cells;
-        t->cap = cap;
-    }
-    char **row = &t->cells[t->nrows * t->ncols];
-    for (size_t i = 0; i < t->ncols; i++) {
-        row[i] = strdup(vals[i] ? vals[i] : "-");
-        if (!row[i]) {
-            while (i-- > 0)
-                free(row[i]);
-            return AU_ENOMEM;
-        }
-    }
-    t->nrows++;
-    return 0;
-}
-
-/* Terminal columns as code points: UTF-8 continuation bytes take none.
- * (Wide CJK glyphs take two; aligning those needs wcwidth and a locale,
- * which a script-facing tool should not depend on.) */
-static size_t u8_width(const char *s)
-{
-    size_t w = 0;
-    for (; *s; s++)
-        w += ((unsigned char)*s & 0xC0) != 0x80;
-    return w;
-}
-
-/* Bytes of the first n code points of s. */
-static size_t u8_prefix(const char *s, size_t n)
-{
-    size_t i = 0;
-    while (s[i] && n > 0) {
-        i++;
-        while (((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-        n--;
-    }
-    return i;
-}
-
-static size_t shown_width(const char *s)
-{
-    size_t w = u8_width(s);
-    return w > TBL_MAX_WIDTH ? TBL_MAX_WIDTH : w;
-}
-
-static void pad(FILE *out, size_t n)
-{
-    while (n-- > 0)
-        fputc(' ', out);
-}
-
-static void tbl_cell(FILE *out, const char *s, size_t width, char align,
-                     int last)
-{
-    size_t w = u8_width(s), bytes = strlen(s);
-    const char *cut = "";
-    if (w > TBL_MAX_WIDTH) {
-        bytes = u8_prefix(s, TBL_MAX_WIDTH - 3);
-        w = TBL_MAX_WIDTH;
-        cut = "...";
-    }
-    if (align == 'r')
-        pad(out, width - w);
-    fwrite(s, 1, bytes, out);
-    fputs(cut, out);
-    /* No trailing blanks: they only get in the way of diff and grep. */
-    if (align != 'r' && !last)
-        pad(out, width - w);
-}
-
-static void tbl_line(const tbl_t *t, FILE *out, const char *const *cells,
-                     const size_t *width)
-{
-    for (size_t c = 0; c < t->ncols; c++) {
-        if (c)
-            fputs("  ", out);
-        tbl_cell(out, cells[c], width[c], t->align[c], c + 1 == t->ncols);
-    }
-    fputc('\n', out);
-}
-
-static void tbl_print(const tbl_t *t, FILE *out)
-{
-    size_t width[TBL_MAX_COLS];
-    for (size_t c = 0; c < t->ncols; c++) {
-        width[c] = shown_width(t->heads[c]);
-        for (size_t r = 0; r < t->nrows; r++) {
-            size_t w = shown_width(t->cells[r * t->ncols + c]);
-            if (w > width[c])
-                width[c] = w;
-        }
-    }
-    tbl_line(t, out, t->heads, width);
-    for (size_t r = 0; r < t->nrows; r++)
-        tbl_line(t, out, (const char *const *)&t->cells[r * t->ncols], width);
+    for (size_t i = 0; i < ncols; i++)
+        cols[i] =
+            (au_out_col_t){heads[i], align[i] == 'r' ? AU_OUT_NUM : AU_OUT_STR};
+    return au_out_table_new(cols, ncols);
 }
 
 /* ---- result and JSON helpers ---------------------------------------- */
@@ -205,12 +81,6 @@ static json_t *j_pg_real(const PGresult *r, int row, int col)
     return j_real(pg_num(r, row, col));
 }
 
-static json_t *j_pg_int(const PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? json_null()
-                                    : json_integer(pg_int(r, row, col));
-}
-
 /* Sets o[k] = v, taking v; 0 or -1. A NULL v (out of memory, or text
  * that is not UTF-8) fails the set, so callers OR the results. */
 static int jset(json_t *o, const char *k, json_t *v)
@@ -225,15 +95,6 @@ static int json_fail(json_t *root, au_error_t *err, const char *what)
                         "%s: cannot build JSON (out of memory or text "
                         "that is not UTF-8)",
                         what);
-}
-
-static int json_emit(json_t *root, FILE *out, au_error_t *err, const char *what)
-{
-    int rc = json_dumpf(root, out, JSON_FLAGS);
-    json_decref(root);
-    if (rc < 0 || fputc('\n', out) == EOF)
-        return au_error_set(err, AU_EIO, "%s: cannot write the output", what);
-    return 0;
 }
 
 /* ---- option checks -------------------------------------------------- */
@@ -307,6 +168,7 @@ int au_query_top_check(const au_query_top_opts_t *o, au_error_t *err)
     return rc;
 }
 
+/* The columns of au_store_top, in order. */
 enum {
     TOP_KEY,
     TOP_NAME,
@@ -324,44 +186,29 @@ enum {
     TOP_CHANGE
 };
 
+/* {"by", "count", "tracks": [{"rank", then every column of au_store_top,
+ * typed}]}. */
 static int top_json(const PGresult *r, au_query_by_t by, FILE *out,
                     au_error_t *err)
 {
     int n = PQntuples(r);
-    json_t *root = json_object(), *arr = json_array();
-    int bad = !root || !arr;
-    bad |= root &&
-           jset(root, "by",
-                json_string(by == AU_QUERY_BY_VIRAL ? "viral" : "movement"));
-    bad |= root && jset(root, "count", json_integer(n));
-    bad |= root && jset(root, "tracks", arr);
+    au_out_table_t *t = au_out_table_pg(r, 1);
+    json_t *arr = json_array();
+    json_t *root = json_pack("{s:s, s:i, s:o}", "by",
+                             by == AU_QUERY_BY_VIRAL ? "viral" : "movement",
+                             "count", n, "tracks", arr);
+    int bad = !t || !root;
     for (int i = 0; i < n && !bad; i++) {
-        json_t *t = json_object();
-        bad |= json_array_append_new(arr, t);
-        if (bad)
-            break;
-        bad |= jset(t, "rank", json_integer(i + 1));
-        bad |= jset(t, "track_key", j_str(pg_str(r, i, TOP_KEY)));
-        bad |= jset(t, "track_name", j_str(pg_str(r, i, TOP_NAME)));
-        bad |= jset(t, "artist", j_str(pg_str(r, i, TOP_ARTIST)));
-        bad |= jset(t, "platform", j_str(pg_str(r, i, TOP_PLATFORM)));
-        bad |= jset(t, "region", j_str(pg_str(r, i, TOP_REGION)));
-        bad |= jset(t, "chart", j_str(pg_str(r, i, TOP_CHART)));
-        bad |= jset(t, "date", j_str(pg_str(r, i, TOP_DATE)));
-        bad |= jset(t, "position", j_pg_int(r, i, TOP_POSITION));
-        bad |= jset(t, "viral_score", j_pg_real(r, i, TOP_VIRAL));
-        bad |= jset(t, "confidence", j_pg_real(r, i, TOP_CONFIDENCE));
-        bad |= jset(t, "momentum", j_pg_real(r, i, TOP_MOMENTUM));
-        bad |= jset(t, "direction", j_str(pg_str(r, i, TOP_DIRECTION)));
-        bad |= jset(t, "prev_position", j_pg_int(r, i, TOP_PREV));
-        bad |= jset(t, "position_change", j_pg_int(r, i, TOP_CHANGE));
+        json_t *row = json_pack("{s:i}", "rank", i + 1);
+        json_t *cols = au_out_row_json(t, (size_t)i);
+        bad = !row || !cols || json_object_update(row, cols) < 0;
+        json_decref(cols);
+        bad |= json_array_append_new(arr, row) < 0;
     }
-    if (bad) {
-        if (!root)
-            json_decref(arr);
+    au_out_table_destroy(&t);
+    if (bad)
         return json_fail(root, err, "top");
-    }
-    return json_emit(root, out, err, "top");
+    return au_out_json(root, out, err);
 }
 
 static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
@@ -380,12 +227,10 @@ static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
                                         : "a position change");
         return 0;
     }
-    tbl_t t;
-    if (by == AU_QUERY_BY_VIRAL)
-        tbl_init(&t, 11, viral_heads, "rlllllrrrrl");
-    else
-        tbl_init(&t, 9, move_heads, "rlllllrrr");
-    int rc = 0;
+    au_out_table_t *t = by == AU_QUERY_BY_VIRAL
+                            ? tbl_new(11, viral_heads, "rlllllrrrrl")
+                            : tbl_new(9, move_heads, "rlllllrrr");
+    int rc = t ? 0 : AU_ENOMEM;
     for (int i = 0; i < n && rc == 0; i++) {
         char rank[16], a[32], b[32], c[32];
         snprintf(rank, sizeof(rank), "%d", i + 1);
@@ -408,7 +253,7 @@ static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
                 fmt_num(b, sizeof(b), r, i, TOP_CONFIDENCE, "%.2f"),
                 fmt_num(c, sizeof(c), r, i, TOP_MOMENTUM, "%.1f"),
                 pg_str(r, i, TOP_DIRECTION)};
-            rc = tbl_add(&t, row);
+            rc = au_out_table_add(t, row);
         } else {
             snprintf(a, sizeof(a), "%+lld", pg_int(r, i, TOP_CHANGE));
             const char *row[] = {common[0],
@@ -420,14 +265,14 @@ static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
                                  a,
                                  pg_str(r, i, TOP_PREV),
                                  pg_str(r, i, TOP_POSITION)};
-            rc = tbl_add(&t, row);
+            rc = au_out_table_add(t, row);
         }
     }
     if (rc == 0)
-        tbl_print(&t, out);
-    tbl_free(&t);
+        rc = au_out_table_print(t, out);
+    au_out_table_destroy(&t);
     if (rc < 0)
-        return au_error_set(err, rc, "top: out of memory");
+        return au_error_set(err, rc, "top: %s", au_strerror(rc));
     return 0;
 }
 
@@ -524,9 +369,8 @@ static int summary_table(const char *js, const au_query_summary_opts_t *o,
     fprintf(out, "top tracks by position score:\n");
     static const char *const heads[] = {"rank",     "track", "artist",
                                         "platform", "score", "position"};
-    tbl_t t;
-    tbl_init(&t, 6, heads, "rlllrr");
-    int rc = 0;
+    au_out_table_t *t = tbl_new(6, heads, "rlllrr");
+    int rc = t ? 0 : AU_ENOMEM;
     for (size_t i = 0; i < json_array_size(top) && rc == 0; i++) {
         json_t *e = json_array_get(top, i);
         char rank[24], score[48], pos[48];
@@ -539,14 +383,14 @@ static int summary_table(const char *js, const au_query_summary_opts_t *o,
             fmt_json_num(score, sizeof(score), json_object_get(e, "score"),
                          "%.2f"),
             fmt_json_num(pos, sizeof(pos), json_object_get(e, "rank"), "%.0f")};
-        rc = tbl_add(&t, row);
+        rc = au_out_table_add(t, row);
     }
     if (rc == 0)
-        tbl_print(&t, out);
-    tbl_free(&t);
+        rc = au_out_table_print(t, out);
+    au_out_table_destroy(&t);
     json_decref(root);
     if (rc < 0)
-        return au_error_set(err, rc, "summary: out of memory");
+        return au_error_set(err, rc, "summary: %s", au_strerror(rc));
     return 0;
 }
 
@@ -566,7 +410,7 @@ int au_query_summary(PGconn *c, au_cache_t *cache,
          * values as the store (and the cache) hold them. */
         json_error_t jerr;
         json_t *root = json_loads(js, 0, &jerr);
-        rc = root ? json_emit(root, out, err, "summary")
+        rc = root ? au_out_json(root, out, err)
                   : au_error_set(err, AU_EPARSE, "summary: bad JSON: %s",
                                  jerr.text);
     } else {
@@ -691,7 +535,7 @@ static int pl_json(const pl_view_t *v, FILE *out, au_error_t *err)
             json_decref(moods);
         return json_fail(root, err, "playlists");
     }
-    return json_emit(root, out, err, "playlists");
+    return au_out_json(root, out, err);
 }
 
 static int pl_table_mood(const pl_view_t *v, au_mood_t m, FILE *out)
@@ -708,9 +552,8 @@ static int pl_table_mood(const pl_view_t *v, au_mood_t m, FILE *out)
     }
     fprintf(out, "%s (%s): %zu track(s) scoring >= %.1f\n", au_mood_name(m),
             au_mood_label(m), n, v->o->min_score);
-    tbl_t t;
-    tbl_init(&t, 8, heads, "rllrrrrr");
-    int rc = 0;
+    au_out_table_t *t = tbl_new(8, heads, "rllrrrrr");
+    int rc = t ? 0 : AU_ENOMEM;
     for (size_t i = 0; i < n && rc == 0; i++) {
         int row = (int)e[i].index;
         char rank[24], sc[32], va[32], en[32], da[32], te[32];
@@ -725,11 +568,11 @@ static int pl_table_mood(const pl_view_t *v, au_mood_t m, FILE *out)
             fmt_num(en, sizeof(en), v->r, row, PL_ENERGY, "%.3f"),
             fmt_num(da, sizeof(da), v->r, row, PL_DANCE, "%.3f"),
             fmt_num(te, sizeof(te), v->r, row, PL_TEMPO, "%.1f")};
-        rc = tbl_add(&t, cells);
+        rc = au_out_table_add(t, cells);
     }
     if (rc == 0)
-        tbl_print(&t, out);
-    tbl_free(&t);
+        rc = au_out_table_print(t, out);
+    au_out_table_destroy(&t);
     return rc;
 }
 
@@ -745,7 +588,7 @@ static int pl_table(const pl_view_t *v, FILE *out, au_error_t *err)
         rc = pl_table_mood(v, (au_mood_t)m, out);
     }
     if (rc < 0)
-        return au_error_set(err, rc, "playlists: out of memory");
+        return au_error_set(err, rc, "playlists: %s", au_strerror(rc));
     fprintf(out,
             "\n%ld track(s) with audio features scored; %ld track(s) "
             "without audio features excluded\n",
@@ -846,7 +689,7 @@ static int spread_json(const spread_view_t *v, FILE *out, au_error_t *err)
                             json_string("No cross-platform data found"));
         bad |= root && jset(root, "platform_count", json_integer(0));
         return bad ? json_fail(root, err, "spread")
-                   : json_emit(root, out, err, "spread");
+                   : au_out_json(root, out, err);
     }
     json_t *pfs = json_array(), *pat = json_array();
     bad |= root && jset(root, "platforms", pfs);
@@ -886,7 +729,7 @@ static int spread_json(const spread_view_t *v, FILE *out, au_error_t *err)
         }
         return json_fail(root, err, "spread");
     }
-    return json_emit(root, out, err, "spread");
+    return au_out_json(root, out, err);
 }
 
 static int spread_table(const spread_view_t *v, FILE *out, au_error_t *err)
@@ -903,9 +746,8 @@ static int spread_table(const spread_view_t *v, FILE *out, au_error_t *err)
     static const char *const heads[] = {"rank",       "platform",
                                         "first_seen", "peak_score",
                                         "lag_hours",  "score_change"};
-    tbl_t t;
-    tbl_init(&t, 6, heads, "rllrrr");
-    int rc = 0;
+    au_out_table_t *t = tbl_new(6, heads, "rllrrr");
+    int rc = t ? 0 : AU_ENOMEM;
     for (size_t i = 0; i < v->n && rc == 0; i++) {
         char rank[24], peak[32], lag[32] = "-", change[32] = "-";
         snprintf(rank, sizeof(rank), "%zu", i + 1);
@@ -921,13 +763,13 @@ static int spread_table(const spread_view_t *v, FILE *out, au_error_t *err)
                              peak,
                              lag,
                              change};
-        rc = tbl_add(&t, row);
+        rc = au_out_table_add(t, row);
     }
     if (rc == 0)
-        tbl_print(&t, out);
-    tbl_free(&t);
+        rc = au_out_table_print(t, out);
+    au_out_table_destroy(&t);
     if (rc < 0)
-        return au_error_set(err, rc, "spread: out of memory");
+        return au_error_set(err, rc, "spread: %s", au_strerror(rc));
     fprintf(out, "total propagation time: %.1f hour(s)\n", v->total_hours);
     return 0;
 }
@@ -977,392 +819,521 @@ cleanup:
     return rc;
 }
 
-/* ---- command-line --------------------------------------------------- */
+/* ---- the queue and the fleet ---------------------------------------- */
 
-static int usage_err(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_err(const char *cmd, const char *fmt, ...)
+static json_t *counts_json(const au_queue_counts_t *q)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "audora %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(see audora %s --help)\n", cmd);
-    va_end(ap);
-    return 2;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "queued",
+                     (json_int_t)q->queued, "ready", (json_int_t)q->ready,
+                     "running", (json_int_t)q->running, "done",
+                     (json_int_t)q->done, "dead", (json_int_t)q->dead, "rows",
+                     (json_int_t)q->rows, "oldest_ready_s", q->oldest_ready_s);
 }
 
 typedef struct {
-    const char *name;   /* "--limit" */
-    const char **value; /* an option with a value, or */
-    int *flag;          /* a bare flag */
-} opt_t;
+    au_queue_counts_t q;
+    PGresult *newest, *fleet; /* the newest job; the live workers */
+    long batches;
+    long long rows;
+} status_t;
 
-static const opt_t *find_opt(const opt_t *opts, size_t n, const char *a,
-                             const char **inline_value)
+static int status_json(au_cmd_t *cmd, const status_t *s)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(opts[i].name);
-        if (strncmp(a, opts[i].name, len) != 0)
-            continue;
-        if (a[len] == '\0') {
-            *inline_value = NULL;
-            return &opts[i];
-        }
-        if (a[len] == '=') {
-            *inline_value = a + len + 1;
-            return &opts[i];
-        }
-    }
-    return NULL;
+    au_out_table_t *w = au_out_table_pg(s->fleet, 1);
+    json_t *max = PQntuples(s->newest) > 0
+                      ? au_out_value(PQgetvalue(s->newest, 0, 0), AU_OUT_INT)
+                      : json_null();
+    json_t *root = json_pack("{s:o, s:o, s:o, s:{s:i, s:I, s:I}}", "queue",
+                             counts_json(&s->q), "max_job_id", max, "workers",
+                             w ? au_out_table_json(w) : NULL, "throughput",
+                             "window_s", 60, "batches", (json_int_t)s->batches,
+                             "rows", (json_int_t)s->rows);
+    au_out_table_destroy(&w);
+    return au_cmd_json(cmd, root);
 }
 
-/* Takes the command's own options out of argv, leaving configuration
- * flags and positional arguments in order; 0 or 2 (usage printed). */
-static int take_opts(const char *cmd, int *argc, char **argv, const opt_t *opts,
-                     size_t n)
+static int status_text(au_cmd_t *cmd, const status_t *s)
 {
-    int out = 1, i = 1;
-    for (; i < *argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--"))
-            break;
-        const opt_t *o = find_opt(opts, n, a, &v);
-        if (!o) {
-            argv[out++] = argv[i];
-            continue;
-        }
-        if (o->flag) {
-            if (v)
-                return usage_err(cmd, "%s takes no value", o->name);
-            *o->flag = 1;
-            continue;
-        }
-        if (!v) {
-            if (i + 1 >= *argc || !strncmp(argv[i + 1], "--", 2))
-                return usage_err(cmd, "%s needs a value", o->name);
-            v = argv[++i];
-        }
-        if (*o->value)
-            return usage_err(cmd, "%s given twice", o->name);
-        *o->value = v;
-    }
-    while (i < *argc)
-        argv[out++] = argv[i++];
-    argv[out] = NULL;
-    *argc = out;
-    return 0;
-}
-
-/* Collects exactly npos positional arguments. What else is left must be a
- * configuration flag ("--section.key V", "--env-file P"), which
- * au_ctx_init takes later. */
-static int take_positionals(const char *cmd, int argc, char **argv,
-                            const char **pos, int npos)
-{
-    int k = 0, rest = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!rest && !strcmp(a, "--")) {
-            rest = 1;
-            continue;
-        }
-        if (!rest && !strncmp(a, "--", 2)) {
-            size_t nl = strcspn(a + 2, "=");
-            int cfg = memchr(a + 2, '.', nl) != NULL ||
-                      (nl == 8 && !strncmp(a + 2, "env-file", 8));
-            if (!cfg)
-                return usage_err(cmd, "unknown option %s", a);
-            if (!a[2 + nl])
-                i++; /* its value is the next argument */
-            continue;
-        }
-        if (k == npos)
-            return usage_err(cmd, "unexpected argument \"%s\"", a);
-        pos[k++] = a;
-    }
-    if (k < npos)
-        return usage_err(cmd, "needs %d argument(s), got %d", npos, k);
-    return 0;
-}
-
-static int wants_help(int argc, char **argv, const char *help)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(help, stdout);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Strict: optional '-', digits, nothing else, inside [lo, hi]. */
-static int parse_int(const char *cmd, const char *flag, const char *s, long lo,
-                     long hi, int *out)
-{
-    const char *d = s[0] == '-' ? s + 1 : s;
-    char *end;
-    errno = 0;
-    long v = isdigit((unsigned char)d[0]) ? strtol(s, &end, 10) : 0;
-    if (!isdigit((unsigned char)d[0]) || errno || *end || v < lo || v > hi)
-        return usage_err(cmd, "%s %s: not an integer in %ld..%ld", flag, s, lo,
-                         hi);
-    *out = (int)v;
-    return 0;
-}
-
-/* Strict: digits with at most one '.', optional leading '-'; no
- * exponents, hex, inf or nan. */
-static int parse_num(const char *cmd, const char *flag, const char *s,
-                     double lo, double hi, double *out)
-{
-    const char *d = s[0] == '-' ? s + 1 : s;
-    size_t digits = strspn(d, "0123456789.");
-    int dots = 0;
-    for (const char *p = d; *p; p++)
-        dots += *p == '.';
-    char *end;
-    double v = 0.0;
-    int ok = d[0] && !d[digits] && dots <= 1 && strcmp(d, ".") != 0;
-    if (ok) {
-        v = strtod(s, &end);
-        ok = !*end && v >= lo && v <= hi;
-    }
-    if (!ok)
-        return usage_err(cmd, "%s %s: not a number in %g..%g", flag, s, lo, hi);
-    *out = v;
-    return 0;
-}
-
-typedef int (*core_fn)(PGconn *c, au_cache_t *cache, const void *opts, int json,
-                       FILE *out, au_error_t *err);
-
-/* Builds the context (which takes the configuration flags out of argv),
- * borrows a connection and runs the core on stdout. */
-static int run_core(const char *cmd, int argc, char **argv, core_fn fn,
-                    const void *opts, int json)
-{
-    au_ctx_t ctx;
-    au_error_t err = {0};
-    if (au_ctx_init(&ctx, "audora", AU_CTX_DB | AU_CTX_CACHE, &argc, argv,
-                    &err) < 0) {
-        fprintf(stderr, "audora %s: %s\n", cmd, err.msg);
-        return 2;
-    }
-    int rc = 1;
-    PGconn *c = au_pool_get(ctx.pool, &err);
-    if (c) {
-        rc = fn(c, ctx.cache, opts, json, stdout, &err) < 0;
-        au_pool_put(ctx.pool, c);
-    }
-    if (rc == 0 && fflush(stdout) != 0)
-        rc = au_error_set(&err, AU_EIO, "cannot write the output") < 0;
-    if (rc)
-        fprintf(stderr, "audora %s: %s\n", cmd, err.msg);
-    au_ctx_fini(&ctx);
+    const au_queue_counts_t *q = &s->q;
+    printf("queue: %ld queued (%ld ready), %ld running, %ld done, %ld dead; "
+           "%lld rows written by done jobs\n",
+           q->queued, q->ready, q->running, q->done, q->dead, q->rows);
+    if (q->ready > 0)
+        printf("oldest ready job waiting: %.1f s\n", q->oldest_ready_s);
+    if (PQntuples(s->newest) > 0)
+        printf("newest job: %s\n", PQgetvalue(s->newest, 0, 0));
+    printf("\nworkers (seen in the last 30 s):\n");
+    int rc = PQntuples(s->fleet) > 0 ? au_cmd_table(cmd, s->fleet)
+                                     : (puts("none"), 0);
+    printf("\nthroughput: %ld batches, %lld rows in the last minute\n",
+           s->batches, s->rows);
     return rc;
 }
 
-/* A check that failed before any connection: a usage error. */
-static int check_failed(const char *cmd, const au_error_t *err)
+static int cmd_status(au_cmd_t *cmd)
 {
-    return usage_err(cmd, "%s", err->msg);
+    status_t s = {0};
+    PGconn *c = au_cmd_conn(cmd);
+    int rc = c ? au_queue_counts(c, &s.q, &cmd->err) : AU_EDBCONN;
+    if (rc == 0)
+        rc = au_queue_list(c, NULL, 1, &s.newest, &cmd->err);
+    if (rc == 0)
+        rc = au_fleet_list(c, 30, &s.fleet, &cmd->err);
+    if (rc == 0)
+        rc = au_queue_throughput(c, 60, &s.batches, &s.rows, &cmd->err);
+    if (rc < 0)
+        rc = au_cmd_fail(cmd);
+    else if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON))
+        rc = status_json(cmd, &s);
+    else
+        rc = status_text(cmd, &s);
+    PQclear(s.newest);
+    PQclear(s.fleet);
+    return rc;
 }
 
-static int top_core(PGconn *c, au_cache_t *cache, const void *o, int json,
-                    FILE *out, au_error_t *err)
-{
-    (void)cache;
-    return au_query_top(c, o, json, out, err);
-}
+const au_cmd_def_t au_query_status_def = {
+    {.prog = "audora status",
+     .summary = "Queue depth, the newest job id, live workers, throughput.",
+     .about = "With --json, max_job_id is the highest job id (null when "
+              "there is none):\nremember it before pushing, then `audora "
+              "wait --since-id` it.\n",
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_status,
+    NULL,
+};
 
-static const char top_help[] =
-    "usage: audora top [--by viral|movement] [--platform P] [--region R]\n"
-    "                  [--chart C] [--from DATE] [--to DATE] [--limit N]\n"
-    "                  [--json]\n"
-    "\n"
-    "Top tracks of the active chart entries, by viral score (default) or\n"
-    "by movement (positions gained since the previous chart). One row per\n"
-    "track: its best entry in the range (highest viral score, or most\n"
-    "positions gained; ties to the better position, then the later date).\n"
-    "Entries whose score was not computed are left out. Dates are\n"
-    "YYYY-MM-DD, inclusive; --limit is 1..1000 (default 20).\n";
-
-int au_query_top_cmd(int argc, char **argv)
+/* A PGresult as {"key": [rows]} or as a table; `none` when it is empty. */
+static int print_rows(au_cmd_t *cmd, int json, const PGresult *r,
+                      const char *key, const char *none)
 {
-    const char *cmd = "top";
-    if (wants_help(argc, argv, top_help))
+    if (json) {
+        au_out_table_t *t = au_out_table_pg(r, 1);
+        json_t *root = json_pack("{s:o}", key, t ? au_out_table_json(t) : NULL);
+        au_out_table_destroy(&t);
+        return au_cmd_json(cmd, root);
+    }
+    if (PQntuples(r) == 0 && none) {
+        puts(none);
         return 0;
+    }
+    return au_cmd_table(cmd, r);
+}
+
+enum { JOBS_STATE, JOBS_LIMIT, JOBS_JSON, JOBS_NOPTS };
+
+static const char *const job_states[] = {"queued", "running", "done", "dead",
+                                         NULL};
+
+static const au_cli_opt_t jobs_opts[] = {
+    [JOBS_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON instead of text"},
+    [JOBS_STATE] = {"state", 's', AU_CLI_ENUM, NULL, "only jobs in this state",
+                    .words = job_states},
+    [JOBS_LIMIT] = {"limit", 'n', AU_CLI_INT, "N",
+                    "the newest N jobs, default 50", .lo = 1, .hi = 100000},
+};
+
+static int cmd_jobs(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    int state = au_cli_word(a, JOBS_STATE, -1);
+    PGconn *c = au_cmd_conn(cmd);
+    PGresult *r = NULL;
+    if (!c ||
+        au_queue_list(c, state < 0 ? NULL : job_states[state],
+                      (int)au_cli_int(a, JOBS_LIMIT, 50), &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    int rc = print_rows(cmd, au_cli_has(a, JOBS_JSON), r, "jobs", "no jobs");
+    PQclear(r);
+    return rc;
+}
+
+const au_cmd_def_t au_query_jobs_def = {
+    {.prog = "audora jobs",
+     .summary = "The newest jobs, with their state, rows and last error.",
+     .opts = jobs_opts,
+     .nopts = JOBS_NOPTS},
+    AU_CTX_DB,
+    cmd_jobs,
+    NULL,
+};
+
+static int cmd_dlq_list(au_cmd_t *cmd)
+{
+    PGconn *c = au_cmd_conn(cmd);
+    PGresult *r = NULL;
+    if (!c || au_queue_dead(c, &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    int rc = print_rows(cmd, au_cli_has(cmd->cli, AU_CMD_OPT_JSON), r,
+                        "dead_jobs", "no dead jobs");
+    PQclear(r);
+    return rc;
+}
+
+const au_cmd_def_t au_query_dlq_list_def = {
+    {.prog = "audora dlq list",
+     .summary = "Dead jobs, oldest first, with the reason each died.",
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_dlq_list,
+    NULL,
+};
+
+/* A job whole; its parameters as JSON in JSON (not a string of it). */
+static int show_job(au_cmd_t *cmd, const PGresult *r)
+{
+    au_out_table_t *t = au_out_table_pg(r, 1);
+    if (!t)
+        return au_cmd_failf(cmd, "out of memory");
+    int rc = 0;
+    if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON)) {
+        json_t *o = au_out_row_json(t, 0);
+        int p = PQfnumber(r, "params");
+        if (o && p >= 0 && !PQgetisnull(r, 0, p))
+            json_object_set_new(o, "params",
+                                au_out_value(PQgetvalue(r, 0, p), AU_OUT_JSON));
+        rc = au_cmd_json(cmd, o);
+    } else if (au_out_record_print(t, 0, stdout) < 0) {
+        rc = au_cmd_failf(cmd, "cannot write the output");
+    }
+    au_out_table_destroy(&t);
+    return rc;
+}
+
+static int cmd_dlq_show(au_cmd_t *cmd)
+{
+    PGconn *c = au_cmd_conn(cmd);
+    PGresult *r = NULL;
+    if (!c || au_queue_show(c, cmd->cli->ints[0], &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd); /* "no job 9999" */
+    int rc = show_job(cmd, r);
+    PQclear(r);
+    return rc;
+}
+
+const au_cmd_def_t au_query_dlq_show_def = {
+    {.prog = "audora dlq show",
+     .summary = "One job, every field (any job, dead or not).",
+     .args = {"ID", 1, 1, AU_CLI_INT, 1, LLONG_MAX},
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_dlq_show,
+    NULL,
+};
+
+/* ---- report --------------------------------------------------------- */
+
+typedef struct {
+    au_queue_counts_t q;
+    long long trends, tracks, artists;
+    PGresult *dead, *top, *movers;
+} report_t;
+
+static int report_read(au_cmd_t *cmd, report_t *rp)
+{
+    PGconn *c = au_cmd_conn(cmd);
+    au_error_t *err = &cmd->err;
+    int rc = c ? au_queue_counts(c, &rp->q, err) : AU_EDBCONN;
+    if (rc == 0)
+        rc = au_store_counts(c, &rp->trends, &rp->tracks, &rp->artists, err);
+    if (rc == 0)
+        rc = au_queue_dead(c, &rp->dead, err);
+    if (rc == 0)
+        rc = au_store_top_streams(c, 10, &rp->top, err);
+    if (rc == 0)
+        rc = au_store_movers(c, 10, &rp->movers, err);
+    return rc;
+}
+
+static json_t *rows_json(const PGresult *r)
+{
+    au_out_table_t *t = au_out_table_pg(r, 1);
+    json_t *j = t ? au_out_table_json(t) : NULL;
+    au_out_table_destroy(&t);
+    return j;
+}
+
+static int report_json(au_cmd_t *cmd, const report_t *rp)
+{
+    const au_queue_counts_t *q = &rp->q;
+    return au_cmd_json(
+        cmd, json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, "
+                       "s:o, s:o}",
+                       "jobs", "done", (json_int_t)q->done, "dead",
+                       (json_int_t)q->dead, "queued", (json_int_t)q->queued,
+                       "running", (json_int_t)q->running, "rows", "trends",
+                       (json_int_t)rp->trends, "tracks", (json_int_t)rp->tracks,
+                       "artists", (json_int_t)rp->artists, "dead_jobs",
+                       rows_json(rp->dead), "top_tracks", rows_json(rp->top),
+                       "movers", rows_json(rp->movers)));
+}
+
+static int report_text(au_cmd_t *cmd, const report_t *rp)
+{
+    const au_queue_counts_t *q = &rp->q;
+    printf("jobs: %ld done, %ld dead, %ld queued, %ld running\n", q->done,
+           q->dead, q->queued, q->running);
+    printf("\nrows: %lld trends, %lld tracks, %lld artists\n", rp->trends,
+           rp->tracks, rp->artists);
+    int rc = 0;
+    if (PQntuples(rp->dead) > 0) {
+        printf("\ndead jobs:\n");
+        rc = au_cmd_table(cmd, rp->dead);
+    }
+    if (rc == 0) {
+        printf("\ntop 10 tracks by streams (all charts):\n");
+        rc = au_cmd_table(cmd, rp->top);
+    }
+    if (rc == 0) {
+        printf("\nbiggest movers (positions gained since previous "
+               "entry):\n");
+        rc = au_cmd_table(cmd, rp->movers);
+    }
+    return rc;
+}
+
+static int cmd_report(au_cmd_t *cmd)
+{
+    report_t rp = {0};
+    int rc = report_read(cmd, &rp);
+    if (rc < 0)
+        rc = au_cmd_fail(cmd);
+    else if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON))
+        rc = report_json(cmd, &rp);
+    else
+        rc = report_text(cmd, &rp);
+    PQclear(rp.dead);
+    PQclear(rp.top);
+    PQclear(rp.movers);
+    return rc;
+}
+
+const au_cmd_def_t au_query_report_def = {
+    {.prog = "audora report",
+     .summary = "What the database holds: jobs, rows, dead jobs with their "
+                "reason, the top\n10 tracks by streams and the biggest "
+                "movers.",
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_report,
+    NULL,
+};
+
+/* ---- the trend store's commands ------------------------------------- */
+
+/* A check that failed after parsing: still a usage error. */
+static int check_failed(au_cmd_t *cmd)
+{
+    return au_cli_usage_error(cmd->cli->spec, "%s", cmd->err.msg);
+}
+
+static const char *const top_by[] = {"viral", "movement", NULL};
+
+enum {
+    TOPO_BY,
+    TOPO_PLATFORM,
+    TOPO_REGION,
+    TOPO_CHART,
+    TOPO_FROM,
+    TOPO_TO,
+    TOPO_LIMIT,
+    TOPO_JSON,
+    TOPO_N
+};
+
+static const au_cli_opt_t top_opts[] = {
+    [TOPO_BY] = {"by", 0, AU_CLI_ENUM, NULL,
+                 "rank by viral score (default) or positions gained",
+                 .words = top_by},
+    [TOPO_PLATFORM] = {"platform", 0, AU_CLI_STR, "P", "only this platform"},
+    [TOPO_REGION] = {"region", 0, AU_CLI_STR, "R", "only this region"},
+    [TOPO_CHART] = {"chart", 0, AU_CLI_STR, "C", "only this chart"},
+    [TOPO_FROM] = {"from", 0, AU_CLI_DATE, NULL, "first chart date"},
+    [TOPO_TO] = {"to", 0, AU_CLI_DATE, NULL, "last chart date"},
+    [TOPO_LIMIT] = {"limit", 'n', AU_CLI_INT, "N", "tracks, default 20",
+                    .lo = 1, .hi = AU_QUERY_MAX_LIMIT},
+    [TOPO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+};
+
+static int cmd_top(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
     au_query_top_opts_t o;
     au_query_top_opts_init(&o);
-    const char *by = NULL, *limit = NULL;
-    int json = 0;
-    const opt_t opts[] = {
-        {"--by", &by, NULL},           {"--platform", &o.platform, NULL},
-        {"--region", &o.region, NULL}, {"--chart", &o.chart, NULL},
-        {"--from", &o.from, NULL},     {"--to", &o.to, NULL},
-        {"--limit", &limit, NULL},     {"--json", NULL, &json},
-    };
-    if (take_opts(cmd, &argc, argv, opts, sizeof(opts) / sizeof(opts[0])))
-        return 2;
-    if (by && !strcmp(by, "movement"))
-        o.by = AU_QUERY_BY_MOVEMENT;
-    else if (by && strcmp(by, "viral") != 0)
-        return usage_err(cmd, "--by %s: must be viral or movement", by);
-    if (limit &&
-        parse_int(cmd, "--limit", limit, 1, AU_QUERY_MAX_LIMIT, &o.limit))
-        return 2;
-    au_error_t err = {0};
-    if (au_query_top_check(&o, &err) < 0)
-        return check_failed(cmd, &err);
-    if (take_positionals(cmd, argc, argv, NULL, 0))
-        return 2;
-    return run_core(cmd, argc, argv, top_core, &o, json);
+    o.by =
+        au_cli_word(a, TOPO_BY, 0) ? AU_QUERY_BY_MOVEMENT : AU_QUERY_BY_VIRAL;
+    o.platform = au_cli_str(a, TOPO_PLATFORM, NULL);
+    o.region = au_cli_str(a, TOPO_REGION, NULL);
+    o.chart = au_cli_str(a, TOPO_CHART, NULL);
+    o.from = au_cli_str(a, TOPO_FROM, NULL);
+    o.to = au_cli_str(a, TOPO_TO, NULL);
+    o.limit = (int)au_cli_int(a, TOPO_LIMIT, o.limit);
+    if (au_query_top_check(&o, &cmd->err) < 0)
+        return check_failed(cmd);
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c ||
+        au_query_top(c, &o, au_cli_has(a, TOPO_JSON), stdout, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    return 0;
 }
 
-static int summary_core(PGconn *c, au_cache_t *cache, const void *o, int json,
-                        FILE *out, au_error_t *err)
-{
-    return au_query_summary(c, cache, o, json, out, err);
-}
+const au_cmd_def_t au_query_top_def = {
+    {.prog = "audora top",
+     .summary = "Top tracks of the active chart entries, one row per track.",
+     .about = "Each track's best entry in the range (highest viral score, "
+              "or most positions\ngained since the previous chart; ties to "
+              "the better position, then the later\ndate). Entries whose "
+              "score was not computed are left out. Dates are\ninclusive.\n",
+     .opts = top_opts,
+     .nopts = TOPO_N},
+    AU_CTX_DB,
+    cmd_top,
+    NULL,
+};
 
-static const char summary_help[] =
-    "usage: audora summary [--platform P] [--days N] [--as-of DATE] [--json]\n"
-    "\n"
-    "Trending summary of the active chart entries in the N days (default\n"
-    "7, at most 3650) up to DATE (YYYY-MM-DD, default today): unique\n"
-    "tracks, platforms, entries, average and best position score, and the\n"
-    "10 best entries. --json prints the summary as the store returns it;\n"
-    "it is cached for 10 minutes.\n";
+enum { SUMO_PLATFORM, SUMO_DAYS, SUMO_AS_OF, SUMO_JSON, SUMO_N };
 
-int au_query_summary_cmd(int argc, char **argv)
+static const au_cli_opt_t summary_opts[] = {
+    [SUMO_PLATFORM] = {"platform", 0, AU_CLI_STR, "P", "only this platform"},
+    [SUMO_DAYS] = {"days", 0, AU_CLI_INT, "N", "days in the period, default 7",
+                   .lo = 1, .hi = AU_QUERY_MAX_DAYS},
+    [SUMO_AS_OF] = {"as-of", 0, AU_CLI_DATE, NULL,
+                    "last day of the period, default today"},
+    [SUMO_JSON] = {"json", 0, AU_CLI_FLAG, NULL,
+                   "print the summary as the store returns it"},
+};
+
+static int cmd_summary(au_cmd_t *cmd)
 {
-    const char *cmd = "summary";
-    if (wants_help(argc, argv, summary_help))
-        return 0;
+    const au_cli_t *a = cmd->cli;
     au_query_summary_opts_t o;
     au_query_summary_opts_init(&o);
-    const char *days = NULL;
-    int json = 0;
-    const opt_t opts[] = {
-        {"--platform", &o.platform, NULL},
-        {"--days", &days, NULL},
-        {"--as-of", &o.as_of, NULL},
-        {"--json", NULL, &json},
-    };
-    if (take_opts(cmd, &argc, argv, opts, sizeof(opts) / sizeof(opts[0])))
-        return 2;
-    if (days && parse_int(cmd, "--days", days, 1, AU_QUERY_MAX_DAYS, &o.days))
-        return 2;
-    au_error_t err = {0};
-    if (au_query_summary_check(&o, &err) < 0)
-        return check_failed(cmd, &err);
-    if (take_positionals(cmd, argc, argv, NULL, 0))
-        return 2;
-    return run_core(cmd, argc, argv, summary_core, &o, json);
+    o.platform = au_cli_str(a, SUMO_PLATFORM, NULL);
+    o.days = (int)au_cli_int(a, SUMO_DAYS, o.days);
+    o.as_of = au_cli_str(a, SUMO_AS_OF, NULL);
+    if (au_query_summary_check(&o, &cmd->err) < 0)
+        return check_failed(cmd);
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c || au_query_summary(c, cmd->ctx.cache, &o, au_cli_has(a, SUMO_JSON),
+                               stdout, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    return 0;
 }
 
-static int playlists_core(PGconn *c, au_cache_t *cache, const void *o, int json,
-                          FILE *out, au_error_t *err)
-{
-    (void)cache;
-    return au_query_playlists(c, o, json, out, err);
-}
+const au_cmd_def_t au_query_summary_def = {
+    {.prog = "audora summary",
+     .summary = "Trending summary of the active chart entries (cached 10 "
+                "minutes).",
+     .about = "Unique tracks, platforms, entries, average and best position "
+              "score, and the\n10 best entries of the period.\n",
+     .opts = summary_opts,
+     .nopts = SUMO_N},
+    AU_CTX_DB | AU_CTX_CACHE,
+    cmd_summary,
+    NULL,
+};
 
-static const char playlists_help[] =
-    "usage: audora playlists --mood NAME [--min-score S] [--limit N]\n"
-    "                        [--from DATE] [--to DATE] [--json]\n"
-    "\n"
-    "Mood playlist of the tracks charted between the dates that have audio\n"
-    "features (load them with `audora features load`), scored with the\n"
-    "original mood scorer; one entry per track, best first. NAME is one of\n"
-    "happy_upbeat, chill_relaxed, energetic_intense, melancholic, focus,\n"
-    "party_dance, late_night, morning_energy (any case), or all. Tracks\n"
-    "without audio features are excluded, never estimated; their number\n"
-    "is reported. --min-score 0..100 (default 60), --limit 1..1000 tracks\n"
-    "per mood (default 50).\n";
+enum { PLO_MOOD, PLO_MIN, PLO_LIMIT, PLO_FROM, PLO_TO, PLO_JSON, PLO_N };
 
-int au_query_playlists_cmd(int argc, char **argv)
+static const au_cli_opt_t playlists_opts[] = {
+    [PLO_MOOD] = {"mood", 0, AU_CLI_STR, "NAME",
+                  "one of the moods above (any case), or all",
+                  .flags = AU_CLI_REQUIRED},
+    [PLO_MIN] = {"min-score", 0, AU_CLI_NUM, "S",
+                 "lowest mood score listed, default 60", .min = 0, .max = 100},
+    [PLO_LIMIT] = {"limit", 'n', AU_CLI_INT, "N", "tracks per mood, default 50",
+                   .lo = 1, .hi = AU_QUERY_MAX_LIMIT},
+    [PLO_FROM] = {"from", 0, AU_CLI_DATE, NULL, "first chart date"},
+    [PLO_TO] = {"to", 0, AU_CLI_DATE, NULL, "last chart date"},
+    [PLO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+};
+
+static int cmd_playlists(au_cmd_t *cmd)
 {
-    const char *cmd = "playlists";
-    if (wants_help(argc, argv, playlists_help))
-        return 0;
+    const au_cli_t *a = cmd->cli;
     au_query_playlist_opts_t o;
     au_query_playlist_opts_init(&o);
-    const char *mood = NULL, *min = NULL, *limit = NULL;
-    int json = 0;
-    const opt_t opts[] = {
-        {"--mood", &mood, NULL},   {"--min-score", &min, NULL},
-        {"--limit", &limit, NULL}, {"--from", &o.from, NULL},
-        {"--to", &o.to, NULL},     {"--json", NULL, &json},
-    };
-    if (take_opts(cmd, &argc, argv, opts, sizeof(opts) / sizeof(opts[0])))
-        return 2;
-    au_error_t err = {0};
-    if (!mood)
-        return usage_err(cmd, "--mood NAME is required (or --mood all)");
-    if (au_query_mood_parse(mood, &o.mood, &err) < 0)
-        return check_failed(cmd, &err);
-    if (min && parse_num(cmd, "--min-score", min, 0.0, 100.0, &o.min_score))
-        return 2;
-    if (limit &&
-        parse_int(cmd, "--limit", limit, 1, AU_QUERY_MAX_LIMIT, &o.limit))
-        return 2;
-    if (au_query_playlist_check(&o, &err) < 0)
-        return check_failed(cmd, &err);
-    if (take_positionals(cmd, argc, argv, NULL, 0))
-        return 2;
-    return run_core(cmd, argc, argv, playlists_core, &o, json);
+    if (au_query_mood_parse(au_cli_str(a, PLO_MOOD, NULL), &o.mood, &cmd->err) <
+        0)
+        return check_failed(cmd);
+    o.min_score = au_cli_num(a, PLO_MIN, o.min_score);
+    o.limit = (int)au_cli_int(a, PLO_LIMIT, o.limit);
+    o.from = au_cli_str(a, PLO_FROM, NULL);
+    o.to = au_cli_str(a, PLO_TO, NULL);
+    if (au_query_playlist_check(&o, &cmd->err) < 0)
+        return check_failed(cmd);
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c || au_query_playlists(c, &o, au_cli_has(a, PLO_JSON), stdout,
+                                 &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    return 0;
 }
 
-static int spread_core(PGconn *c, au_cache_t *cache, const void *o, int json,
-                       FILE *out, au_error_t *err)
-{
-    (void)cache;
-    return au_query_spread(c, o, json, out, err);
-}
+const au_cmd_def_t au_query_playlists_def = {
+    {.prog = "audora playlists",
+     .summary = "Mood playlists of the charted tracks that have audio "
+                "features.",
+     .about = "Tracks charted between the dates that have audio features "
+              "(load them with\n`audora features load`), scored with the "
+              "mood scorer; one entry per track,\nbest first. Tracks "
+              "without audio features are excluded, never estimated;\n"
+              "their number is reported. Moods: happy_upbeat, "
+              "chill_relaxed,\nenergetic_intense, melancholic, focus, "
+              "party_dance, late_night,\nmorning_energy.\n",
+     .opts = playlists_opts,
+     .nopts = PLO_N},
+    AU_CTX_DB,
+    cmd_playlists,
+    NULL,
+};
 
-static const char spread_help[] =
-    "usage: audora spread TRACK ARTIST [--days N] [--as-of DATE] [--json]\n"
-    "\n"
-    "Cross-platform spread of a track, as the original computed it: every\n"
-    "chart entry in the N days (default 30) up to DATE whose track name\n"
-    "contains TRACK and whose artist contains ARTIST (any case), grouped by\n"
-    "series (platform/chart/region), each with its first chart date and\n"
-    "peak position score, in order of first appearance, with the lag in\n"
-    "hours and the score change between consecutive series. Read-only:\n"
-    "the original also stored each pair in cross_platform_correlations;\n"
-    "a query should not write, so this one does not.\n";
+enum { SPO_DAYS, SPO_AS_OF, SPO_JSON, SPO_N };
 
-int au_query_spread_cmd(int argc, char **argv)
+static const au_cli_opt_t spread_opts[] = {
+    [SPO_DAYS] = {"days", 0, AU_CLI_INT, "N", "days in the period, default 30",
+                  .lo = 1, .hi = AU_QUERY_MAX_DAYS},
+    [SPO_AS_OF] = {"as-of", 0, AU_CLI_DATE, NULL,
+                   "last day of the period, default today"},
+    [SPO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+};
+
+static int cmd_spread(au_cmd_t *cmd)
 {
-    const char *cmd = "spread";
-    if (wants_help(argc, argv, spread_help))
-        return 0;
+    const au_cli_t *a = cmd->cli;
     au_query_spread_opts_t o;
     au_query_spread_opts_init(&o);
-    const char *days = NULL;
-    int json = 0;
-    const opt_t opts[] = {
-        {"--days", &days, NULL},
-        {"--as-of", &o.as_of, NULL},
-        {"--json", NULL, &json},
-    };
-    if (take_opts(cmd, &argc, argv, opts, sizeof(opts) / sizeof(opts[0])))
-        return 2;
-    if (days && parse_int(cmd, "--days", days, 1, AU_QUERY_MAX_DAYS, &o.days))
-        return 2;
-    const char *pos[2];
-    if (take_positionals(cmd, argc, argv, pos, 2))
-        return 2;
-    o.track = pos[0];
-    o.artist = pos[1];
-    au_error_t err = {0};
-    if (au_query_spread_check(&o, &err) < 0)
-        return check_failed(cmd, &err);
-    return run_core(cmd, argc, argv, spread_core, &o, json);
+    o.track = a->args[0];
+    o.artist = a->args[1];
+    o.days = (int)au_cli_int(a, SPO_DAYS, o.days);
+    o.as_of = au_cli_str(a, SPO_AS_OF, NULL);
+    if (au_query_spread_check(&o, &cmd->err) < 0)
+        return check_failed(cmd);
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c ||
+        au_query_spread(c, &o, au_cli_has(a, SPO_JSON), stdout, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    return 0;
 }
+
+const au_cmd_def_t au_query_spread_def = {
+    {.prog = "audora spread",
+     .summary = "Cross-platform spread of a track: where it charted first, "
+                "and then where.",
+     .about = "Every chart entry of the period whose track name contains "
+              "TRACK and whose\nartist contains ARTIST (any case), grouped "
+              "by series (platform/chart/region),\neach with its first chart "
+              "date and peak position score, in order of first\nappearance, "
+              "with the lag in hours and the score change between "
+              "consecutive\nseries. Read-only.\n",
+     .args = {"TRACK ARTIST", 2, 2, AU_CLI_STR, 0, 0},
+     .opts = spread_opts,
+     .nopts = SPO_N},
+    AU_CTX_DB,
+    cmd_spread,
+    NULL,
+};

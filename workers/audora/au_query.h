@@ -1,10 +1,12 @@
-/* au_query.h: the read-only query commands of `audora` (top, summary,
- * playlists, spread) over the trend store.
+/* au_query.h: the read-only commands of `audora`: status, jobs, report,
+ * dlq list|show over the queue, and top, summary, playlists, spread over
+ * the trend store.
  *
- * Each command has a core that takes a connection, its options and a FILE
- * and writes either an aligned table for people or JSON for scripts; the
- * *_cmd functions only parse argv, open the context and call the core, so
- * tests run the cores against a real database without a process. Every
+ * Each store query has a core that takes a connection, its options and a
+ * FILE and writes either an aligned table for people or JSON for scripts;
+ * the command definitions only turn the parsed command line into options
+ * and call the core, so tests run the cores against a real database
+ * without a process. Every
  * core validates its options first (the *_check functions, callable
  * without a connection) and writes nothing when they are invalid; error
  * messages name the command-line flag and the value. Nothing here writes
@@ -17,6 +19,7 @@
 #include <stdio.h>
 
 #include "au_cache.h"
+#include "au_cmd.h"
 #include "au_err.h"
 
 #define AU_QUERY_MAX_LIMIT 1000 /* largest --limit */
@@ -110,14 +113,16 @@ int au_query_spread_check(const au_query_spread_opts_t *o, au_error_t *err);
 int au_query_spread(PGconn *c, const au_query_spread_opts_t *o, int json,
                     FILE *out, au_error_t *err);
 
-/* ---- commands ------------------------------------------------------- */
+/* ---- commands (see au_cmd.h) ------------------------------------- */
 
-/* `audora top|summary|playlists|spread ...`; argv[0] is the command name.
- * Return the exit status: 0, 1 when the query failed, 2 for bad usage or
- * a context that could not be built. */
-int au_query_top_cmd(int argc, char **argv);
-int au_query_summary_cmd(int argc, char **argv);
-int au_query_playlists_cmd(int argc, char **argv);
-int au_query_spread_cmd(int argc, char **argv);
+extern const au_cmd_def_t au_query_status_def;
+extern const au_cmd_def_t au_query_jobs_def;
+extern const au_cmd_def_t au_query_report_def;
+extern const au_cmd_def_t au_query_dlq_list_def;
+extern const au_cmd_def_t au_query_dlq_show_def;
+extern const au_cmd_def_t au_query_top_def;
+extern const au_cmd_def_t au_query_summary_def;
+extern const au_cmd_def_t au_query_playlists_def;
+extern const au_cmd_def_t au_query_spread_def;
 
 #endif
