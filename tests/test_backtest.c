@@ -12,6 +12,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define EPS 1e-9
@@ -29,14 +30,6 @@ Test(metrics, precision_divides_by_k_or_by_the_candidates_when_fewer)
     /* Only 5 candidates: 2 hits / 5. */
     NEAR(au_bt_precision_at(h, 5, 10), 0.4);
     NEAR(au_bt_precision_at(h, 0, 10), 0.0);
-}
-
-Test(metrics, median_of_odd_even_and_empty_sets)
-{
-    double a[] = {3, 1, 2}, b[] = {4, 1, 3, 2};
-    NEAR(au_bt_median(a, 3), 2.0);
-    NEAR(au_bt_median(b, 4), 2.5);
-    cr_assert(isnan(au_bt_median(NULL, 0)));
 }
 
 Test(metrics, pooled_recall_and_lead_over_two_weeks)
@@ -57,7 +50,7 @@ Test(metrics, pooled_recall_and_lead_over_two_weeks)
     cr_assert_eq(au_bt_acc_add(a, h1, l1, 25), 0);
     cr_assert_eq(au_bt_acc_add(a, h2, l2, 25), 0);
     au_bt_metrics_t m;
-    au_bt_acc_result(a, &m);
+    cr_assert_eq(au_bt_acc_result(a, &m), 0);
     au_bt_acc_destroy(&a);
     cr_assert_null(a);
     cr_assert_eq(m.weeks, 2);
@@ -79,10 +72,77 @@ Test(metrics, no_hit_in_the_top_20_leaves_the_lead_undefined)
     au_bt_acc_t *a = au_bt_acc_new();
     cr_assert_eq(au_bt_acc_add(a, h, l, 30), 0);
     au_bt_metrics_t m;
-    au_bt_acc_result(a, &m);
+    cr_assert_eq(au_bt_acc_result(a, &m), 0);
     au_bt_acc_destroy(&a);
     NEAR(m.recall20, 0.0);
     cr_assert(isnan(m.lead_median));
+}
+
+Test(metrics, intervals_of_identical_weeks_are_the_point_value)
+{
+    /* Three identical weeks: hits ranked 1 (lead 1) and 12 (lead 3) of
+     * 20. Every resample is those weeks again, so every interval is a
+     * point: P@10 = 0.1, P@20 = 0.1, recall 1, lead median{1, 3} = 2. */
+    unsigned char h[20] = {0};
+    int l[20] = {0};
+    h[0] = 1, l[0] = 1;
+    h[11] = 1, l[11] = 3;
+    au_bt_acc_t *a = au_bt_acc_new();
+    for (int w = 0; w < 3; w++)
+        cr_assert_eq(au_bt_acc_add(a, h, l, 20), 0);
+    au_bt_metrics_t m;
+    cr_assert_eq(au_bt_acc_result(a, &m), 0);
+    NEAR(m.p10_ci.lo, 0.1);
+    NEAR(m.p10_ci.hi, 0.1);
+    NEAR(m.p20_ci.lo, 0.1);
+    NEAR(m.p20_ci.hi, 0.1);
+    NEAR(m.recall20_ci.lo, 1.0);
+    NEAR(m.lead_ci.hi, 2.0);
+    au_bt_acc_destroy(&a);
+}
+
+Test(metrics, paired_difference_of_a_constant_gain_has_no_spread)
+{
+    /* Method a finds one more hit in its top 20 than b every week, so it
+     * is 1/20 better in every resample, whichever weeks are drawn. Week w
+     * of b has w % 3 hits in its top 20. */
+    au_bt_acc_t *a = au_bt_acc_new(), *b = au_bt_acc_new();
+    for (int w = 0; w < 9; w++) {
+        unsigned char ha[20] = {0}, hb[20] = {0};
+        int l[20];
+        for (int i = 0; i < 20; i++)
+            l[i] = 1;
+        for (int i = 0; i < w % 3; i++)
+            ha[i] = hb[i] = 1;
+        ha[19] = 1;
+        cr_assert_eq(au_bt_acc_add(a, ha, l, 20), 0);
+        cr_assert_eq(au_bt_acc_add(b, hb, l, 20), 0);
+    }
+    double d;
+    au_bt_ci_t ci;
+    cr_assert_eq(au_bt_acc_paired_p20(a, b, &d, &ci), 0);
+    NEAR(d, 0.05);
+    NEAR(ci.lo, 0.05);
+    NEAR(ci.hi, 0.05);
+    /* An unpaired interval of a alone does spread: its weeks differ. */
+    au_bt_metrics_t m;
+    cr_assert_eq(au_bt_acc_result(a, &m), 0);
+    cr_assert(m.p20_ci.hi > m.p20_ci.lo);
+    au_bt_acc_destroy(&a);
+    au_bt_acc_destroy(&b);
+}
+
+Test(metrics, paired_difference_needs_the_same_weeks)
+{
+    au_bt_acc_t *a = au_bt_acc_new(), *b = au_bt_acc_new();
+    unsigned char h[1] = {0};
+    int l[1] = {0};
+    cr_assert_eq(au_bt_acc_add(a, h, l, 1), 0);
+    double d;
+    au_bt_ci_t ci;
+    cr_assert_eq(au_bt_acc_paired_p20(a, b, &d, &ci), AU_EINVAL);
+    au_bt_acc_destroy(&a);
+    au_bt_acc_destroy(&b);
 }
 
 Test(rank, orders_by_score_then_position_with_nan_last)
@@ -171,6 +231,10 @@ Test(score, viral_predictor_without_signals_is_the_position_score)
     cr_assert_eq(au_bt_score(p, AU_BT_VIRAL, NULL, 1, cand, 2, s), 0);
     NEAR(s[0], 42.5);
     NEAR(s[1], 22.5);
+    /* The naive ranking it equals: closest to 50 first. */
+    cr_assert_eq(au_bt_score(p, AU_BT_POSITION, NULL, 1, cand, 2, s), 0);
+    NEAR(s[0], -51.0);
+    NEAR(s[1], -151.0);
     /* Gain: 60 -> 51 is 9; a new entry comes from 201: 201 - 151. */
     cr_assert_eq(au_bt_score(p, AU_BT_GAIN, NULL, 1, cand, 2, s), 0);
     NEAR(s[0], 9.0);
@@ -282,6 +346,94 @@ Test(split, run_trains_on_the_first_half_and_evaluates_the_second)
     for (int m = 0; m < AU_BT_NMETHODS; m++)
         cr_assert_eq(r.eval[m].weeks, 6);
     au_bt_panel_destroy(&p);
+}
+
+/* ---- the chart ----------------------------------------------------- */
+
+static void name(au_bt_panel_t *p, size_t r, const char *key, const char *title,
+                 const char *artist)
+{
+    p->keys[r] = strdup(key);
+    p->names[r] = strdup(title);
+    p->artists[r] = strdup(artist);
+}
+
+Test(chart, same_song_finds_the_other_ids_of_a_title_and_artist)
+{
+    au_bt_panel_t *p = panel(4, 2);
+    name(p, 0, "spotify:a", "F.N", "Lil Tjay");
+    name(p, 1, "spotify:b", "F.N", "Someone Else");
+    name(p, 2, "spotify:c", "F.N", "Lil Tjay");
+    name(p, 3, "spotify:d", "Other", "Lil Tjay");
+    size_t o[2];
+    cr_assert_eq(au_bt_same_song(p, 0, o, 2), 1);
+    cr_assert_eq(o[0], 2);
+    cr_assert_eq(au_bt_same_song(p, 3, o, 2), 0);
+    au_bt_panel_destroy(&p);
+}
+
+/* The SVG of a hand-made result: a track relinked from key a to key b
+ * in week 5 of a series that starts on 2018-12-07. */
+static char *chart_of_relinked_track(void)
+{
+    au_bt_panel_t *p = panel(2, 10);
+    for (size_t w = 0; w < 10; w++)
+        p->week_t[w] = 1544140800.0 + 7.0 * 86400.0 * (double)w;
+    name(p, 0, "spotify:a", "Song <1>", "Band & Co");
+    name(p, 1, "spotify:b", "Song <1>", "Band & Co");
+    for (size_t w = 0; w < 5; w++)
+        set(p, 0, w, 150 - 20 * (int)w);
+    for (size_t w = 5; w < 10; w++)
+        set(p, 1, w, 40);
+    snprintf(p->week_date[5], sizeof p->week_date[5], "2019-01-11");
+    au_bt_result_t r;
+    memset(&r, 0, sizeof r);
+    r.n_weeks = 10;
+    r.eval_first = 2;
+    r.eval_last = 5;
+    for (int m = 0; m < AU_BT_NMETHODS; m++) {
+        r.eval[m].weeks = 4;
+        r.eval[m].p20 = 0.05 * m;
+        r.eval[m].p20_ci = (au_bt_ci_t){0.02 * m, 0.07 * m};
+    }
+    r.best_naive = AU_BT_STREAMS;
+    r.found = 1;
+    r.ex_track = 0;
+    r.ex_week = 2;
+    r.ex_rank = 3;
+    r.ex_candidates = 2;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(au_bt_write_svg(f, p, &r, "spotify/weekly/xx"), 0);
+    fclose(f);
+    au_bt_panel_destroy(&p);
+    return buf;
+}
+
+Test(chart, names_the_position_ranking_and_says_the_viral_one_equals_it)
+{
+    char *svg = chart_of_relinked_track();
+    cr_assert(strstr(svg, ">current position, closest to 50 first<"));
+    cr_assert(strstr(svg, ">= position order without social signals<"));
+    cr_assert(strstr(svg, "naive ranking"), "no legend");
+    cr_assert(strstr(svg, "95% interval"), "no legend for the whiskers");
+    cr_assert(strstr(svg, "n = 4 evaluation weeks"));
+    free(svg);
+}
+
+Test(chart, states_the_example_rule_and_marks_the_new_spotify_id)
+{
+    char *svg = chart_of_relinked_track();
+    cr_assert(strstr(svg, "Chosen by a fixed rule: " AU_BT_EXAMPLE_RULE));
+    cr_assert(strstr(svg, "new Spotify id from 2019-01-11"));
+    cr_assert(strstr(svg, "Song &lt;1&gt; (Band &amp; Co)"), "escaping");
+    /* The axis starts on 2018-12-07 with a tick every 4 weeks: year 2018
+     * under the first tick, 2019 under week 4 (2019-01-04). */
+    cr_assert(strstr(svg, ">2018<"));
+    cr_assert(strstr(svg, ">2019<"));
+    cr_assert(strstr(svg, ">Dec 7<"));
+    free(svg);
 }
 
 /* ---- against PostgreSQL --------------------------------------------- */
@@ -398,7 +550,7 @@ Test(db, backtest_over_a_synthetic_series_matches_hand_counts)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    cr_assert_eq(au_bt_write_svg(f, p, &r), 0);
+    cr_assert_eq(au_bt_write_svg(f, p, &r, "spotify/weekly/us"), 0);
     fclose(f);
     cr_assert(strncmp(buf, "<svg", 4) == 0);
     cr_assert(strstr(buf, "</svg>"));

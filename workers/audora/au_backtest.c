@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_bt_boot.h"
 #include "au_score.h"
 
 au_bt_panel_t *au_bt_panel_new(size_t n_tracks, size_t n_weeks)
@@ -128,27 +129,9 @@ double au_bt_precision_at(const unsigned char *hit_ranked, size_t n, size_t k)
     return (double)h / (double)m;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double au_bt_median(double *v, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    qsort(v, n, sizeof(*v), cmp_double);
-    if (n % 2)
-        return v[n / 2];
-    return (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
-
 struct au_bt_acc_t {
-    size_t weeks, candidates, hits, tp20;
-    double sum_p10, sum_p20;
-    double *leads;
-    size_t n_leads, cap_leads;
+    double *rows; /* AU_BT_WK_COLS per week */
+    size_t n, cap;
 };
 
 au_bt_acc_t *au_bt_acc_new(void)
@@ -160,7 +143,7 @@ void au_bt_acc_destroy(au_bt_acc_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->leads);
+    free((*self_p)->rows);
     free(*self_p);
     *self_p = NULL;
 }
@@ -170,50 +153,133 @@ int au_bt_acc_add(au_bt_acc_t *a, const unsigned char *hit_ranked,
 {
     if (!a || (n && (!hit_ranked || !lead_ranked)))
         return AU_EINVAL;
-    if (a->n_leads + 20 > a->cap_leads) {
-        size_t cap = a->cap_leads ? a->cap_leads * 2 : 64;
-        double *l = realloc(a->leads, cap * sizeof(*l));
-        if (!l)
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        double *r = realloc(a->rows, cap * AU_BT_WK_COLS * sizeof(*r));
+        if (!r)
             return AU_ENOMEM;
-        a->leads = l;
-        a->cap_leads = cap;
+        a->rows = r;
+        a->cap = cap;
     }
-    a->weeks++;
-    a->candidates += n;
-    a->sum_p10 += au_bt_precision_at(hit_ranked, n, 10);
-    a->sum_p20 += au_bt_precision_at(hit_ranked, n, 20);
+    double *row = a->rows + a->n * AU_BT_WK_COLS;
+    memset(row, 0, AU_BT_WK_COLS * sizeof(*row));
+    row[AU_BT_WK_P10] = au_bt_precision_at(hit_ranked, n, 10);
+    row[AU_BT_WK_P20] = au_bt_precision_at(hit_ranked, n, 20);
+    row[AU_BT_WK_CAND] = (double)n;
     for (size_t i = 0; i < n; i++) {
         if (!hit_ranked[i])
             continue;
-        a->hits++;
-        if (i < 20) {
-            a->tp20++;
-            a->leads[a->n_leads++] = lead_ranked[i];
-        }
+        row[AU_BT_WK_HITS] += 1.0;
+        if (i >= 20)
+            continue;
+        if (lead_ranked[i] < 1 || lead_ranked[i] > AU_BT_HORIZON)
+            return AU_EINVAL;
+        row[AU_BT_WK_TP20] += 1.0;
+        row[AU_BT_WK_LEAD + lead_ranked[i] - 1] += 1.0;
     }
+    a->n++;
     return 0;
 }
 
-void au_bt_acc_result(const au_bt_acc_t *a, au_bt_metrics_t *out)
+const double *au_bt_acc_weeks(const au_bt_acc_t *a, size_t *n)
 {
+    *n = a->n;
+    return a->rows;
+}
+
+void metrics_of_sums(const double *s, size_t weeks, au_bt_metrics_t *out)
+{
+    double w = (double)weeks;
     memset(out, 0, sizeof(*out));
-    out->weeks = a->weeks;
-    out->candidates = a->candidates;
-    out->hits = a->hits;
-    out->tp20 = a->tp20;
-    out->p10 = a->weeks ? a->sum_p10 / (double)a->weeks : NAN;
-    out->p20 = a->weeks ? a->sum_p20 / (double)a->weeks : NAN;
-    out->recall20 = a->hits ? (double)a->tp20 / (double)a->hits : NAN;
+    out->weeks = weeks;
+    out->candidates = (size_t)s[AU_BT_WK_CAND];
+    out->hits = (size_t)s[AU_BT_WK_HITS];
+    out->tp20 = (size_t)s[AU_BT_WK_TP20];
+    out->p10 = weeks ? s[AU_BT_WK_P10] / w : NAN;
+    out->p20 = weeks ? s[AU_BT_WK_P20] / w : NAN;
+    out->recall20 =
+        s[AU_BT_WK_HITS] > 0 ? s[AU_BT_WK_TP20] / s[AU_BT_WK_HITS] : NAN;
     out->base_rate =
-        a->candidates ? (double)a->hits / (double)a->candidates : NAN;
-    double *tmp = NULL;
-    if (a->n_leads) {
-        tmp = malloc(a->n_leads * sizeof(*tmp));
-        if (tmp)
-            memcpy(tmp, a->leads, a->n_leads * sizeof(*tmp));
+        s[AU_BT_WK_CAND] > 0 ? s[AU_BT_WK_HITS] / s[AU_BT_WK_CAND] : NAN;
+    out->lead_median = au_bt_median_counts(s + AU_BT_WK_LEAD, AU_BT_HORIZON);
+    out->p10_ci = out->p20_ci = out->recall20_ci = out->lead_ci =
+        (au_bt_ci_t){NAN, NAN};
+}
+
+/* Column sums of n rows. */
+static void sum_rows(const double *rows, size_t n, size_t d, double *s)
+{
+    memset(s, 0, d * sizeof(*s));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            s[j] += rows[i * d + j];
+}
+
+int au_bt_acc_result(const au_bt_acc_t *a, au_bt_metrics_t *out)
+{
+    double s[AU_BT_WK_COLS];
+    sum_rows(a->rows, a->n, AU_BT_WK_COLS, s);
+    metrics_of_sums(s, a->n, out);
+    if (a->n == 0)
+        return 0;
+    const size_t reps = AU_BT_BOOT_REPS;
+    double *sums = malloc(reps * AU_BT_WK_COLS * sizeof(*sums));
+    double *v = malloc(4 * reps * sizeof(*v));
+    int rc = sums && v ? 0 : AU_ENOMEM;
+    if (rc == 0)
+        rc = au_bt_boot_sums(a->rows, a->n, AU_BT_WK_COLS, AU_BT_BOOT_BLOCK,
+                             reps, AU_BT_BOOT_SEED, sums);
+    if (rc == 0) {
+        for (size_t k = 0; k < reps; k++) {
+            au_bt_metrics_t m;
+            metrics_of_sums(sums + k * AU_BT_WK_COLS, a->n, &m);
+            v[k] = m.p10;
+            v[reps + k] = m.p20;
+            v[2 * reps + k] = m.recall20;
+            v[3 * reps + k] = m.lead_median;
+        }
+        au_bt_ci_t *ci[4] = {&out->p10_ci, &out->p20_ci, &out->recall20_ci,
+                             &out->lead_ci};
+        for (size_t j = 0; j < 4; j++)
+            au_bt_interval(v + j * reps, reps, AU_BT_BOOT_LEVEL, &ci[j]->lo,
+                           &ci[j]->hi);
     }
-    out->lead_median = tmp ? au_bt_median(tmp, a->n_leads) : NAN;
-    free(tmp);
+    free(sums);
+    free(v);
+    return rc;
+}
+
+int au_bt_acc_paired_p20(const au_bt_acc_t *a, const au_bt_acc_t *b,
+                         double *diff, au_bt_ci_t *ci)
+{
+    if (!a || !b || a->n == 0 || a->n != b->n)
+        return AU_EINVAL;
+    const size_t n = a->n, reps = AU_BT_BOOT_REPS;
+    /* Both methods' P@20 of a week side by side, so each resample takes
+     * the same weeks for both: the pairing. */
+    double *x = malloc(2 * n * sizeof(*x));
+    double *sums = malloc(2 * reps * sizeof(*sums));
+    int rc = x && sums ? 0 : AU_ENOMEM;
+    if (rc == 0) {
+        double sa = 0.0, sb = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            x[2 * i] = a->rows[i * AU_BT_WK_COLS + AU_BT_WK_P20];
+            x[2 * i + 1] = b->rows[i * AU_BT_WK_COLS + AU_BT_WK_P20];
+            sa += x[2 * i];
+            sb += x[2 * i + 1];
+        }
+        *diff = (sa - sb) / (double)n;
+        rc = au_bt_boot_sums(x, n, 2, AU_BT_BOOT_BLOCK, reps, AU_BT_BOOT_SEED,
+                             sums);
+    }
+    if (rc == 0) {
+        for (size_t k = 0; k < reps; k++)
+            sums[k] = (sums[2 * k] - sums[2 * k + 1]) / (double)n;
+        au_bt_interval(sums, reps, AU_BT_BOOT_LEVEL, &ci->lo, &ci->hi);
+    }
+    free(x);
+    free(sums);
+    return rc;
 }
 
 /* ---- ranking -------------------------------------------------------- */
@@ -486,7 +552,12 @@ out:
 /* ---- methods -------------------------------------------------------- */
 
 static const char *const method_names[AU_BT_NMETHODS] = {
-    "viral", "trend", "gain", "streams", "logit"};
+    "position", "viral", "trend", "gain", "streams", "logit"};
+
+int au_bt_method_is_naive(au_bt_method_t m)
+{
+    return m == AU_BT_POSITION || m == AU_BT_GAIN || m == AU_BT_STREAMS;
+}
 
 const char *au_bt_method_name(au_bt_method_t m)
 {
@@ -532,6 +603,11 @@ static int score_one(const au_bt_panel_t *p, au_bt_method_t m,
     int pos = au_bt_pos(p, r, w), rc;
     *out = NAN;
     switch (m) {
+    case AU_BT_POSITION:
+        /* Every candidate is at 51..200: the best position is the one
+         * closest to the top-50 line. */
+        *out = -(double)pos;
+        return 0;
     case AU_BT_VIRAL: {
         au_viral_input_t in;
         au_viral_t v;
@@ -669,29 +745,78 @@ static int eval_week(const au_bt_panel_t *p, au_bt_method_t m,
             r->ex_track = b->cand[b->order[i]];
             r->ex_week = w;
             r->ex_rank = i + 1;
+            r->ex_candidates = n;
             r->ex_lead = b->lead_ranked[i];
         }
     }
     return au_bt_acc_add(acc, b->hit_ranked, b->lead_ranked, n);
 }
 
+/* Ranks every week first..last by method m into acc. */
 static int eval_range(const au_bt_panel_t *p, au_bt_method_t m,
                       const au_bt_model_t *model, size_t first, size_t last,
-                      au_bt_metrics_t *out, au_bt_result_t *r)
+                      au_bt_acc_t *acc, au_bt_result_t *r)
 {
     week_buf_t b;
-    au_bt_acc_t *acc = au_bt_acc_new();
-    int rc = acc ? week_buf_alloc(&b, p->n_tracks) : AU_ENOMEM;
-    if (rc < 0) {
-        au_bt_acc_destroy(&acc);
+    int rc = week_buf_alloc(&b, p->n_tracks);
+    if (rc < 0)
         return rc;
-    }
     for (size_t w = first; w <= last && rc == 0; w++)
         rc = eval_week(p, m, model, w, &b, acc, r);
-    if (rc == 0)
-        au_bt_acc_result(acc, out);
     week_buf_free(&b);
+    return rc;
+}
+
+/* The same into fresh metrics. */
+static int eval_metrics(const au_bt_panel_t *p, au_bt_method_t m,
+                        const au_bt_model_t *model, size_t first, size_t last,
+                        au_bt_metrics_t *out)
+{
+    au_bt_acc_t *acc = au_bt_acc_new();
+    int rc = acc ? eval_range(p, m, model, first, last, acc, NULL) : AU_ENOMEM;
+    if (rc == 0)
+        rc = au_bt_acc_result(acc, out);
     au_bt_acc_destroy(&acc);
+    return rc;
+}
+
+/* The best naive ranking on the evaluation weeks, and the model's paired
+ * P@20 difference against it. */
+static int compare_to_naive(au_bt_result_t *r, au_bt_acc_t *const *acc)
+{
+    r->best_naive = AU_BT_POSITION;
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        if (au_bt_method_is_naive((au_bt_method_t)m) &&
+            r->eval[m].p20 > r->eval[r->best_naive].p20)
+            r->best_naive = (au_bt_method_t)m;
+    return au_bt_acc_paired_p20(acc[AU_BT_LOGIT], acc[r->best_naive],
+                                &r->diff_p20, &r->diff_p20_ci);
+}
+
+static int eval_all(const au_bt_panel_t *p, au_bt_result_t *r, au_error_t *err)
+{
+    au_bt_acc_t *acc[AU_BT_NMETHODS] = {0};
+    int rc = 0;
+    for (int m = 0; m < AU_BT_NMETHODS && rc == 0; m++) {
+        au_bt_method_t mm = (au_bt_method_t)m;
+        acc[m] = au_bt_acc_new();
+        rc = acc[m] ? eval_range(p, mm, &r->model, r->eval_first, r->eval_last,
+                                 acc[m], r)
+                    : AU_ENOMEM;
+        if (rc == 0)
+            rc = au_bt_acc_result(acc[m], &r->eval[m]);
+        if (rc == 0 && mm != AU_BT_LOGIT)
+            rc = eval_metrics(p, mm, NULL, au_bt_method_first_week(mm),
+                              r->eval_last, &r->all[m]);
+        if (rc < 0)
+            au_error_set(err, rc, "backtest: scoring %s: %s",
+                         au_bt_method_name(mm), au_strerror(rc));
+    }
+    if (rc == 0 && (rc = compare_to_naive(r, acc)) < 0)
+        au_error_set(err, rc, "backtest: paired bootstrap: %s",
+                     au_strerror(rc));
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        au_bt_acc_destroy(&acc[m]);
     return rc;
 }
 
@@ -715,16 +840,23 @@ int au_bt_run(const au_bt_panel_t *p, au_bt_result_t *r, au_error_t *err)
     if (rc < 0)
         return au_error_set(err, rc, "backtest: training failed: %s",
                             au_strerror(rc));
-    for (int m = 0; m < AU_BT_NMETHODS; m++) {
-        au_bt_method_t mm = (au_bt_method_t)m;
-        rc = eval_range(p, mm, &r->model, r->eval_first, r->eval_last,
-                        &r->eval[m], r);
-        if (rc == 0 && mm != AU_BT_LOGIT)
-            rc = eval_range(p, mm, NULL, au_bt_method_first_week(mm),
-                            r->eval_last, &r->all[m], NULL);
-        if (rc < 0)
-            return au_error_set(err, rc, "backtest: scoring %s: %s",
-                                au_bt_method_name(mm), au_strerror(rc));
+    return eval_all(p, r, err);
+}
+
+size_t au_bt_same_song(const au_bt_panel_t *p, size_t r, size_t *out,
+                       size_t cap)
+{
+    size_t n = 0;
+    if (!p->names[r] || !p->artists[r])
+        return 0;
+    for (size_t t = 0; t < p->n_tracks; t++) {
+        if (t == r || !p->names[t] || !p->artists[t] ||
+            strcmp(p->names[t], p->names[r]) != 0 ||
+            strcmp(p->artists[t], p->artists[r]) != 0)
+            continue;
+        if (n < cap)
+            out[n] = t;
+        n++;
     }
-    return 0;
+    return n;
 }

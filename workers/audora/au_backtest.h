@@ -77,27 +77,49 @@ int au_bt_label(const au_bt_panel_t *p, size_t r, size_t w, int *hit,
 /* Hits among the first k of n ranked flags, divided by min(k, n); 0 for
  * n 0. hit_ranked[i] is 1 when the i-th ranked candidate is a hit. */
 double au_bt_precision_at(const unsigned char *hit_ranked, size_t n, size_t k);
-/* Median of v[0..n) (sorted in place; the mean of the middle two for even
- * n); NAN for n 0. */
-double au_bt_median(double *v, size_t n);
+/* A 95 % interval; NAN ends when the statistic is undefined. */
+typedef struct {
+    double lo, hi;
+} au_bt_ci_t;
 
 /* Metrics pooled over weeks. precision@k is the mean over weeks of
  * au_bt_precision_at. recall20 = (hits ranked in the top 20, summed over
  * weeks) / (hits, summed over weeks), NAN without hits. lead_median is the
- * median lead over those top-20 hits, NAN without any. */
+ * median lead over those top-20 hits, NAN without any. Each *_ci is the
+ * block bootstrap interval over the weeks (au_bt_boot.h). */
 typedef struct {
     size_t weeks, candidates, hits, tp20;
     double p10, p20, recall20, lead_median, base_rate;
+    au_bt_ci_t p10_ci, p20_ci, recall20_ci, lead_ci;
 } au_bt_metrics_t;
 
+/* What one evaluated week contributes, one column each: the statistics
+ * above are functions of these columns summed over weeks, which is what
+ * lets the bootstrap resample weeks. */
+enum {
+    AU_BT_WK_P10,
+    AU_BT_WK_P20,
+    AU_BT_WK_CAND,
+    AU_BT_WK_HITS,
+    AU_BT_WK_TP20,
+    AU_BT_WK_LEAD, /* AU_BT_HORIZON columns: top-20 hits with lead 1.. */
+    AU_BT_WK_COLS = AU_BT_WK_LEAD + AU_BT_HORIZON
+};
+
+/* Per-week rows of one method over a run of weeks. */
 typedef struct au_bt_acc_t au_bt_acc_t;
 au_bt_acc_t *au_bt_acc_new(void);
 void au_bt_acc_destroy(au_bt_acc_t **self_p);
 /* Adds one week: hit and lead flags of its candidates in ranked order. */
 int au_bt_acc_add(au_bt_acc_t *a, const unsigned char *hit_ranked,
                   const int *lead_ranked, size_t n);
-/* The metrics of every week added so far. */
-void au_bt_acc_result(const au_bt_acc_t *a, au_bt_metrics_t *out);
+/* The metrics of every week added so far, with their intervals. */
+int au_bt_acc_result(const au_bt_acc_t *a, au_bt_metrics_t *out);
+/* P@20 of a minus P@20 of b over the same weeks, and its interval from
+ * resampling the weeks of both together. AU_EINVAL unless both hold the
+ * same number of weeks (at least one). */
+int au_bt_acc_paired_p20(const au_bt_acc_t *a, const au_bt_acc_t *b,
+                         double *diff, au_bt_ci_t *ci);
 
 /* Writes into order[0..n) the indices 0..n-1 by score, highest first; NAN
  * scores last; ties by better (lower) position, then by index. */
@@ -140,11 +162,12 @@ double au_bt_model_score(const au_bt_model_t *m, const double *x);
 /* ---- the backtest --------------------------------------------------- */
 
 typedef enum {
-    AU_BT_VIRAL,   /* ported enhanced viral predictor */
-    AU_BT_TREND,   /* ported trend analyzer, strength * |growth| */
-    AU_BT_GAIN,    /* last week's position gain */
-    AU_BT_STREAMS, /* week-over-week stream growth */
-    AU_BT_LOGIT,   /* own logistic regression */
+    AU_BT_POSITION, /* current position, closest to 50 first */
+    AU_BT_VIRAL,    /* ported enhanced viral predictor */
+    AU_BT_TREND,    /* ported trend analyzer, strength * |growth| */
+    AU_BT_GAIN,     /* last week's position gain */
+    AU_BT_STREAMS,  /* week-over-week stream growth */
+    AU_BT_LOGIT,    /* own logistic regression */
     AU_BT_NMETHODS
 } au_bt_method_t;
 
@@ -167,12 +190,31 @@ typedef struct {
     au_bt_metrics_t eval[AU_BT_NMETHODS]; /* on eval_first..eval_last */
     au_bt_metrics_t all[AU_BT_NMETHODS];  /* first_week..eval_last, not
                                              filled for AU_BT_LOGIT */
-    /* The example for the chart: the own scorer's top-20 hit with the
-     * longest lead (earliest week, then best rank); found 0 if none. */
+    /* On the evaluation weeks: the naive ranking (position, gain,
+     * streams) with the best P@20, and the logistic model's P@20 minus
+     * that one's, paired over the same weeks. */
+    au_bt_method_t best_naive;
+    double diff_p20;
+    au_bt_ci_t diff_p20_ci;
+    /* The example for the chart, by the rule AU_BT_EXAMPLE_RULE: found 0
+     * if the model has no top-20 hit. */
     int found;
-    size_t ex_track, ex_week, ex_rank;
+    size_t ex_track, ex_week, ex_rank, ex_candidates;
     int ex_lead;
 } au_bt_result_t;
+
+#define AU_BT_EXAMPLE_RULE                                                     \
+    "of the logistic model's top-20 picks that became hits, the one with "     \
+    "the longest lead (ties: earliest week, then best rank)"
+
+/* 1 when ranking m is a naive one (no model, nothing ported). */
+int au_bt_method_is_naive(au_bt_method_t m);
+
+/* Writes into out[0..cap) the other tracks of p with the same name and
+ * artist as track r (a song relinked to a new Spotify id is a new track
+ * key); returns how many there are, which may exceed cap. */
+size_t au_bt_same_song(const au_bt_panel_t *p, size_t r, size_t *out,
+                       size_t cap);
 
 /* The whole backtest over p: split = n_weeks / 2, train on a view of the
  * first split weeks, evaluate every method on weeks split ..
@@ -185,7 +227,8 @@ void au_bt_print(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
                  const char *what);
 int au_bt_print_json(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
                      const char *what);
-int au_bt_write_svg(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r);
+int au_bt_write_svg(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
+                    const char *what);
 
 /* `audora backtest [--json] [--svg FILE] [--platform P] [--chart C]
  * [--region R]`; argv[0] is "backtest". Returns the exit status. */
