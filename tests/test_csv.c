@@ -176,6 +176,106 @@ Test(csv, every_fixture_file_has_the_row_count_of_sources_md)
     cr_assert_eq(walk_rows, 26222);
 }
 
+/* ---- the long chart histories (chart_history/MANIFEST.tsv) -------------- */
+
+#define HIST_FIELDS 9 /* folder, file, bytes, rows, ..., missing_ranks */
+
+/* Splits one manifest line in place at its tabs; the count of fields. */
+static int manifest_fields(char *line, char **f)
+{
+    int n = 0;
+    for (char *p = line; n < HIST_FIELDS; n++) {
+        f[n] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            return n + 1;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return n;
+}
+
+/* 1 when rank r of 1..200 is in the manifest's space-separated list. */
+static int listed(const char *ranks, long r)
+{
+    char *end;
+    for (const char *p = ranks; *p;) {
+        long v = strtol(p, &end, 10);
+        cr_assert(end != p, "bad missing_ranks \"%s\"", ranks);
+        if (v == r)
+            return 1;
+        p = end + strspn(end, " ");
+    }
+    return 0;
+}
+
+/* Reads one chart_history file: its layout, that it has no byte order
+ * mark when it is a charts.spotify.com export, its rows and which of the
+ * ranks 1..200 it skips. */
+static long read_history_file(const char *path, int charts, const char *missing)
+{
+    size_t len;
+    char *data = au_test_read_file(path, &len);
+    cr_assert(len > 3);
+    if (charts)
+        cr_assert(memcmp(data, "rank,uri,", 9) == 0, "%s starts with a BOM",
+                  path);
+    free(data);
+    au_error_t err;
+    au_csv_t *p = au_csv_new(path, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    cr_assert_eq(au_csv_layout(p), charts ? AU_CSV_CHARTS : AU_CSV_LEGACY);
+    au_chart_row_t row;
+    long rows = 0, expect = 1;
+    int r;
+    while ((r = au_csv_next(p, &row, &err)) == 1) {
+        while (listed(missing, expect))
+            expect++;
+        cr_assert_eq(row.position, expect, "%s: rank %ld", path, expect);
+        expect++;
+        rows++;
+    }
+    cr_assert_eq(r, 0, "%s", err.msg);
+    au_csv_destroy(&p);
+    return rows;
+}
+
+Test(csv, every_chart_history_file_has_the_rows_of_manifest_tsv)
+{
+    char path[1024], *f[HIST_FIELDS];
+    snprintf(path, sizeof(path), "%s/chart_history/MANIFEST.tsv",
+             au_test_fixtures());
+    size_t len;
+    char *text = au_test_read_file(path, &len);
+    long files = 0, rows = 0, charts_files = 0;
+    char *line = strchr(text, '\n');
+    cr_assert_not_null(line, "%s has no header line", path);
+    line++;
+    while (line && *line) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        cr_assert_eq(manifest_fields(line, f), HIST_FIELDS, "%s", line);
+        int charts = strstr(f[0], "charts_spotify_com") != NULL;
+        snprintf(path, sizeof(path), "%s/chart_history/%s/%s",
+                 au_test_fixtures(), f[0], f[1]);
+        long want = strtol(f[3], NULL, 10), got;
+        got = read_history_file(path, charts, f[8]);
+        cr_assert_eq(got, want, "%s: %ld rows, MANIFEST.tsv %ld", f[1], got,
+                     want);
+        files++;
+        rows += got;
+        charts_files += charts;
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    /* SOURCES.md: 417 Brazil files (charts.spotify.com, no BOM), 52 US
+     * and 58 global (legacy with the preface line); 105,370 rows. */
+    cr_assert_eq(files, 527);
+    cr_assert_eq(charts_files, 417);
+    cr_assert_eq(rows, 105370);
+}
+
 /* ---- literal rows of real files ---------------------------------------- */
 
 Test(csv, legacy_first_row_is_read_literally)
@@ -376,6 +476,27 @@ Test(csv, charts_layout_with_bom_and_crlf_is_detected)
     cr_assert_eq(au_csv_next(p, &r, &err), 1, "%s", err.msg);
     cr_assert_eq(r.position, 3, "a skipped rank is not an error");
     cr_assert_eq(r.streams, 99);
+    cr_assert_eq(au_csv_next(p, &r, &err), 0, "%s", err.msg);
+    au_csv_destroy(&p);
+    fclose(fp);
+}
+
+Test(csv, charts_layout_without_bom_and_with_lf_is_detected)
+{
+    /* How the long Brazil history was saved: no byte order mark, LF. */
+    const char *s = CHARTS_COLS1 CHARTS_COLS2 "\n"
+                                              "1,\"spotify:track:" ID1
+                                              "\",\"X\",\"T\",\"L\",1,-1,1,"
+                                              "\"100\"\n";
+    FILE *fp = tmp_stream(s, strlen(s));
+    au_error_t err;
+    au_chart_row_t r;
+    au_csv_t *p = au_csv_new_fp(fp, "t.csv", &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    cr_assert_eq(au_csv_layout(p), AU_CSV_CHARTS);
+    cr_assert_eq(au_csv_next(p, &r, &err), 1, "%s", err.msg);
+    cr_assert_str_eq(r.track_id, ID1);
+    cr_assert_eq(r.streams, 100);
     cr_assert_eq(au_csv_next(p, &r, &err), 0, "%s", err.msg);
     au_csv_destroy(&p);
     fclose(fp);

@@ -390,7 +390,8 @@ static int au__csv_unknown_header(au_csv_t *p)
 
 static int au__csv_read_header(au_csv_t *p)
 {
-    /* charts.spotify.com prefixes a UTF-8 byte order mark. */
+    /* charts.spotify.com prefixes a UTF-8 byte order mark; copies saved
+     * by other tools may have lost it, so it is optional. */
     if (au__csv_peek(p) == 0xEF && p->len - p->pos >= 3 &&
         memcmp(p->buf + p->pos, "\xEF\xBB\xBF", 3) == 0)
         p->pos += 3;

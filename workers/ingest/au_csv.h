@@ -6,7 +6,8 @@
  *     preface line), track id from https://open.spotify.com/track/<id>;
  *   charts.spotify.com        rank,uri,artist_names,track_name,source,
  *     peak_rank,previous_rank,weeks_on_chart,streams
- *     (UTF-8 BOM, CRLF), track id from spotify:track:<id>.
+ *     (the download has a UTF-8 BOM and CRLF; copies saved without the BOM
+ *     or with LF read the same), track id from spotify:track:<id>.
  * Any other header is an error.
  *
  * Memory is bounded whatever the file size: one 64 KiB read buffer and one
