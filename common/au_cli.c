@@ -19,18 +19,7 @@ static int starts_long(const char *a)
     return a[0] == '-' && a[1] == '-' && a[2] != '\0';
 }
 
-static int bad(au_cli_t *cli, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int bad(au_cli_t *cli, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    cli->err.code = AU_EINVAL;
-    vsnprintf(cli->err.msg, sizeof(cli->err.msg), fmt, ap);
-    va_end(ap);
-    return AU_EINVAL;
-}
+#define BAD(cli, ...) au_error_set(&(cli)->err, AU_EINVAL, __VA_ARGS__)
 
 /* ---- values --------------------------------------------------------- */
 
@@ -70,8 +59,8 @@ static int range_error(au_cli_t *cli, const char *what, const char *s,
                        long long lo, long long hi)
 {
     if (hi == LLONG_MAX)
-        return bad(cli, "%s %s: not an integer >= %lld", what, s, lo);
-    return bad(cli, "%s %s: not an integer in %lld..%lld", what, s, lo, hi);
+        return BAD(cli, "%s %s: not an integer >= %lld", what, s, lo);
+    return BAD(cli, "%s %s: not an integer in %lld..%lld", what, s, lo, hi);
 }
 
 /* "a, b or c" into out. */
@@ -94,7 +83,7 @@ static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
     case AU_CLI_FLAG:
         return 0;
     case AU_CLI_STR:
-        return s[0] ? 0 : bad(cli, "%s: empty value", flag);
+        return s[0] ? 0 : BAD(cli, "%s: empty value", flag);
     case AU_CLI_INT:
         return parse_int(s, o->lo, o->hi, &v->i) == 0
                    ? 0
@@ -102,12 +91,12 @@ static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
     case AU_CLI_NUM:
         if (parse_num(s, o->min, o->max, &v->num) == 0)
             return 0;
-        return bad(cli, "%s %s: not a number in %g..%g", flag, s, o->min,
+        return BAD(cli, "%s %s: not a number in %g..%g", flag, s, o->min,
                    o->max);
     case AU_CLI_DATE:
         if (au_date_parse(s, strlen(s), &v->days) == 0)
             return 0;
-        return bad(cli, "%s %s: not a YYYY-MM-DD date", flag, s);
+        return BAD(cli, "%s %s: not a YYYY-MM-DD date", flag, s);
     case AU_CLI_ENUM:
         for (int i = 0; o->words[i]; i++) {
             if (!strcasecmp(s, o->words[i])) {
@@ -117,36 +106,14 @@ static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
         }
         char all[256];
         join_words(o->words, all, sizeof(all));
-        return bad(cli, "%s %s: must be %s", flag, s, all);
+        return BAD(cli, "%s %s: must be %s", flag, s, all);
     }
-    return bad(cli, "%s: unknown kind of option", flag);
+    return BAD(cli, "%s: unknown kind of option", flag);
 }
 
 static const char *metavar(const au_cli_opt_t *o, char *buf, size_t cap);
 
 /* ---- finding options ------------------------------------------------ */
-
-/* Edit distance, capped: enough to suggest a close option name. */
-static size_t distance(const char *a, size_t la, const char *b)
-{
-    size_t lb = strlen(b), row[64];
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t sub = diag + (a[i - 1] != b[j - 1]);
-            size_t best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
 
 static const au_cli_opt_t *find_long(const au_cli_spec_t *s, const char *name,
                                      size_t n)
@@ -163,24 +130,6 @@ static const au_cli_opt_t *find_short(const au_cli_spec_t *s, char c)
         if (s->opts[i].short_name == c)
             return &s->opts[i];
     return NULL;
-}
-
-static int unknown_long(au_cli_t *cli, const char *arg, size_t n)
-{
-    const au_cli_spec_t *s = cli->spec;
-    const char *best = NULL;
-    size_t bd = 3; /* suggest only what is two edits away or closer */
-    for (size_t i = 0; i < s->nopts; i++) {
-        size_t d = distance(arg + 2, n, s->opts[i].name);
-        if (d < bd) {
-            bd = d;
-            best = s->opts[i].name;
-        }
-    }
-    if (best)
-        return bad(cli, "unknown option %.*s (did you mean --%s?)", (int)n + 2,
-                   arg, best);
-    return bad(cli, "unknown option %.*s", (int)n + 2, arg);
 }
 
 /* ---- the parse ------------------------------------------------------ */
@@ -210,15 +159,15 @@ static int apply(scan_t *sc, const au_cli_opt_t *o, const char *flag,
     au_cli_val_t *v = &cli->opt[o - cli->spec->opts];
     if (o->kind == AU_CLI_FLAG) {
         if (inline_v)
-            return bad(cli, "%s takes no value", flag);
+            return BAD(cli, "%s takes no value", flag);
         v->given++;
         return 0;
     }
     const char *s = take_value(sc, inline_v);
     if (!s)
-        return bad(cli, "%s needs a value", flag);
+        return BAD(cli, "%s needs a value", flag);
     if (v->given++)
-        return bad(cli, "%s given twice", flag);
+        return BAD(cli, "%s given twice", flag);
     return set_value(cli, o, v, flag, s);
 }
 
@@ -226,13 +175,13 @@ static int config_flag(scan_t *sc, const char *a, size_t n)
 {
     au_cli_t *cli = sc->cli;
     if (cli->spec->flags & AU_CLI_NO_CONFIG)
-        return bad(cli, "%.*s: %s takes no configuration", (int)n + 2, a,
+        return BAD(cli, "%.*s: %s takes no configuration", (int)n + 2, a,
                    cli->spec->prog);
     cli->cfg[cli->ncfg++] = sc->argv[sc->i];
     if (a[2 + n] == '=')
         return 0;
     if (sc->i + 1 >= sc->argc)
-        return bad(cli, "%s needs a value", a);
+        return BAD(cli, "%s needs a value", a);
     cli->cfg[cli->ncfg++] = sc->argv[++sc->i];
     return 0;
 }
@@ -245,14 +194,14 @@ static int long_opt(scan_t *sc, const char *a)
     snprintf(flag, sizeof(flag), "--%.*s", (int)(n < 60 ? n : 60), a + 2);
     if (!strcmp(flag, "--help") || !strcmp(flag, "--version")) {
         if (inline_v)
-            return bad(sc->cli, "%s takes no value", flag);
+            return BAD(sc->cli, "%s takes no value", flag);
         return flag[2] == 'h' ? AU_CLI_HELP : AU_CLI_VERSION;
     }
     if (au_config_is_flag(a))
         return config_flag(sc, a, n);
     const au_cli_opt_t *o = find_long(sc->cli->spec, a + 2, n);
     if (!o)
-        return unknown_long(sc->cli, a, n);
+        return BAD(sc->cli, "unknown option %.*s", (int)n + 2, a);
     return apply(sc, o, flag, inline_v);
 }
 
@@ -267,7 +216,7 @@ static int short_opts(scan_t *sc, const char *a)
             return AU_CLI_VERSION;
         const au_cli_opt_t *o = find_short(sc->cli->spec, a[j]);
         if (!o)
-            return bad(sc->cli, "unknown option %s", flag);
+            return BAD(sc->cli, "unknown option %s", flag);
         const char *rest = a[j + 1] ? a + j + 1 : NULL;
         if (o->kind == AU_CLI_FLAG) {
             int rc = apply(sc, o, flag, NULL);
@@ -293,17 +242,17 @@ static int check_args(au_cli_t *cli)
         const au_cli_opt_t *o = &cli->spec->opts[i];
         char mv[128];
         if ((o->flags & AU_CLI_REQUIRED) && !cli->opt[i].given)
-            return bad(cli, "--%s%s%s is required", o->name,
+            return BAD(cli, "--%s%s%s is required", o->name,
                        o->kind == AU_CLI_FLAG ? "" : " ",
                        o->kind == AU_CLI_FLAG ? ""
                                               : metavar(o, mv, sizeof(mv)));
     }
     if (!a->names && cli->nargs > 0)
-        return bad(cli, "unexpected argument \"%s\"", cli->args[0]);
+        return BAD(cli, "unexpected argument \"%s\"", cli->args[0]);
     if (a->max != AU_CLI_MANY && cli->nargs > a->max)
-        return bad(cli, "unexpected argument \"%s\"", cli->args[a->max]);
+        return BAD(cli, "unexpected argument \"%s\"", cli->args[a->max]);
     if (cli->nargs < a->min)
-        return bad(cli, "expects %s (got %d argument%s)", a->names, cli->nargs,
+        return BAD(cli, "expects %s (got %d argument%s)", a->names, cli->nargs,
                    cli->nargs == 1 ? "" : "s");
     char label[64];
     for (int i = 0; a->kind == AU_CLI_INT && i < cli->nargs; i++) {

@@ -216,17 +216,11 @@ static int collect(items_t *l, const char *path)
     return rc;
 }
 
-/* "a", "a and b", "a, b and c" (or "or") into out. */
-static void join_list(const char *const *w, size_t n, const char *last,
-                      char *out, size_t cap)
+/* Appends s to buf, after sep when buf is not empty. */
+static void append(char *buf, size_t cap, const char *sep, const char *s)
 {
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && len < cap; i++) {
-        const char *sep = i == 0 ? "" : i + 1 == n ? last : ", ";
-        int k = snprintf(out + len, cap - len, "%s%s", sep, w[i]);
-        len += k > 0 ? (size_t)k : 0;
-    }
+    size_t len = strlen(buf);
+    snprintf(buf + len, cap - len, "%s%s", len ? sep : "", s);
 }
 
 /* A file's platform, chart, region and date: what its name says, else
@@ -244,8 +238,7 @@ static void resolve(item_t *it, const au_cli_t *a)
     const char *named[] = {it->cn.platform, it->cn.chart, it->cn.region,
                            it->cn.date};
     const char **dst[] = {&it->platform, &it->chart, &it->region, &it->date};
-    const char *miss_w[4], *miss_f[4];
-    size_t nmiss = 0;
+    char miss[64] = "", give[96] = "";
     for (size_t i = 0; i < 4; i++) {
         const char *flag = au_cli_str(a, PUSH_PLATFORM + i, NULL);
         const char *name = (it->cn.known & bits[i]) ? named[i] : NULL;
@@ -258,19 +251,15 @@ static void resolve(item_t *it, const au_cli_t *a)
         }
         *dst[i] = name ? name : flag;
         if (!*dst[i]) {
-            miss_w[nmiss] = what[i];
-            miss_f[nmiss++] = flags[i];
+            append(miss, sizeof(miss), "/", what[i]);
+            append(give, sizeof(give), " ", flags[i]);
         }
     }
-    if (nmiss > 0) {
-        char w[64], f[96];
-        join_list(miss_w, nmiss, " or ", w, sizeof(w));
-        join_list(miss_f, nmiss, " and ", f, sizeof(f));
+    if (miss[0])
         snprintf(it->why, sizeof(it->why),
-                 "the name does not say its %s; give %s", w, f);
-    } else if (!(it->abs = realpath(it->path, NULL))) {
+                 "the name does not say its %s; give %s", miss, give);
+    else if (!(it->abs = realpath(it->path, NULL)))
         snprintf(it->why, sizeof(it->why), "%s", strerror(errno));
-    }
 }
 
 /* Oldest chart first, then by name: each series' dates reach the queue in
