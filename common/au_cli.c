@@ -63,14 +63,15 @@ static int range_error(au_cli_t *cli, const char *what, const char *s,
     return BAD(cli, "%s %s: not an integer in %lld..%lld", what, s, lo, hi);
 }
 
-/* "a, b or c" into out. */
-static void join_words(const char *const *w, char *out, size_t cap)
+/* The words joined by sep, the last one by last: "a, b or c", "a|b|c". */
+static void join_words(const char *const *w, const char *sep, const char *last,
+                       char *out, size_t cap)
 {
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; w[i] && len < cap; i++) {
-        const char *sep = i == 0 ? "" : w[i + 1] ? ", " : " or ";
-        int n = snprintf(out + len, cap - len, "%s%s", sep, w[i]);
+        const char *s = i == 0 ? "" : w[i + 1] ? sep : last;
+        int n = snprintf(out + len, cap - len, "%s%s", s, w[i]);
         len += n > 0 ? (size_t)n : 0;
     }
 }
@@ -105,7 +106,7 @@ static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
             }
         }
         char all[256];
-        join_words(o->words, all, sizeof(all));
+        join_words(o->words, ", ", " or ", all, sizeof(all));
         return BAD(cli, "%s %s: must be %s", flag, s, all);
     }
     return BAD(cli, "%s: unknown kind of option", flag);
@@ -368,12 +369,7 @@ static const char *metavar(const au_cli_opt_t *o, char *buf, size_t cap)
     case AU_CLI_DATE:
         return "DATE";
     case AU_CLI_ENUM:
-        buf[0] = '\0';
-        for (size_t i = 0, len = 0; o->words[i] && len < cap; i++) {
-            int n = snprintf(buf + len, cap - len, "%s%s", i ? "|" : "",
-                             o->words[i]);
-            len += n > 0 ? (size_t)n : 0;
-        }
+        join_words(o->words, "|", "|", buf, cap);
         return buf;
     default:
         return "VALUE";
