@@ -8,26 +8,26 @@
 int au_fleet_beat(PGconn *c, const char *worker, const char *component,
                   long long records, long long batches, au_error_t *err)
 {
-    char pid[16], rec[24], bat[24];
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(rec, sizeof(rec), "%lld", records);
-    snprintf(bat, sizeof(bat), "%lld", batches);
-    const char *p[] = {worker, component, pid, rec, bat};
-    return au_pg_exec(c,
-                      "INSERT INTO worker_heartbeats (worker, component, pid, "
-                      " started_at, seen_at, records, batches) "
-                      "VALUES ($1, $2, $3, now(), now(), $4, $5) "
-                      "ON CONFLICT (worker) DO UPDATE SET seen_at = now(), "
-                      " records = EXCLUDED.records, batches = EXCLUDED.batches",
-                      5, p, PGRES_COMMAND_OK, NULL, err);
+    au_params_t p = {0};
+    au_params_str(&p, worker);
+    au_params_str(&p, component);
+    au_params_int(&p, getpid());
+    au_params_int(&p, records);
+    au_params_int(&p, batches);
+    return au_pg_run(c,
+                     "INSERT INTO worker_heartbeats (worker, component, pid, "
+                     " started_at, seen_at, records, batches) "
+                     "VALUES ($1, $2, $3, now(), now(), $4, $5) "
+                     "ON CONFLICT (worker) DO UPDATE SET seen_at = now(), "
+                     " records = EXCLUDED.records, batches = EXCLUDED.batches",
+                     &p, PGRES_COMMAND_OK, NULL, err);
 }
 
 int au_fleet_list(PGconn *c, int within_s, PGresult **out, au_error_t *err)
 {
-    char w[16];
-    snprintf(w, sizeof(w), "%d", within_s);
-    const char *p[] = {w};
-    return au_pg_exec(
+    au_params_t p = {0};
+    au_params_int(&p, within_s);
+    return au_pg_run(
         c,
         "SELECT worker, component, records, batches, "
         " round(extract(epoch FROM now() - seen_at)::numeric, 1) AS "
@@ -36,5 +36,5 @@ int au_fleet_list(PGconn *c, int within_s, PGresult **out, au_error_t *err)
         "FROM worker_heartbeats "
         "WHERE seen_at > now() - make_interval(secs => $1::int) "
         "ORDER BY component, worker",
-        1, p, PGRES_TUPLES_OK, out, err);
+        &p, PGRES_TUPLES_OK, out, err);
 }

@@ -1,5 +1,6 @@
 #include "au_pg.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +141,43 @@ int au_buf_text_array(au_buf_t *b, size_t n, const char *const *v)
     }
     rc |= au_buf_put(b, "}", 1);
     return rc ? AU_ENOMEM : 0;
+}
+
+void au_params_str(au_params_t *p, const char *s)
+{
+    /* A statement with more parameters than the struct holds is a
+     * programmer's mistake that the first test run shows. */
+    assert(p->n < AU_PG_MAX_PARAMS);
+    p->is_num[p->n] = 0;
+    p->text[p->n++] = s;
+}
+
+void au_params_int(au_params_t *p, long long v)
+{
+    assert(p->n < AU_PG_MAX_PARAMS);
+    snprintf(p->num[p->n], sizeof(p->num[p->n]), "%lld", v);
+    p->is_num[p->n] = 1;
+    p->text[p->n++] = NULL;
+}
+
+int au_pg_run(PGconn *c, const char *sql, const au_params_t *p,
+              ExecStatusType expect, PGresult **out, au_error_t *err)
+{
+    const char *v[AU_PG_MAX_PARAMS];
+    int n = p ? p->n : 0;
+    for (int i = 0; i < n; i++)
+        v[i] = p->is_num[i] ? p->num[i] : p->text[i];
+    return au_pg_exec(c, sql, n, v, expect, out, err);
+}
+
+long long au_pg_ll(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+long au_pg_changed(PGresult *r)
+{
+    return strtol(PQcmdTuples(r), NULL, 10);
 }

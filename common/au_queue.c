@@ -15,21 +15,22 @@ void au_job_clear(au_job_t *job)
 int au_queue_push(PGconn *c, const char *kind, const char *params_json,
                   int max_attempts, int64_t *id, au_error_t *err)
 {
-    char ma[16];
-    snprintf(ma, sizeof(ma), "%d", max_attempts);
-    const char *p[] = {kind, params_json, ma};
+    au_params_t p = {0};
+    au_params_str(&p, kind);
+    au_params_str(&p, params_json);
+    au_params_int(&p, max_attempts);
     PGresult *r;
-    int rc = au_pg_exec(c,
-                        "WITH j AS (INSERT INTO jobs (kind, params, "
-                        "max_attempts) VALUES ($1, $2::jsonb, $3) "
-                        "RETURNING id) "
-                        "SELECT id, pg_notify('" AU_QUEUE_CHANNEL
-                        "', id::text) FROM j",
-                        3, p, PGRES_TUPLES_OK, &r, err);
+    int rc = au_pg_run(c,
+                       "WITH j AS (INSERT INTO jobs (kind, params, "
+                       "max_attempts) VALUES ($1, $2::jsonb, $3) "
+                       "RETURNING id) "
+                       "SELECT id, pg_notify('" AU_QUEUE_CHANNEL
+                       "', id::text) FROM j",
+                       &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     if (id)
-        *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *id = au_pg_ll(r, 0, 0);
     PQclear(r);
     return 0;
 }
@@ -37,21 +38,21 @@ int au_queue_push(PGconn *c, const char *kind, const char *params_json,
 int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
                    au_error_t *err)
 {
-    char ls[16];
-    snprintf(ls, sizeof(ls), "%d", lease_s);
-    const char *p[] = {worker, ls};
+    au_params_t p = {0};
+    au_params_str(&p, worker);
+    au_params_int(&p, lease_s);
     PGresult *r;
     int rc =
-        au_pg_exec(c,
-                   "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
-                   " lease_until = now() + make_interval(secs => $2::int), "
-                   " leased_by = $1, nbatches = NULL, rows_written = 0, "
-                   " updated_at = now() "
-                   "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
-                   "  AND run_after <= now() ORDER BY run_after, id "
-                   "  FOR UPDATE SKIP LOCKED LIMIT 1) "
-                   "RETURNING id, attempt, max_attempts, kind, params::text",
-                   2, p, PGRES_TUPLES_OK, &r, err);
+        au_pg_run(c,
+                  "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
+                  " lease_until = now() + make_interval(secs => $2::int), "
+                  " leased_by = $1, nbatches = NULL, rows_written = 0, "
+                  " updated_at = now() "
+                  "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
+                  "  AND run_after <= now() ORDER BY run_after, id "
+                  "  FOR UPDATE SKIP LOCKED LIMIT 1) "
+                  "RETURNING id, attempt, max_attempts, kind, params::text",
+                  &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -59,9 +60,9 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
         return 0;
     }
     memset(job, 0, sizeof(*job));
-    job->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    job->attempt = (int32_t)strtol(PQgetvalue(r, 0, 1), NULL, 10);
-    job->max_attempts = (int32_t)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+    job->id = au_pg_ll(r, 0, 0);
+    job->attempt = (int32_t)au_pg_ll(r, 0, 1);
+    job->max_attempts = (int32_t)au_pg_ll(r, 0, 2);
     snprintf(job->kind, sizeof(job->kind), "%s", PQgetvalue(r, 0, 3));
     job->params = strdup(PQgetvalue(r, 0, 4));
     PQclear(r);
@@ -70,44 +71,45 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
     return 1;
 }
 
-/* Runs an UPDATE whose $1 and $2 are the job id and attempt and whose
- * WHERE requires that attempt to be running. extra (may be NULL) are
- * $3... AU_ESTALE when no row changed: this attempt no longer owns the
- * job (its lease expired, or it was failed or released already). */
-static int fenced_update(PGconn *c, const char *sql, int64_t id,
-                         int32_t attempt, int nextra, const char *const *extra,
+/* Parameters $1 and $2 of a fenced update: the job and its attempt. */
+static au_params_t fence(int64_t id, int32_t attempt)
+{
+    au_params_t p = {0};
+    au_params_int(&p, id);
+    au_params_int(&p, attempt);
+    return p;
+}
+
+/* Runs an UPDATE whose $1 and $2 are the job id and attempt (from
+ * fence()) and whose WHERE requires that attempt to be running. AU_ESTALE
+ * when no row changed: this attempt no longer owns the job (its lease
+ * expired, or it was failed or released already). */
+static int fenced_update(PGconn *c, const char *sql, const au_params_t *p,
                          au_error_t *err)
 {
-    char ids[24], at[16];
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    snprintf(at, sizeof(at), "%d", attempt);
-    const char *p[8] = {ids, at};
-    for (int i = 0; i < nextra && i < 6; i++)
-        p[2 + i] = extra[i];
     PGresult *r;
-    int rc = au_pg_exec(c, sql, 2 + nextra, p, PGRES_COMMAND_OK, &r, err);
+    int rc = au_pg_run(c, sql, p, PGRES_COMMAND_OK, &r, err);
     if (rc < 0)
         return rc;
-    int n = (int)strtol(PQcmdTuples(r), NULL, 10);
+    long n = au_pg_changed(r);
     PQclear(r);
     if (n == 0)
         return au_error_set(err, AU_ESTALE,
-                            "job %lld attempt %d is no longer running",
-                            (long long)id, attempt);
+                            "job %s attempt %s is no longer running", p->num[0],
+                            p->num[1]);
     return 0;
 }
 
 int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
                     au_error_t *err)
 {
-    char ls[16];
-    snprintf(ls, sizeof(ls), "%d", lease_s);
-    const char *extra[] = {ls};
+    au_params_t p = fence(id, attempt);
+    au_params_int(&p, lease_s);
     return fenced_update(c,
                          "UPDATE jobs SET lease_until = now() + "
                          "make_interval(secs => $3::int), updated_at = now() "
                          "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-                         id, attempt, 1, extra, err);
+                         &p, err);
 }
 
 int au_queue_backoff_ms(int attempt, int base_ms, int max_ms)
@@ -127,11 +129,11 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
                   int permanent, int backoff_base_ms, int backoff_max_ms,
                   au_error_t *err)
 {
-    char perm[4], back[16];
-    snprintf(perm, sizeof(perm), "%d", permanent ? 1 : 0);
-    snprintf(back, sizeof(back), "%d",
-             au_queue_backoff_ms(attempt, backoff_base_ms, backoff_max_ms));
-    const char *extra[] = {reason, perm, back};
+    au_params_t p = fence(id, attempt);
+    au_params_str(&p, reason);
+    au_params_int(&p, permanent ? 1 : 0);
+    au_params_int(
+        &p, au_queue_backoff_ms(attempt, backoff_base_ms, backoff_max_ms));
     return fenced_update(
         c,
         "UPDATE jobs SET "
@@ -142,18 +144,19 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
         " run_after = now() + make_interval(secs => $5::int / 1000.0), "
         " lease_until = NULL, last_error = $3, updated_at = now() "
         "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-        id, attempt, 3, extra, err);
+        &p, err);
 }
 
 int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
 {
+    au_params_t p = fence(id, attempt);
     int rc = fenced_update(
         c,
         "UPDATE jobs SET state = 'queued', run_after = now(), "
         " lease_until = NULL, max_attempts = max_attempts + 1, "
         " last_error = 'released by a draining worker', updated_at = now() "
         "WHERE id = $1 AND attempt = $2 AND state = 'running'",
-        id, attempt, 0, NULL, err);
+        &p, err);
     if (rc == 0)
         PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
     return rc;
@@ -162,13 +165,12 @@ int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
 int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
                    int *requeued, int *dead, au_error_t *err)
 {
-    char base[16], mx[16];
-    snprintf(base, sizeof(base), "%d", backoff_base_ms);
-    snprintf(mx, sizeof(mx), "%d", backoff_max_ms);
-    const char *p[] = {base, mx};
+    au_params_t p = {0};
+    au_params_int(&p, backoff_base_ms);
+    au_params_int(&p, backoff_max_ms);
     PGresult *r;
     /* Backoff in SQL because each row has its own attempt count. */
-    int rc = au_pg_exec(
+    int rc = au_pg_run(
         c,
         "WITH exp AS (SELECT id FROM jobs WHERE state = 'running' "
         "  AND lease_until < now() FOR UPDATE SKIP LOCKED) "
@@ -183,7 +185,7 @@ int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
         "   coalesce(' (worker ' || leased_by || ')', ''), "
         " lease_until = NULL, updated_at = now() "
         "FROM exp WHERE j.id = exp.id RETURNING j.state",
-        2, p, PGRES_TUPLES_OK, &r, err);
+        &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     int q = 0, d = 0;
@@ -204,7 +206,7 @@ int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
 int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
 {
     PGresult *r;
-    int rc = au_pg_exec(
+    int rc = au_pg_run(
         c,
         "SELECT count(*) FILTER (WHERE state = 'queued'),"
         " count(*) FILTER (WHERE state = 'running'),"
@@ -215,15 +217,15 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
         " coalesce(extract(epoch FROM now() - min(run_after) FILTER "
         "  (WHERE state = 'queued' AND run_after <= now())), 0) "
         "FROM jobs",
-        0, NULL, PGRES_TUPLES_OK, &r, err);
+        NULL, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
-    out->queued = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    out->running = strtol(PQgetvalue(r, 0, 1), NULL, 10);
-    out->done = strtol(PQgetvalue(r, 0, 2), NULL, 10);
-    out->dead = strtol(PQgetvalue(r, 0, 3), NULL, 10);
-    out->ready = strtol(PQgetvalue(r, 0, 4), NULL, 10);
-    out->rows = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    out->queued = (long)au_pg_ll(r, 0, 0);
+    out->running = (long)au_pg_ll(r, 0, 1);
+    out->done = (long)au_pg_ll(r, 0, 2);
+    out->dead = (long)au_pg_ll(r, 0, 3);
+    out->ready = (long)au_pg_ll(r, 0, 4);
+    out->rows = au_pg_ll(r, 0, 5);
     out->oldest_ready_s = strtod(PQgetvalue(r, 0, 6), NULL);
     PQclear(r);
     return 0;
@@ -232,15 +234,14 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
 static int id_command(PGconn *c, const char *sql, int64_t id, long *n,
                       au_error_t *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    const char *p[] = {ids};
+    au_params_t p = {0};
+    au_params_int(&p, id);
     PGresult *r;
-    int rc = au_pg_exec(c, sql, 1, p, PGRES_COMMAND_OK, &r, err);
+    int rc = au_pg_run(c, sql, &p, PGRES_COMMAND_OK, &r, err);
     if (rc < 0)
         return rc;
     if (n)
-        *n = strtol(PQcmdTuples(r), NULL, 10);
+        *n = au_pg_changed(r);
     PQclear(r);
     return 0;
 }
@@ -270,37 +271,38 @@ int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err)
 
 /* ---- batches: fencing and the ledger --------------------------------- */
 
-static void ref_params(const au_batch_ref_t *b, char id[24], char at[16],
-                       char sq[16])
+/* $1..$3: the batch's job, attempt and seq. */
+static au_params_t ref_params(const au_batch_ref_t *b)
 {
-    snprintf(id, 24, "%lld", (long long)b->job_id);
-    snprintf(at, 16, "%d", (int)b->attempt);
-    snprintf(sq, 16, "%d", (int)b->seq);
+    au_params_t p = {0};
+    au_params_int(&p, b->job_id);
+    au_params_int(&p, b->attempt);
+    au_params_int(&p, b->seq);
+    return p;
 }
 
 int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
 {
-    char id[24], at[16], sq[16];
-    ref_params(b, id, at, sq);
-    const char *p[] = {id, at, sq};
+    au_params_t p = ref_params(b);
     PGresult *r;
     /* FOR UPDATE: the batches of one job commit one at a time, so the
      * count that decides "done" in au_queue_batch_done is exact. */
-    int rc = au_pg_exec(c,
-                        "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
-                        " batch_ledger l WHERE l.job_id = j.id AND "
-                        " l.attempt = $2 AND l.seq = $3) "
-                        "FROM jobs j WHERE j.id = $1 FOR UPDATE",
-                        3, p, PGRES_TUPLES_OK, &r, err);
+    int rc = au_pg_run(c,
+                       "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
+                       " batch_ledger l WHERE l.job_id = j.id AND "
+                       " l.attempt = $2 AND l.seq = $3) "
+                       "FROM jobs j WHERE j.id = $1 FOR UPDATE",
+                       &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        return au_error_set(err, AU_ENOTFOUND, "job %s does not exist", id);
+        return au_error_set(err, AU_ENOTFOUND, "job %lld does not exist",
+                            (long long)b->job_id);
     }
     char state[16];
     snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
-    int attempt = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
+    int attempt = (int)au_pg_ll(r, 0, 1);
     int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
     if (in_ledger)
@@ -319,16 +321,14 @@ int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
 int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
                         int lease_s, int *job_done, au_error_t *err)
 {
-    char id[24], at[16], sq[16], nr[24], nb[16], ls[16];
-    ref_params(b, id, at, sq);
-    snprintf(nr, sizeof(nr), "%ld", rows);
-    snprintf(nb, sizeof(nb), "%d", (int)b->nbatches);
-    snprintf(ls, sizeof(ls), "%d", lease_s);
-    const char *p[] = {id, at, sq, nr, nb, ls};
+    au_params_t p = ref_params(b);
+    au_params_int(&p, rows);
+    au_params_int(&p, b->nbatches);
+    au_params_int(&p, lease_s);
     PGresult *r;
     /* The CTE's insert is not visible to the count in the same statement,
      * hence the + 1 for the batch being recorded now. */
-    int rc = au_pg_exec(
+    int rc = au_pg_run(
         c,
         "WITH l AS (INSERT INTO batch_ledger (job_id, attempt, seq, rows) "
         " VALUES ($1::bigint, $2::int, $3::int, $4::int) RETURNING 1), "
@@ -345,7 +345,7 @@ int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
         "   THEN NULL ELSE last_error END "
         "WHERE id = $1::bigint AND (SELECT count(*) FROM l) = 1 "
         "RETURNING state",
-        6, p, PGRES_TUPLES_OK, &r, err);
+        &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     *job_done = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "done");
@@ -413,53 +413,40 @@ void au_queue_wait(au_queue_listener_t *l, int timeout_ms)
 /* ---- what operators ask --------------------------------------------- */
 
 /* Every timestamp the queue shows is ISO 8601 in UTC. */
-#define ISO(col)                                                               \
-    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define ISO_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
 int au_queue_list(PGconn *c, const char *state, int limit, PGresult **out,
                   au_error_t *err)
 {
-    char ns[16];
-    snprintf(ns, sizeof(ns), "%d", limit);
-    const char *p[] = {state, ns};
-    return au_pg_exec(c,
-                      "SELECT id, kind, state, attempt, max_attempts, "
-                      " rows_written AS rows, "
-                      " coalesce(regexp_replace(params->>'path', '^.*/', ''), "
-                      "  params::text) AS source, " ISO(
-                          "updated_at") " AS "
-                                        " updated_at, last_error FROM jobs "
-                                        "WHERE $1::text IS NULL OR state = $1 "
-                                        "ORDER BY id DESC LIMIT $2::int",
-                      2, p, PGRES_TUPLES_OK, out, err);
+    au_params_t p = {0};
+    au_params_str(&p, state);
+    au_params_int(&p, limit);
+    return au_pg_run(
+        c,
+        "SELECT id, kind, state, attempt, max_attempts, rows_written AS rows,"
+        " coalesce(regexp_replace(params->>'path', '^.*/', ''), "
+        "  params::text) AS source,"
+        " to_char(updated_at AT TIME ZONE 'UTC', " ISO_FMT ") AS updated_at,"
+        " last_error FROM jobs "
+        "WHERE $1::text IS NULL OR state = $1 "
+        "ORDER BY id DESC LIMIT $2::int",
+        &p, PGRES_TUPLES_OK, out, err);
 }
 
 int au_queue_show(PGconn *c, int64_t id, PGresult **out, au_error_t *err)
 {
-    char ids[24];
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    const char *p[] = {ids};
-    int rc = au_pg_exec(
+    au_params_t p = {0};
+    au_params_int(&p, id);
+    int rc = au_pg_run(
         c,
         "SELECT id, kind, state, attempt, max_attempts, "
-        " params::text AS params, nbatches, rows_written AS "
-        " rows, leased_by, last_error, " ISO(
-            "created_at") " AS "
-                          " created_at, " ISO(
-                              "updated_at") " AS updated_at, " ISO("finished_"
-                                                                   "at") " AS "
-                                                                         "finis"
-                                                                         "hed_"
-                                                                         "at "
-                                                                         "FROM "
-                                                                         "jobs "
-                                                                         "WHERE"
-                                                                         " id "
-                                                                         "= "
-                                                                         "$1::"
-                                                                         "bigin"
-                                                                         "t",
-        1, p, PGRES_TUPLES_OK, out, err);
+        " params::text AS params, nbatches, rows_written AS rows, leased_by,"
+        " last_error,"
+        " to_char(created_at AT TIME ZONE 'UTC', " ISO_FMT ") AS created_at,"
+        " to_char(updated_at AT TIME ZONE 'UTC', " ISO_FMT ") AS updated_at,"
+        " to_char(finished_at AT TIME ZONE 'UTC', " ISO_FMT ") AS finished_at "
+        "FROM jobs WHERE id = $1::bigint",
+        &p, PGRES_TUPLES_OK, out, err);
     if (rc == 0 && PQntuples(*out) == 0) {
         PQclear(*out);
         *out = NULL;
@@ -470,32 +457,30 @@ int au_queue_show(PGconn *c, int64_t id, PGresult **out, au_error_t *err)
 
 int au_queue_dead(PGconn *c, PGresult **out, au_error_t *err)
 {
-    return au_pg_exec(
+    return au_pg_run(
         c,
-        "SELECT id, kind, attempt, " ISO(
-            "finished_at") " AS "
-                           " finished_at, coalesce(params->>'path', "
-                           " params::text) AS source, last_error "
-                           "FROM jobs WHERE state = 'dead' ORDER BY id",
-        0, NULL, PGRES_TUPLES_OK, out, err);
+        "SELECT id, kind, attempt,"
+        " to_char(finished_at AT TIME ZONE 'UTC', " ISO_FMT ") AS finished_at,"
+        " coalesce(params->>'path', params::text) AS source, last_error "
+        "FROM jobs WHERE state = 'dead' ORDER BY id",
+        NULL, PGRES_TUPLES_OK, out, err);
 }
 
 int au_queue_throughput(PGconn *c, int seconds, long *batches, long long *rows,
                         au_error_t *err)
 {
-    char s[16];
-    snprintf(s, sizeof(s), "%d", seconds);
-    const char *p[] = {s};
+    au_params_t p = {0};
+    au_params_int(&p, seconds);
     PGresult *r;
-    int rc = au_pg_exec(c,
-                        "SELECT count(*), coalesce(sum(rows), 0) "
-                        "FROM batch_ledger WHERE committed_at > now() - "
-                        "make_interval(secs => $1::int)",
-                        1, p, PGRES_TUPLES_OK, &r, err);
+    int rc = au_pg_run(c,
+                       "SELECT count(*), coalesce(sum(rows), 0) "
+                       "FROM batch_ledger WHERE committed_at > now() - "
+                       "make_interval(secs => $1::int)",
+                       &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
-    *batches = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-    *rows = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    *batches = (long)au_pg_ll(r, 0, 0);
+    *rows = au_pg_ll(r, 0, 1);
     PQclear(r);
     return 0;
 }

@@ -177,12 +177,15 @@ out:
 int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
                  au_error_t *err)
 {
-    char limit[16];
-    snprintf(limit, sizeof(limit), "%d", q->limit);
-    const char *p[] = {q->platform, q->region, q->chart, q->from, q->to, limit};
+    au_params_t p = {0};
+    const char *const text[] = {q->platform, q->region, q->chart, q->from,
+                                q->to};
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        au_params_str(&p, text[i]);
+    au_params_int(&p, q->limit);
     const char *sql = q->by == AU_TOP_BY_VIRAL ? TOP_SQL("viral_score")
                                                : TOP_SQL("position_change");
-    return au_pg_exec(c, sql, 6, p, PGRES_TUPLES_OK, out, err);
+    return au_pg_run(c, sql, &p, PGRES_TUPLES_OK, out, err);
 }
 
 #define PL_CHARTED                                                             \
@@ -241,79 +244,96 @@ static const char spread_sql[] =
 int au_store_spread(PGconn *c, const char *track, const char *artist, int days,
                     const char *as_of, PGresult **out, au_error_t *err)
 {
-    char ds[16];
-    snprintf(ds, sizeof(ds), "%d", days);
-    const char *p[] = {track, artist, ds, as_of};
-    return au_pg_exec(c, spread_sql, 4, p, PGRES_TUPLES_OK, out, err);
+    au_params_t p = {0};
+    au_params_str(&p, track);
+    au_params_str(&p, artist);
+    au_params_int(&p, days);
+    au_params_str(&p, as_of);
+    return au_pg_run(c, spread_sql, &p, PGRES_TUPLES_OK, out, err);
 }
 
 int au_store_counts(PGconn *c, long long *trends, long long *tracks,
                     long long *artists, au_error_t *err)
 {
     PGresult *r;
-    int rc = au_pg_exec(c,
-                        "SELECT (SELECT count(*) FROM trends), "
-                        "(SELECT count(*) FROM tracks), "
-                        "(SELECT count(*) FROM artists)",
-                        0, NULL, PGRES_TUPLES_OK, &r, err);
+    int rc = au_pg_run(c,
+                       "SELECT (SELECT count(*) FROM trends), "
+                       "(SELECT count(*) FROM tracks), "
+                       "(SELECT count(*) FROM artists)",
+                       NULL, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
-    *trends = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    *tracks = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    *artists = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    *trends = au_pg_ll(r, 0, 0);
+    *tracks = au_pg_ll(r, 0, 1);
+    *artists = au_pg_ll(r, 0, 2);
     PQclear(r);
     return 0;
 }
 
+/* A statement whose one parameter is a row limit. */
+static int limited(PGconn *c, const char *sql, int limit, PGresult **out,
+                   au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, limit);
+    return au_pg_run(c, sql, &p, PGRES_TUPLES_OK, out, err);
+}
+
 int au_store_top_streams(PGconn *c, int limit, PGresult **out, au_error_t *err)
 {
-    char ls[16];
-    snprintf(ls, sizeof(ls), "%d", limit);
-    const char *p[] = {ls};
-    return au_pg_exec(c,
-                      "SELECT max(track_name) AS track, max(artist) AS "
-                      " artist, sum(streams) AS streams, count(*) AS entries "
-                      "FROM trends WHERE streams IS NOT NULL "
-                      "GROUP BY track_key "
-                      "ORDER BY sum(streams) DESC, track_key LIMIT $1::int",
-                      1, p, PGRES_TUPLES_OK, out, err);
+    return limited(c,
+                   "SELECT max(track_name) AS track, max(artist) AS artist, "
+                   " sum(streams) AS streams, count(*) AS entries "
+                   "FROM trends WHERE streams IS NOT NULL GROUP BY track_key "
+                   "ORDER BY sum(streams) DESC, track_key LIMIT $1::int",
+                   limit, out, err);
 }
 
 int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err)
 {
-    char ls[16];
-    snprintf(ls, sizeof(ls), "%d", limit);
-    const char *p[] = {ls};
-    return au_pg_exec(c,
-                      "SELECT track_name AS track, artist, region, chart, "
-                      " to_char(chart_date, 'YYYY-MM-DD') AS chart_date, "
-                      " prev_position AS was, position AS now, "
-                      " position_change AS gained FROM trends "
-                      "WHERE position_change IS NOT NULL "
-                      "ORDER BY position_change DESC, chart_date, track_key "
-                      "LIMIT $1::int",
-                      1, p, PGRES_TUPLES_OK, out, err);
+    return limited(c,
+                   "SELECT track_name AS track, artist, region, chart, "
+                   " to_char(chart_date, 'YYYY-MM-DD') AS chart_date, "
+                   " prev_position AS was, position AS now, "
+                   " position_change AS gained FROM trends "
+                   "WHERE position_change IS NOT NULL "
+                   "ORDER BY position_change DESC, chart_date, track_key "
+                   "LIMIT $1::int",
+                   limit, out, err);
 }
 
 /* ---- the workers' reads ------------------------------------------------- */
 
-/* Calls fn once per row of r: column 0 is the 1-based index into the key
- * array the statement unnested, the others are the row's numbers. */
-static int each_indexed(const PGresult *r, size_t n, au_error_t *err,
-                        int (*fn)(void *arg, size_t i, const PGresult *r,
-                                  int row),
-                        void *arg)
+/* What to do with each row of a keyed read: column 0 of every row is the
+ * 1-based index of the key it belongs to. */
+typedef int (*row_fn)(void *cb, size_t i, const PGresult *r, int row);
+
+/* Runs sql with p's parameters followed by the keys as one text[]
+ * parameter, and hands every row to fn with its key's index. */
+static int read_keyed(PGconn *c, const char *sql, au_params_t *p, size_t n,
+                      const char *const *keys, row_fn fn, void *cb,
+                      au_error_t *err)
 {
-    for (int row = 0; row < PQntuples(r); row++) {
-        long k = strtol(PQgetvalue(r, row, 0), NULL, 10);
-        if (k < 1 || (size_t)k > n)
-            return au_error_set(err, AU_EDB, "row %d names key %ld of %zu", row,
-                                k, n);
-        int rc = fn(arg, (size_t)k - 1, r, row);
-        if (rc < 0)
-            return au_error_set(err, rc, "reading row %d", row);
+    if (n == 0)
+        return 0;
+    au_buf_t lit = {0};
+    if (au_buf_text_array(&lit, n, keys) < 0)
+        return au_error_set(err, AU_ENOMEM, "keyed read: out of memory");
+    au_params_str(p, lit.data);
+    PGresult *r;
+    int rc = au_pg_run(c, sql, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        long long k = au_pg_ll(r, row, 0);
+        if (k < 1 || (unsigned long long)k > n)
+            rc = au_error_set(err, AU_EDB, "row %d names key %lld of %zu", row,
+                              k, n);
+        else if ((rc = fn(cb, (size_t)k - 1, r, row)) < 0)
+            au_error_set(err, rc, "reading row %d: %s", row, au_strerror(rc));
     }
-    return 0;
+    if (r)
+        PQclear(r);
+    return rc;
 }
 
 typedef struct {
@@ -324,10 +344,9 @@ typedef struct {
 static int hist_row(void *arg, size_t i, const PGresult *r, int row)
 {
     hist_cb_t *cb = arg;
-    au_store_hist_t h = {
-        strtol(PQgetvalue(r, row, 1), NULL, 10),
-        (int32_t)strtol(PQgetvalue(r, row, 2), NULL, 10),
-        PQgetisnull(r, row, 3) ? -1 : strtoll(PQgetvalue(r, row, 3), NULL, 10)};
+    au_store_hist_t h = {(long)au_pg_ll(r, row, 1),
+                         (int32_t)au_pg_ll(r, row, 2),
+                         PQgetisnull(r, row, 3) ? -1 : au_pg_ll(r, row, 3)};
     return cb->fn(cb->arg, i, &h);
 }
 
@@ -336,33 +355,23 @@ int au_store_read_history(PGconn *c, const char *platform, const char *chart,
                           const char *const *track_keys, int keep,
                           au_store_hist_fn fn, void *arg, au_error_t *err)
 {
-    if (n == 0)
-        return 0;
-    au_buf_t lit = {0};
-    if (au_buf_text_array(&lit, n, track_keys) < 0)
-        return au_error_set(err, AU_ENOMEM, "history: out of memory");
-    char ks[16];
-    snprintf(ks, sizeof(ks), "%d", keep);
-    const char *p[] = {platform, chart, region, lit.data, ks};
-    PGresult *r;
+    au_params_t p = {0};
+    au_params_str(&p, platform);
+    au_params_str(&p, chart);
+    au_params_str(&p, region);
+    au_params_int(&p, keep);
+    hist_cb_t cb = {fn, arg};
     /* LATERAL: one probe of the series index per track, newest first,
      * however stale the table's statistics are. */
-    int rc = au_pg_exec(c,
-                        "SELECT k.i, h.chart_date - DATE '1970-01-01', "
-                        " h.position, h.streams "
-                        "FROM unnest($4::text[]) WITH ORDINALITY AS k(key, i) "
-                        "CROSS JOIN LATERAL (SELECT chart_date, position, "
-                        " streams FROM trends WHERE platform = $1 "
-                        " AND chart = $2 AND region = $3 AND track_key = k.key "
-                        " ORDER BY chart_date DESC LIMIT $5::int) h",
-                        5, p, PGRES_TUPLES_OK, &r, err);
-    au_buf_free(&lit);
-    if (rc < 0)
-        return rc;
-    hist_cb_t cb = {fn, arg};
-    rc = each_indexed(r, n, err, hist_row, &cb);
-    PQclear(r);
-    return rc;
+    return read_keyed(c,
+                      "SELECT k.i, h.chart_date - DATE '1970-01-01', "
+                      " h.position, h.streams "
+                      "FROM unnest($5::text[]) WITH ORDINALITY AS k(key, i) "
+                      "CROSS JOIN LATERAL (SELECT chart_date, position, "
+                      " streams FROM trends WHERE platform = $1 "
+                      " AND chart = $2 AND region = $3 AND track_key = k.key "
+                      " ORDER BY chart_date DESC LIMIT $4::int) h",
+                      &p, n, track_keys, hist_row, &cb, err);
 }
 
 typedef struct {
@@ -373,7 +382,7 @@ typedef struct {
 static int cross_row(void *arg, size_t i, const PGresult *r, int row)
 {
     cross_cb_t *cb = arg;
-    return cb->fn(cb->arg, i, (int32_t)strtol(PQgetvalue(r, row, 1), NULL, 10));
+    return cb->fn(cb->arg, i, (int32_t)au_pg_ll(r, row, 1));
 }
 
 int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
@@ -381,34 +390,26 @@ int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
                         const char *const *track_keys, au_store_cross_fn fn,
                         void *arg, au_error_t *err)
 {
-    if (n == 0)
-        return 0;
-    au_buf_t lit = {0};
-    if (au_buf_text_array(&lit, n, track_keys) < 0)
-        return au_error_set(err, AU_ENOMEM, "cross: out of memory");
-    const char *p[] = {date, platform, lit.data, chart, region};
-    PGresult *r;
+    au_params_t p = {0};
+    au_params_str(&p, date);
+    au_params_str(&p, platform);
+    au_params_str(&p, chart);
+    au_params_str(&p, region);
+    cross_cb_t cb = {fn, arg};
     /* LATERAL keeps the keys outside, so each is one probe of
      * (chart_date, track_key) however stale the table's statistics (a
      * table never analyzed looks empty and would otherwise be scanned as
      * the outer side). platform is tested outside the LATERAL, so no index
      * led by platform competes inside it. */
-    int rc = au_pg_exec(c,
-                        "SELECT k.i, t.position "
-                        "FROM unnest($3::text[]) WITH ORDINALITY AS k(key, i) "
-                        "CROSS JOIN LATERAL (SELECT position, platform, chart, "
-                        " region FROM trends WHERE chart_date = $1::date "
-                        " AND track_key = k.key OFFSET 0) t "
-                        "WHERE t.platform = $2 "
-                        " AND NOT (t.chart = $4 AND t.region = $5)",
-                        5, p, PGRES_TUPLES_OK, &r, err);
-    au_buf_free(&lit);
-    if (rc < 0)
-        return rc;
-    cross_cb_t cb = {fn, arg};
-    rc = each_indexed(r, n, err, cross_row, &cb);
-    PQclear(r);
-    return rc;
+    return read_keyed(c,
+                      "SELECT k.i, t.position "
+                      "FROM unnest($5::text[]) WITH ORDINALITY AS k(key, i) "
+                      "CROSS JOIN LATERAL (SELECT position, platform, chart, "
+                      " region FROM trends WHERE chart_date = $1::date "
+                      " AND track_key = k.key OFFSET 0) t "
+                      "WHERE t.platform = $2 "
+                      " AND NOT (t.chart = $3 AND t.region = $4)",
+                      &p, n, track_keys, cross_row, &cb, err);
 }
 
 typedef struct {
@@ -431,38 +432,25 @@ static int feat_row(void *arg, size_t i, const PGresult *r, int row)
 int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,
                            au_store_features_fn fn, void *arg, au_error_t *err)
 {
-    if (n == 0)
-        return 0;
-    au_buf_t lit = {0};
-    if (au_buf_text_array(&lit, n, spotify_ids) < 0)
-        return au_error_set(err, AU_ENOMEM, "features: out of memory");
-    const char *p[] = {lit.data};
-    PGresult *r;
-    int rc = au_pg_exec(c,
-                        "SELECT k.i, f.danceability, f.energy, f.valence, "
-                        " f.tempo "
-                        "FROM unnest($1::text[]) WITH ORDINALITY AS k(id, i) "
-                        "JOIN audio_features f ON f.spotify_id = k.id",
-                        1, p, PGRES_TUPLES_OK, &r, err);
-    au_buf_free(&lit);
-    if (rc < 0)
-        return rc;
+    au_params_t p = {0};
     feat_cb_t cb = {fn, arg};
-    rc = each_indexed(r, n, err, feat_row, &cb);
-    PQclear(r);
-    return rc;
+    return read_keyed(c,
+                      "SELECT k.i, f.danceability, f.energy, f.valence, "
+                      " f.tempo "
+                      "FROM unnest($1::text[]) WITH ORDINALITY AS k(id, i) "
+                      "JOIN audio_features f ON f.spotify_id = k.id",
+                      &p, n, spotify_ids, feat_row, &cb, err);
 }
 
 int au_store_lock_series(PGconn *c, const char *platform, const char *chart,
                          const char *region, int lock, au_error_t *err)
 {
     const char *parts[] = {"series", platform, chart, region};
-    char k[24];
+    au_params_t p = {0};
     /* The 64-bit hash as a signed bigint: PostgreSQL has no unsigned. */
-    snprintf(k, sizeof(k), "%lld", (long long)au_cache_hash(4, parts));
-    const char *p[] = {k};
-    return au_pg_exec(c,
-                      lock ? "SELECT pg_advisory_lock($1::bigint)"
-                           : "SELECT pg_advisory_unlock($1::bigint)",
-                      1, p, PGRES_TUPLES_OK, NULL, err);
+    au_params_int(&p, (long long)au_cache_hash(4, parts));
+    return au_pg_run(c,
+                     lock ? "SELECT pg_advisory_lock($1::bigint)"
+                          : "SELECT pg_advisory_unlock($1::bigint)",
+                     &p, PGRES_TUPLES_OK, NULL, err);
 }
