@@ -1,13 +1,27 @@
-/* au_backtest.c: the pure part of the backtest: panel, labels, metrics,
- * rankings, the logistic fit and the run. */
+/* au_backtest.c: the pure part of the backtest: panel, series cuts,
+ * labels, the rankings, the model fit before each block, and the
+ * rolling-origin run. */
 #include "au_backtest.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "au_bt_boot.h"
 #include "au_score.h"
+
+/* ---- tasks ---------------------------------------------------------- */
+
+static const au_bt_task_t tasks[AU_BT_NTASKS] = {
+    {51, 200, 50, 20, "51-200 to the top 50"},
+    {11, 50, 10, 10, "11-50 to the top 10"},
+};
+
+const au_bt_task_t *au_bt_task(int i)
+{
+    return i >= 0 && i < AU_BT_NTASKS ? &tasks[i] : NULL;
+}
+
+/* ---- the panel ------------------------------------------------------ */
 
 au_bt_panel_t *au_bt_panel_new(size_t n_tracks, size_t n_weeks)
 {
@@ -16,25 +30,29 @@ au_bt_panel_t *au_bt_panel_new(size_t n_tracks, size_t n_weeks)
     au_bt_panel_t *p = calloc(1, sizeof(*p));
     if (!p)
         return NULL;
-    size_t cells = n_tracks * n_weeks;
+    size_t cells = n_tracks * n_weeks, nt = n_tracks ? n_tracks : 1;
+    size_t nw = n_weeks ? n_weeks : 1;
     p->n_tracks = n_tracks;
     p->n_weeks = n_weeks;
     p->stride = n_weeks;
     p->owner = 1;
     p->pos = calloc(cells ? cells : 1, sizeof(*p->pos));
     p->streams = malloc((cells ? cells : 1) * sizeof(*p->streams));
-    p->week_t = calloc(n_weeks ? n_weeks : 1, sizeof(*p->week_t));
-    p->week_date = calloc(n_weeks ? n_weeks : 1, sizeof(*p->week_date));
-    p->keys = calloc(n_tracks ? n_tracks : 1, sizeof(char *));
-    p->names = calloc(n_tracks ? n_tracks : 1, sizeof(char *));
-    p->artists = calloc(n_tracks ? n_tracks : 1, sizeof(char *));
-    if (!p->pos || !p->streams || !p->week_t || !p->week_date || !p->keys ||
-        !p->names || !p->artists) {
+    p->present = malloc(nw);
+    p->id_no = calloc(cells ? cells : 1, 1);
+    p->week_t = calloc(nw, sizeof(*p->week_t));
+    p->week_date = calloc(nw, sizeof(*p->week_date));
+    p->keys = calloc(nt, sizeof(char *));
+    p->names = calloc(nt, sizeof(char *));
+    p->artists = calloc(nt, sizeof(char *));
+    if (!p->pos || !p->streams || !p->present || !p->id_no || !p->week_t ||
+        !p->week_date || !p->keys || !p->names || !p->artists) {
         au_bt_panel_destroy(&p);
         return NULL;
     }
     for (size_t i = 0; i < cells; i++)
         p->streams[i] = NAN;
+    memset(p->present, 1, nw);
     return p;
 }
 
@@ -54,6 +72,8 @@ void au_bt_panel_destroy(au_bt_panel_t **self_p)
         }
         free(p->pos);
         free(p->streams);
+        free(p->present);
+        free(p->id_no);
         free(p->week_t);
         free(p->week_date);
         free(p->keys);
@@ -92,22 +112,52 @@ static double streams_at(const au_bt_panel_t *p, size_t r, size_t w)
     return p->streams[r * p->stride + w];
 }
 
-int au_bt_is_candidate(const au_bt_panel_t *p, size_t r, size_t w)
+size_t au_bt_split_dates(const long *days, size_t n, size_t *start, size_t cap)
 {
-    int v = au_bt_pos(p, r, w);
-    return v >= AU_BT_FIRST_CAND && v <= AU_BT_LAST_CAND;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        long step = i ? days[i] - days[i - 1] : 0;
+        int same =
+            i && step > 0 && step % 7 == 0 && step / 7 - 1 <= AU_BT_MAX_BRIDGE;
+        if (same)
+            continue;
+        if (k < cap)
+            start[k] = i;
+        k++;
+    }
+    return k;
 }
 
-int au_bt_label(const au_bt_panel_t *p, size_t r, size_t w, int *hit, int *lead)
+/* ---- labels --------------------------------------------------------- */
+
+int au_bt_week_ok(const au_bt_panel_t *p, size_t w)
 {
-    if (!p || !hit || !lead || r >= p->n_tracks)
+    if (w < AU_BT_LOOKBACK || w + AU_BT_HORIZON >= p->n_weeks)
+        return 0;
+    for (size_t k = w - AU_BT_LOOKBACK; k <= w + AU_BT_HORIZON; k++)
+        if (!p->present[k])
+            return 0;
+    return 1;
+}
+
+int au_bt_is_candidate(const au_bt_panel_t *p, const au_bt_task_t *t, size_t r,
+                       size_t w)
+{
+    int v = au_bt_pos(p, r, w);
+    return v >= t->first && v <= t->last;
+}
+
+int au_bt_label(const au_bt_panel_t *p, const au_bt_task_t *t, size_t r,
+                size_t w, int *hit, int *lead)
+{
+    if (!p || !t || !hit || !lead || r >= p->n_tracks)
         return AU_EINVAL;
     if (w + AU_BT_HORIZON >= p->n_weeks)
         return AU_ERANGE;
     *hit = 0;
     *lead = 0;
     for (int k = 1; k <= AU_BT_HORIZON; k++) {
-        if (au_bt_pos(p, r, w + (size_t)k) <= AU_BT_TOP) {
+        if (au_bt_pos(p, r, w + (size_t)k) <= t->line) {
             *hit = 1;
             *lead = k;
             return 0;
@@ -116,471 +166,89 @@ int au_bt_label(const au_bt_panel_t *p, size_t r, size_t w, int *hit, int *lead)
     return 0;
 }
 
-/* ---- metrics -------------------------------------------------------- */
-
-double au_bt_precision_at(const unsigned char *hit_ranked, size_t n, size_t k)
+/* For every week of p the smallest streams on its chart; one pass in
+ * row order. */
+static void week_floor(const au_bt_panel_t *p, double *floor)
 {
-    size_t m = k < n ? k : n;
-    if (m == 0)
-        return 0.0;
-    size_t h = 0;
-    for (size_t i = 0; i < m; i++)
-        h += hit_ranked[i] != 0;
-    return (double)h / (double)m;
-}
-
-struct au_bt_acc_t {
-    double *rows; /* AU_BT_WK_COLS per week */
-    size_t n, cap;
-};
-
-au_bt_acc_t *au_bt_acc_new(void)
-{
-    return calloc(1, sizeof(au_bt_acc_t));
-}
-
-void au_bt_acc_destroy(au_bt_acc_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    free((*self_p)->rows);
-    free(*self_p);
-    *self_p = NULL;
-}
-
-int au_bt_acc_add(au_bt_acc_t *a, const unsigned char *hit_ranked,
-                  const int *lead_ranked, size_t n)
-{
-    if (!a || (n && (!hit_ranked || !lead_ranked)))
-        return AU_EINVAL;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        double *r = realloc(a->rows, cap * AU_BT_WK_COLS * sizeof(*r));
-        if (!r)
-            return AU_ENOMEM;
-        a->rows = r;
-        a->cap = cap;
+    for (size_t w = 0; w < p->n_weeks; w++)
+        floor[w] = NAN;
+    for (size_t r = 0; r < p->n_tracks; r++) {
+        const int *pos = p->pos + r * p->stride;
+        const double *s = p->streams + r * p->stride;
+        for (size_t w = 0; w < p->n_weeks; w++)
+            if (pos[w] && !isnan(s[w]) && (isnan(floor[w]) || s[w] < floor[w]))
+                floor[w] = s[w];
     }
-    double *row = a->rows + a->n * AU_BT_WK_COLS;
-    memset(row, 0, AU_BT_WK_COLS * sizeof(*row));
-    row[AU_BT_WK_P10] = au_bt_precision_at(hit_ranked, n, 10);
-    row[AU_BT_WK_P20] = au_bt_precision_at(hit_ranked, n, 20);
-    row[AU_BT_WK_CAND] = (double)n;
-    for (size_t i = 0; i < n; i++) {
-        if (!hit_ranked[i])
-            continue;
-        row[AU_BT_WK_HITS] += 1.0;
-        if (i >= 20)
-            continue;
-        if (lead_ranked[i] < 1 || lead_ranked[i] > AU_BT_HORIZON)
-            return AU_EINVAL;
-        row[AU_BT_WK_TP20] += 1.0;
-        row[AU_BT_WK_LEAD + lead_ranked[i] - 1] += 1.0;
-    }
-    a->n++;
-    return 0;
 }
 
-const double *au_bt_acc_weeks(const au_bt_acc_t *a, size_t *n)
+void au_bt_hist_of(const au_bt_panel_t *p, size_t r, size_t w, au_bt_hist_t *h)
 {
-    *n = a->n;
-    return a->rows;
+    if (r >= p->n_tracks || w >= p->n_weeks)
+        abort();
+    size_t first = w + 1 > AU_BT_MODEL_WINDOW ? w + 1 - AU_BT_MODEL_WINDOW : 0;
+    h->pos = p->pos + r * p->stride + first;
+    h->streams = p->streams + r * p->stride + first;
+    h->n = w + 1 - first;
 }
 
-void metrics_of_sums(const double *s, size_t weeks, au_bt_metrics_t *out)
+int au_bt_context_new(const au_bt_panel_t *p, au_bt_context_t *c)
 {
-    double w = (double)weeks;
-    memset(out, 0, sizeof(*out));
-    out->weeks = weeks;
-    out->candidates = (size_t)s[AU_BT_WK_CAND];
-    out->hits = (size_t)s[AU_BT_WK_HITS];
-    out->tp20 = (size_t)s[AU_BT_WK_TP20];
-    out->p10 = weeks ? s[AU_BT_WK_P10] / w : NAN;
-    out->p20 = weeks ? s[AU_BT_WK_P20] / w : NAN;
-    out->recall20 =
-        s[AU_BT_WK_HITS] > 0 ? s[AU_BT_WK_TP20] / s[AU_BT_WK_HITS] : NAN;
-    out->base_rate =
-        s[AU_BT_WK_CAND] > 0 ? s[AU_BT_WK_HITS] / s[AU_BT_WK_CAND] : NAN;
-    out->lead_median = au_bt_median_counts(s + AU_BT_WK_LEAD, AU_BT_HORIZON);
-    out->p10_ci = out->p20_ci = out->recall20_ci = out->lead_ci =
-        (au_bt_ci_t){NAN, NAN};
-}
-
-/* Column sums of n rows. */
-static void sum_rows(const double *rows, size_t n, size_t d, double *s)
-{
-    memset(s, 0, d * sizeof(*s));
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++)
-            s[j] += rows[i * d + j];
-}
-
-int au_bt_acc_result(const au_bt_acc_t *a, au_bt_metrics_t *out)
-{
-    double s[AU_BT_WK_COLS];
-    sum_rows(a->rows, a->n, AU_BT_WK_COLS, s);
-    metrics_of_sums(s, a->n, out);
-    if (a->n == 0)
-        return 0;
-    const size_t reps = AU_BT_BOOT_REPS;
-    double *sums = malloc(reps * AU_BT_WK_COLS * sizeof(*sums));
-    double *v = malloc(4 * reps * sizeof(*v));
-    int rc = sums && v ? 0 : AU_ENOMEM;
-    if (rc == 0)
-        rc = au_bt_boot_sums(a->rows, a->n, AU_BT_WK_COLS, AU_BT_BOOT_BLOCK,
-                             reps, AU_BT_BOOT_SEED, sums);
-    if (rc == 0) {
-        for (size_t k = 0; k < reps; k++) {
-            au_bt_metrics_t m;
-            metrics_of_sums(sums + k * AU_BT_WK_COLS, a->n, &m);
-            v[k] = m.p10;
-            v[reps + k] = m.p20;
-            v[2 * reps + k] = m.recall20;
-            v[3 * reps + k] = m.lead_median;
-        }
-        au_bt_ci_t *ci[4] = {&out->p10_ci, &out->p20_ci, &out->recall20_ci,
-                             &out->lead_ci};
-        for (size_t j = 0; j < 4; j++)
-            au_bt_interval(v + j * reps, reps, AU_BT_BOOT_LEVEL, &ci[j]->lo,
-                           &ci[j]->hi);
-    }
-    free(sums);
-    free(v);
-    return rc;
-}
-
-int au_bt_acc_paired_p20(const au_bt_acc_t *a, const au_bt_acc_t *b,
-                         double *diff, au_bt_ci_t *ci)
-{
-    if (!a || !b || a->n == 0 || a->n != b->n)
-        return AU_EINVAL;
-    const size_t n = a->n, reps = AU_BT_BOOT_REPS;
-    /* Both methods' P@20 of a week side by side, so each resample takes
-     * the same weeks for both: the pairing. */
-    double *x = malloc(2 * n * sizeof(*x));
-    double *sums = malloc(2 * reps * sizeof(*sums));
-    int rc = x && sums ? 0 : AU_ENOMEM;
-    if (rc == 0) {
-        double sa = 0.0, sb = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            x[2 * i] = a->rows[i * AU_BT_WK_COLS + AU_BT_WK_P20];
-            x[2 * i + 1] = b->rows[i * AU_BT_WK_COLS + AU_BT_WK_P20];
-            sa += x[2 * i];
-            sb += x[2 * i + 1];
-        }
-        *diff = (sa - sb) / (double)n;
-        rc = au_bt_boot_sums(x, n, 2, AU_BT_BOOT_BLOCK, reps, AU_BT_BOOT_SEED,
-                             sums);
-    }
-    if (rc == 0) {
-        for (size_t k = 0; k < reps; k++)
-            sums[k] = (sums[2 * k] - sums[2 * k + 1]) / (double)n;
-        au_bt_interval(sums, reps, AU_BT_BOOT_LEVEL, &ci->lo, &ci->hi);
-    }
-    free(x);
-    free(sums);
-    return rc;
-}
-
-/* ---- ranking -------------------------------------------------------- */
-
-typedef struct {
-    double score;
-    int pos;
-    size_t index;
-} rank_item_t;
-
-static int cmp_rank(const void *a, const void *b)
-{
-    const rank_item_t *x = a, *y = b;
-    int xn = isnan(x->score), yn = isnan(y->score);
-    if (xn != yn)
-        return xn - yn;
-    if (!xn && x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    if (x->pos != y->pos)
-        return x->pos < y->pos ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-int au_bt_rank(const double *score, const int *pos, size_t n, size_t *order)
-{
-    if (n == 0)
-        return 0;
-    if (!score || !pos || !order)
-        return AU_EINVAL;
-    rank_item_t *it = malloc(n * sizeof(*it));
-    if (!it)
+    c->floor = malloc((p->n_weeks ? p->n_weeks : 1) * sizeof(*c->floor));
+    if (!c->floor)
         return AU_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        it[i] = (rank_item_t){score[i], pos[i], i};
-    qsort(it, n, sizeof(*it), cmp_rank);
-    for (size_t i = 0; i < n; i++)
-        order[i] = it[i].index;
-    free(it);
+    week_floor(p, c->floor);
     return 0;
 }
 
-/* ---- logistic regression -------------------------------------------- */
-
-double au_bt_logit_eval(const double *beta, const double *x, size_t d)
+void au_bt_context_free(au_bt_context_t *c)
 {
-    double z = beta[0];
-    for (size_t j = 0; j < d; j++)
-        z += beta[j + 1] * x[j];
-    return z;
-}
-
-static double sigmoid(double z)
-{
-    if (z >= 0)
-        return 1.0 / (1.0 + exp(-z));
-    double e = exp(z);
-    return e / (1.0 + e);
-}
-
-/* Solves the symmetric positive definite m x m system a s = g in place by
- * Cholesky; the penalty keeps a positive definite. */
-static int solve_spd(double *a, double *g, size_t m)
-{
-    for (size_t j = 0; j < m; j++) {
-        double s = a[j * m + j];
-        for (size_t k = 0; k < j; k++)
-            s -= a[j * m + k] * a[j * m + k];
-        if (!(s > 0.0))
-            return AU_EINVAL;
-        a[j * m + j] = sqrt(s);
-        for (size_t i = j + 1; i < m; i++) {
-            double t = a[i * m + j];
-            for (size_t k = 0; k < j; k++)
-                t -= a[i * m + k] * a[j * m + k];
-            a[i * m + j] = t / a[j * m + j];
-        }
-    }
-    for (size_t i = 0; i < m; i++) {
-        for (size_t k = 0; k < i; k++)
-            g[i] -= a[i * m + k] * g[k];
-        g[i] /= a[i * m + i];
-    }
-    for (size_t i = m; i-- > 0;) {
-        for (size_t k = i + 1; k < m; k++)
-            g[i] -= a[k * m + i] * g[k];
-        g[i] /= a[i * m + i];
-    }
-    return 0;
-}
-
-int au_bt_logit_fit(const double *x, const int *y, size_t n, size_t d,
-                    double l2, double *beta, int *iters)
-{
-    if (!x || !y || !beta || n == 0 || d == 0 || d > AU_BT_MAX_DIM ||
-        !(l2 > 0.0) || !isfinite(l2))
-        return AU_EINVAL;
-    for (size_t i = 0; i < n * d; i++)
-        if (!isfinite(x[i]))
-            return AU_EINVAL;
-    size_t m = d + 1;
-    double h[(AU_BT_MAX_DIM + 1) * (AU_BT_MAX_DIM + 1)];
-    double g[AU_BT_MAX_DIM + 1], row[AU_BT_MAX_DIM + 1];
-    for (size_t j = 0; j < m; j++)
-        beta[j] = 0.0;
-    int it;
-    /* Newton on the penalized log-likelihood: strictly convex, so from 0 it
-     * converges in a handful of steps; 100 is a safety cap. */
-    for (it = 1; it <= 100; it++) {
-        for (size_t j = 0; j < m; j++) {
-            g[j] = -l2 * beta[j];
-            for (size_t k = 0; k < m; k++)
-                h[j * m + k] = j == k ? l2 : 0.0;
-        }
-        for (size_t i = 0; i < n; i++) {
-            row[0] = 1.0;
-            memcpy(row + 1, x + i * d, d * sizeof(double));
-            double pr = sigmoid(au_bt_logit_eval(beta, x + i * d, d));
-            double wt = pr * (1.0 - pr);
-            for (size_t j = 0; j < m; j++) {
-                g[j] += ((y[i] ? 1.0 : 0.0) - pr) * row[j];
-                for (size_t k = 0; k <= j; k++)
-                    h[j * m + k] += wt * row[j] * row[k];
-            }
-        }
-        for (size_t j = 0; j < m; j++)
-            for (size_t k = j + 1; k < m; k++)
-                h[j * m + k] = h[k * m + j];
-        if (solve_spd(h, g, m) < 0)
-            return AU_EINVAL;
-        double step = 0.0;
-        for (size_t j = 0; j < m; j++) {
-            beta[j] += g[j];
-            step = fmax(step, fabs(g[j]));
-        }
-        if (step < 1e-10)
-            break;
-    }
-    if (iters)
-        *iters = it > 100 ? 100 : it;
-    return 0;
-}
-
-/* ---- features and the model ----------------------------------------- */
-
-/* Streams a week before w: the track's own when it charted, otherwise the
- * smallest on that chart, an upper bound of what it had (so the growth is
- * a lower bound). NAN when unknown. */
-static double prev_streams(const au_bt_panel_t *p, size_t r, size_t w)
-{
-    double s = streams_at(p, r, w - 1);
-    if (p->pos[r * p->stride + w - 1])
-        return s;
-    double lo = NAN;
-    for (size_t t = 0; t < p->n_tracks; t++) {
-        if (!p->pos[t * p->stride + w - 1])
-            continue;
-        double v = streams_at(p, t, w - 1);
-        if (!isnan(v) && (isnan(lo) || v < lo))
-            lo = v;
-    }
-    return lo;
-}
-
-static double stream_growth(const au_bt_panel_t *p, size_t r, size_t w)
-{
-    double now = streams_at(p, r, w), prev = prev_streams(p, r, w);
-    if (isnan(now) || isnan(prev) || prev <= 0.0)
-        return NAN;
-    return now / prev - 1.0;
-}
-
-int au_bt_features(const au_bt_panel_t *p, size_t r, size_t w, double *x)
-{
-    if (!p || !x || r >= p->n_tracks || w >= p->n_weeks || w < AU_BT_LOOKBACK)
-        return AU_EINVAL;
-    int now = au_bt_pos(p, r, w);
-    int p1 = au_bt_pos(p, r, w - 1), p2 = au_bt_pos(p, r, w - 2);
-    double s = streams_at(p, r, w);
-    double g = stream_growth(p, r, w);
-    size_t on = 0;
-    for (size_t t = 0; t <= w; t++)
-        on += p->pos[r * p->stride + t] != 0;
-    x[0] = (double)(AU_BT_OFF - now) / 200.0;
-    x[1] = (double)(p1 - now) / 200.0;
-    x[2] = (double)(p2 - now) / 200.0;
-    x[3] = isnan(g) || g <= -1.0 ? NAN : log1p(g);
-    x[4] = isnan(s) || s <= 0.0 ? NAN : log(s);
-    x[5] = log1p((double)on);
-    x[6] = p1 == AU_BT_OFF ? 1.0 : 0.0;
-    return 0;
-}
-
-static void standardize(const au_bt_model_t *m, const double *x, double *z)
-{
-    for (size_t j = 0; j < AU_BT_NFEAT; j++)
-        z[j] = isnan(x[j]) ? 0.0 : (x[j] - m->mean[j]) / m->sd[j];
-}
-
-double au_bt_model_score(const au_bt_model_t *m, const double *x)
-{
-    double z[AU_BT_NFEAT];
-    standardize(m, x, z);
-    return au_bt_logit_eval(m->beta, z, AU_BT_NFEAT);
-}
-
-int au_bt_train(const au_bt_panel_t *p, double l2, au_bt_model_t *m)
-{
-    if (!p || !m || p->n_weeks < AU_BT_LOOKBACK + AU_BT_HORIZON + 1)
-        return AU_EINVAL;
-    memset(m, 0, sizeof(*m));
-    m->first_week = AU_BT_LOOKBACK;
-    m->last_week = p->n_weeks - 1 - AU_BT_HORIZON;
-    size_t cap = 0;
-    for (size_t w = m->first_week; w <= m->last_week; w++)
-        for (size_t r = 0; r < p->n_tracks; r++)
-            cap += (size_t)au_bt_is_candidate(p, r, w);
-    if (cap == 0)
-        return AU_EINVAL;
-    double *x = malloc(cap * AU_BT_NFEAT * sizeof(*x));
-    int *y = malloc(cap * sizeof(*y));
-    int rc = AU_ENOMEM;
-    if (!x || !y)
-        goto out;
-    size_t n = 0;
-    for (size_t w = m->first_week; w <= m->last_week; w++) {
-        for (size_t r = 0; r < p->n_tracks; r++) {
-            int hit, lead;
-            if (!au_bt_is_candidate(p, r, w))
-                continue;
-            if ((rc = au_bt_label(p, r, w, &hit, &lead)) < 0 ||
-                (rc = au_bt_features(p, r, w, x + n * AU_BT_NFEAT)) < 0)
-                goto out;
-            y[n] = hit;
-            m->positives += (size_t)hit;
-            n++;
-        }
-    }
-    m->rows = n;
-    for (size_t j = 0; j < AU_BT_NFEAT; j++) {
-        double s = 0.0, ss = 0.0;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = x[i * AU_BT_NFEAT + j];
-            if (isnan(v))
-                continue;
-            s += v;
-            k++;
-        }
-        m->mean[j] = k ? s / (double)k : 0.0;
-        for (size_t i = 0; i < n; i++) {
-            double v = x[i * AU_BT_NFEAT + j];
-            if (!isnan(v))
-                ss += (v - m->mean[j]) * (v - m->mean[j]);
-        }
-        double sd = k ? sqrt(ss / (double)k) : 0.0;
-        m->sd[j] = sd > 1e-12 ? sd : 1.0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        double raw[AU_BT_NFEAT];
-        memcpy(raw, x + i * AU_BT_NFEAT, sizeof(raw));
-        standardize(m, raw, x + i * AU_BT_NFEAT);
-    }
-    rc = au_bt_logit_fit(x, y, n, AU_BT_NFEAT, l2, m->beta, &m->iters);
-out:
-    free(x);
-    free(y);
-    return rc;
+    free(c->floor);
+    c->floor = NULL;
 }
 
 /* ---- methods -------------------------------------------------------- */
 
 static const char *const method_names[AU_BT_NMETHODS] = {
-    "position", "viral", "trend", "gain", "streams", "logit"};
+    "position", "gain", "streams", "weeks", "peak", "viral", "trend", "model"};
 
-int au_bt_method_is_naive(au_bt_method_t m)
-{
-    return m == AU_BT_POSITION || m == AU_BT_GAIN || m == AU_BT_STREAMS;
-}
+static const char *const method_labels[AU_BT_NMETHODS] = {
+    "current position, closest to the line first",
+    "last week's position gain",
+    "stream growth week over week",
+    "fewest weeks on the chart first",
+    "at a new personal best first",
+    "ported viral predictor",
+    "ported trend analyzer, strength*|growth|",
+    "own breakout model"};
+
+static const char *const method_notes[AU_BT_NMETHODS] = {
+    "naive",
+    "naive; a new entry comes from #201",
+    "naive; a new entry from the chart's lowest streams",
+    "naive; weeks counted from the series' start",
+    "naive; a new entry counts as a best",
+    "= the position order without social signals",
+    "tracks with fewer than 5 charted weeks last",
+    "logistic, last 8 weeks, refitted before each block"};
 
 const char *au_bt_method_name(au_bt_method_t m)
 {
     return (unsigned)m < AU_BT_NMETHODS ? method_names[m] : "unknown";
 }
 
-size_t au_bt_method_first_week(au_bt_method_t m)
+const char *au_bt_method_label(au_bt_method_t m)
 {
-    switch (m) {
-    case AU_BT_GAIN:
-    case AU_BT_STREAMS:
-        return 1;
-    case AU_BT_LOGIT:
-        return AU_BT_LOOKBACK;
-    default:
-        return 0;
-    }
+    return (unsigned)m < AU_BT_NMETHODS ? method_labels[m] : "unknown";
 }
 
-/* The chart's own score of a position; 201 (off the chart) scores 0. */
-static double pos_score(int pos)
+const char *au_bt_method_note(au_bt_method_t m)
 {
-    return au_position_score(pos, AU_BT_LAST_CAND);
+    return (unsigned)m < AU_BT_NMETHODS ? method_notes[m] : "";
+}
+
+int au_bt_method_is_naive(au_bt_method_t m)
+{
+    return m <= AU_BT_PEAK;
 }
 
 /* The track's position scores in the charted weeks up to w. */
@@ -591,82 +259,208 @@ static size_t history(const au_bt_panel_t *p, size_t r, size_t w,
     for (size_t t = 0; t <= w; t++) {
         int v = p->pos[r * p->stride + t];
         if (v)
-            pts[n++] = (au_point_t){p->week_t[t], pos_score(v)};
+            pts[n++] = (au_point_t){p->week_t[t],
+                                    au_position_score(v, AU_BT_LAST_POS)};
     }
     return n;
 }
 
-static int score_one(const au_bt_panel_t *p, au_bt_method_t m,
-                     const au_bt_model_t *model, size_t r, size_t w,
-                     au_point_t *pts, double *out)
+static int score_viral(const au_bt_panel_t *p, size_t r, size_t w,
+                       au_point_t *pts, double *out)
 {
-    int pos = au_bt_pos(p, r, w), rc;
+    au_viral_input_t in;
+    au_viral_t v;
+    double ps = au_position_score(au_bt_pos(p, r, w), AU_BT_LAST_POS);
+    au_viral_input_init(&in);
+    in.platform_scores = &ps;
+    in.n_platforms = 1;
+    in.history = pts;
+    in.n_history = history(p, r, w, pts);
+    int rc = au_viral_predict(&in, &v);
+    if (rc == 0)
+        *out = v.viral_score;
+    return rc;
+}
+
+static int score_trend(const au_bt_panel_t *p, size_t r, size_t w,
+                       au_point_t *pts, double *out)
+{
+    au_trend_metrics_t tm;
+    size_t n = history(p, r, w, pts);
+    if (n < AU_TREND_MIN_POINTS)
+        return 0;
+    int rc = au_trend_analyze(pts, n, &tm);
+    if (rc == 0)
+        *out = au_trend_rank_key(&tm);
+    return rc;
+}
+
+/* Stream growth into week w; a track not charted the week before is
+ * given that chart's smallest streams, an upper bound of what it had, so
+ * its growth is a lower bound. */
+static double stream_growth(const au_bt_panel_t *p, const au_bt_context_t *c,
+                            size_t r, size_t w)
+{
+    if (w == 0)
+        return NAN;
+    double now = streams_at(p, r, w);
+    double prev = au_bt_pos(p, r, w - 1) == AU_BT_OFF ? c->floor[w - 1]
+                                                      : streams_at(p, r, w - 1);
+    if (isnan(now) || isnan(prev) || prev <= 0.0)
+        return NAN;
+    return now / prev - 1.0;
+}
+
+/* Weeks charted up to w, and whether w is a new personal best. */
+static void chart_record(const au_bt_panel_t *p, size_t r, size_t w,
+                         size_t *weeks, int *new_best)
+{
+    int best = AU_BT_OFF;
+    *weeks = 0;
+    for (size_t t = 0; t < w; t++) {
+        int v = p->pos[r * p->stride + t];
+        if (v) {
+            (*weeks)++;
+            best = v < best ? v : best;
+        }
+    }
+    *weeks += 1;
+    *new_best = au_bt_pos(p, r, w) < best;
+}
+
+static int score_model(const au_bt_panel_t *p, const au_bt_model_t *model,
+                       size_t r, size_t w, double *out)
+{
+    au_bt_hist_t h;
+    if (!model)
+        return AU_EINVAL;
+    au_bt_hist_of(p, r, w, &h);
+    return au_bt_breakout_prob(model, &h, out);
+}
+
+static int score_one(const au_bt_panel_t *p, const au_bt_context_t *c,
+                     au_bt_method_t m, const au_bt_model_t *model, size_t r,
+                     size_t w, au_point_t *pts, double *out)
+{
+    int pos = au_bt_pos(p, r, w), nb;
+    size_t weeks;
     *out = NAN;
     switch (m) {
     case AU_BT_POSITION:
-        /* Every candidate is at 51..200: the best position is the one
-         * closest to the top-50 line. */
-        *out = -(double)pos;
+        *out = -(double)pos; /* candidates sit below the line */
         return 0;
-    case AU_BT_VIRAL: {
-        au_viral_input_t in;
-        au_viral_t v;
-        double ps = pos_score(pos);
-        au_viral_input_init(&in);
-        in.platform_scores = &ps;
-        in.n_platforms = 1;
-        in.history = pts;
-        in.n_history = history(p, r, w, pts);
-        if ((rc = au_viral_predict(&in, &v)) < 0)
-            return rc;
-        *out = v.viral_score;
-        return 0;
-    }
-    case AU_BT_TREND: {
-        au_trend_metrics_t tm;
-        size_t n = history(p, r, w, pts);
-        if (n < AU_TREND_MIN_POINTS)
-            return 0;
-        if ((rc = au_trend_analyze(pts, n, &tm)) < 0)
-            return rc;
-        *out = au_trend_rank_key(&tm);
-        return 0;
-    }
     case AU_BT_GAIN:
         if (w >= 1)
             *out = (double)(au_bt_pos(p, r, w - 1) - pos);
         return 0;
     case AU_BT_STREAMS:
-        if (w >= 1)
-            *out = stream_growth(p, r, w);
+        *out = stream_growth(p, c, r, w);
         return 0;
-    case AU_BT_LOGIT: {
-        double x[AU_BT_NFEAT];
-        if (!model)
-            return AU_EINVAL;
-        if ((rc = au_bt_features(p, r, w, x)) < 0)
-            return rc;
-        *out = au_bt_model_score(model, x);
+    case AU_BT_WEEKS:
+        chart_record(p, r, w, &weeks, &nb);
+        *out = -(double)weeks;
         return 0;
-    }
+    case AU_BT_PEAK:
+        chart_record(p, r, w, &weeks, &nb);
+        *out = nb;
+        return 0;
+    case AU_BT_VIRAL:
+        return score_viral(p, r, w, pts, out);
+    case AU_BT_TREND:
+        return score_trend(p, r, w, pts, out);
+    case AU_BT_MODEL:
+        return score_model(p, model, r, w, out);
     default:
         return AU_EINVAL;
     }
 }
 
-int au_bt_score(const au_bt_panel_t *p, au_bt_method_t m,
-                const au_bt_model_t *model, size_t w, const size_t *cand,
-                size_t n, double *score)
+int au_bt_score(const au_bt_panel_t *p, const au_bt_context_t *c,
+                au_bt_method_t m, const au_bt_model_t *model, size_t w,
+                const size_t *cand, size_t n, double *score)
 {
-    if (!p || (n && (!cand || !score)) || w >= p->n_weeks)
+    if (!p || !c || (n && (!cand || !score)) || w >= p->n_weeks)
         return AU_EINVAL;
     au_point_t *pts = malloc((w + 1) * sizeof(*pts));
     if (!pts)
         return AU_ENOMEM;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = score_one(p, m, model, cand[i], w, pts, &score[i]);
+        rc = score_one(p, c, m, model, cand[i], w, pts, &score[i]);
     free(pts);
+    return rc;
+}
+
+/* ---- fitting -------------------------------------------------------- */
+
+typedef struct {
+    double *x;
+    int *y;
+    size_t n, cap;
+} rows_t;
+
+static int rows_reserve(rows_t *t, size_t more)
+{
+    if (t->n + more <= t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 1024;
+    while (cap < t->n + more)
+        cap *= 2;
+    double *x = realloc(t->x, cap * AU_BT_MODEL_NFEAT * sizeof(*x));
+    if (!x)
+        return AU_ENOMEM;
+    t->x = x;
+    int *y = realloc(t->y, cap * sizeof(*y));
+    if (!y)
+        return AU_ENOMEM;
+    t->y = y;
+    t->cap = cap;
+    return 0;
+}
+
+/* The candidates of week w of the view v as training rows. */
+static int add_week_rows(const au_bt_panel_t *v, const au_bt_task_t *t,
+                         size_t w, rows_t *rows)
+{
+    int rc = rows_reserve(rows, (size_t)(t->last - t->first + 1));
+    for (size_t r = 0; r < v->n_tracks && rc == 0; r++) {
+        int hit, lead;
+        au_bt_hist_t h;
+        if (!au_bt_is_candidate(v, t, r, w))
+            continue;
+        if (rows->n == rows->cap)
+            rc = rows_reserve(rows, 1);
+        if (rc == 0)
+            rc = au_bt_label(v, t, r, w, &hit, &lead);
+        if (rc < 0)
+            break;
+        au_bt_hist_of(v, r, w, &h);
+        rc = au_bt_model_features(&h, t->line,
+                                  rows->x + rows->n * AU_BT_MODEL_NFEAT);
+        rows->y[rows->n] = hit;
+        rows->n += rc == 0;
+    }
+    return rc;
+}
+
+int au_bt_fit_before(const au_bt_panel_t *p, const au_bt_task_t *t, size_t b,
+                     au_bt_model_t *m)
+{
+    au_bt_panel_t v;
+    rows_t rows = {0};
+    if (!t || !m || au_bt_panel_head(p, b, &v) < 0)
+        return AU_EINVAL;
+    int rc = 0;
+    /* au_bt_week_ok on the view admits only weeks whose labels end
+     * inside it: w + AU_BT_HORIZON < b. */
+    for (size_t w = 0; w < b && rc == 0; w++)
+        if (au_bt_week_ok(&v, w))
+            rc = add_week_rows(&v, t, w, &rows);
+    if (rc == 0)
+        rc = rows.n ? au_bt_model_fit(rows.x, rows.y, rows.n, t->line, m)
+                    : AU_ENOTFOUND;
+    free(rows.x);
+    free(rows.y);
     return rc;
 }
 
@@ -677,6 +471,7 @@ typedef struct {
     int *pos, *lead, *lead_ranked;
     double *score;
     unsigned char *hit, *hit_ranked;
+    size_t n; /* candidates of the current week */
 } week_buf_t;
 
 static void week_buf_free(week_buf_t *b)
@@ -689,6 +484,7 @@ static void week_buf_free(week_buf_t *b)
     free(b->score);
     free(b->hit);
     free(b->hit_ranked);
+    memset(b, 0, sizeof(*b));
 }
 
 static int week_buf_alloc(week_buf_t *b, size_t n)
@@ -711,152 +507,344 @@ static int week_buf_alloc(week_buf_t *b, size_t n)
     return 0;
 }
 
-/* Ranks week w's candidates by method m and adds the week to acc. */
-static int eval_week(const au_bt_panel_t *p, au_bt_method_t m,
-                     const au_bt_model_t *model, size_t w, week_buf_t *b,
-                     au_bt_acc_t *acc, au_bt_result_t *r)
+/* What a run accumulates. */
+typedef struct {
+    const au_bt_panel_t *p;
+    const au_bt_task_t *t;
+    au_bt_context_t c;
+    au_bt_acc_t *acc[AU_BT_NMETHODS];
+    au_bt_cal_acc_t *cal;
+    au_bt_model_t model;
+    double base_rate; /* of the model's training rows: the reference */
+    week_buf_t b;
+    au_bt_result_t *r;
+} run_t;
+
+/* Week w's candidates and their labels into the buffer. */
+static int collect(run_t *u, size_t w)
 {
-    size_t n = 0;
-    int rc;
-    for (size_t t = 0; t < p->n_tracks; t++) {
-        if (!au_bt_is_candidate(p, t, w))
+    week_buf_t *b = &u->b;
+    b->n = 0;
+    for (size_t t = 0; t < u->p->n_tracks; t++) {
+        int hit, rc;
+        if (!au_bt_is_candidate(u->p, u->t, t, w))
             continue;
-        int hit;
-        b->cand[n] = t;
-        b->pos[n] = au_bt_pos(p, t, w);
-        if ((rc = au_bt_label(p, t, w, &hit, &b->lead[n])) < 0)
+        b->cand[b->n] = t;
+        b->pos[b->n] = au_bt_pos(u->p, t, w);
+        rc = au_bt_label(u->p, u->t, t, w, &hit, &b->lead[b->n]);
+        if (rc < 0)
             return rc;
-        b->hit[n] = (unsigned char)hit;
-        n++;
+        b->hit[b->n] = (unsigned char)hit;
+        b->n++;
     }
-    if ((rc = au_bt_score(p, m, model, w, b->cand, n, b->score)) < 0 ||
-        (rc = au_bt_rank(b->score, b->pos, n, b->order)) < 0)
+    return 0;
+}
+
+/* The example: among the model's top-20 hits, the longest lead; weeks
+ * come in order and ranks ascending, so a strict improvement keeps the
+ * earliest week and the best rank on ties. */
+static void consider_example(run_t *u, size_t w)
+{
+    week_buf_t *b = &u->b;
+    au_bt_result_t *r = u->r;
+    for (size_t i = 0; i < b->n && i < 20; i++) {
+        if (!b->hit_ranked[i] || (r->found && r->ex_lead >= b->lead_ranked[i]))
+            continue;
+        r->found = 1;
+        r->ex_track = b->cand[b->order[i]];
+        r->ex_week = w;
+        r->ex_rank = i + 1;
+        r->ex_candidates = b->n;
+        r->ex_lead = b->lead_ranked[i];
+        r->ex_prob = b->score[b->order[i]];
+    }
+}
+
+static int eval_method(run_t *u, au_bt_method_t m, size_t w)
+{
+    week_buf_t *b = &u->b;
+    int rc = au_bt_score(u->p, &u->c, m, &u->model, w, b->cand, b->n, b->score);
+    if (rc == 0)
+        rc = au_bt_rank(b->score, b->pos, b->n, b->order);
+    if (rc < 0)
         return rc;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < b->n; i++) {
         b->hit_ranked[i] = b->hit[b->order[i]];
         b->lead_ranked[i] = b->lead[b->order[i]];
     }
-    if (r && m == AU_BT_LOGIT) {
-        for (size_t i = 0; i < n && i < 20; i++) {
-            if (!b->hit_ranked[i] ||
-                (r->found && r->ex_lead >= b->lead_ranked[i]))
-                continue;
-            r->found = 1;
-            r->ex_track = b->cand[b->order[i]];
-            r->ex_week = w;
-            r->ex_rank = i + 1;
-            r->ex_candidates = n;
-            r->ex_lead = b->lead_ranked[i];
-        }
+    if (m == AU_BT_MODEL) {
+        consider_example(u, w);
+        rc = au_bt_cal_add(u->cal, b->score, b->hit, b->n, u->base_rate);
     }
-    return au_bt_acc_add(acc, b->hit_ranked, b->lead_ranked, n);
+    return rc < 0
+               ? rc
+               : au_bt_acc_add(u->acc[m], b->hit_ranked, b->lead_ranked, b->n);
 }
 
-/* Ranks every week first..last by method m into acc. */
-static int eval_range(const au_bt_panel_t *p, au_bt_method_t m,
-                      const au_bt_model_t *model, size_t first, size_t last,
-                      au_bt_acc_t *acc, au_bt_result_t *r)
+/* Refits the model on the weeks before w (warm-started from the last
+ * fit) and takes its training base rate as the reference forecast. */
+static int refit(run_t *u, size_t w)
 {
-    week_buf_t b;
-    int rc = week_buf_alloc(&b, p->n_tracks);
+    int rc = au_bt_fit_before(u->p, u->t, w, &u->model);
     if (rc < 0)
         return rc;
-    for (size_t w = first; w <= last && rc == 0; w++)
-        rc = eval_week(p, m, model, w, &b, acc, r);
-    week_buf_free(&b);
-    return rc;
+    u->r->n_fits++;
+    u->base_rate = (double)u->model.positives / (double)u->model.rows;
+    return 0;
 }
 
-/* The same into fresh metrics. */
-static int eval_metrics(const au_bt_panel_t *p, au_bt_method_t m,
-                        const au_bt_model_t *model, size_t first, size_t last,
-                        au_bt_metrics_t *out)
+static int eval_weeks(run_t *u, au_error_t *err)
 {
-    au_bt_acc_t *acc = au_bt_acc_new();
-    int rc = acc ? eval_range(p, m, model, first, last, acc, NULL) : AU_ENOMEM;
-    if (rc == 0)
-        rc = au_bt_acc_result(acc, out);
-    au_bt_acc_destroy(&acc);
-    return rc;
+    au_bt_result_t *r = u->r;
+    size_t block_end = 0;
+    int rc = 0;
+    for (size_t w = AU_BT_WARMUP; w < u->p->n_weeks && rc == 0; w++) {
+        if (!au_bt_week_ok(u->p, w))
+            continue;
+        if (w >= block_end) {
+            rc = refit(u, w);
+            /* No candidate before w yet: the evaluation starts later, for
+             * every method alike. */
+            if (rc == AU_ENOTFOUND && r->n_fits == 0) {
+                rc = 0;
+                continue;
+            }
+            if (rc < 0)
+                return au_error_set(
+                    err, rc, "backtest: %s: fitting before %s: %s", u->p->label,
+                    u->p->week_date[w], au_strerror(rc));
+            block_end = w + AU_BT_BLOCK;
+        }
+        if (r->n_eval == 0)
+            r->eval_first = w;
+        r->eval_last = w;
+        r->n_eval++;
+        rc = collect(u, w);
+        for (int m = 0; m < AU_BT_NMETHODS && rc == 0; m++)
+            rc = eval_method(u, (au_bt_method_t)m, w);
+    }
+    if (rc < 0)
+        return au_error_set(err, rc, "backtest: %s: %s", u->p->label,
+                            au_strerror(rc));
+    return 0;
 }
 
-/* The best naive ranking on the evaluation weeks, and the model's paired
- * P@20 difference against it. */
-static int compare_to_naive(au_bt_result_t *r, au_bt_acc_t *const *acc)
+static int summarize(run_t *u)
 {
+    au_bt_result_t *r = u->r;
+    int rc = 0;
+    for (int m = 0; m < AU_BT_NMETHODS && rc == 0; m++)
+        rc = au_bt_acc_result(u->acc[m], &r->m[m]);
+    int k = u->t->k;
     r->best_naive = AU_BT_POSITION;
     for (int m = 0; m < AU_BT_NMETHODS; m++)
         if (au_bt_method_is_naive((au_bt_method_t)m) &&
-            r->eval[m].p20 > r->eval[r->best_naive].p20)
+            au_bt_precision_k(&r->m[m], k, NULL) >
+                au_bt_precision_k(&r->m[r->best_naive], k, NULL))
             r->best_naive = (au_bt_method_t)m;
-    return au_bt_acc_paired_p20(acc[AU_BT_LOGIT], acc[r->best_naive],
-                                &r->diff_p20, &r->diff_p20_ci);
-}
-
-static int eval_all(const au_bt_panel_t *p, au_bt_result_t *r, au_error_t *err)
-{
-    au_bt_acc_t *acc[AU_BT_NMETHODS] = {0};
-    int rc = 0;
-    for (int m = 0; m < AU_BT_NMETHODS && rc == 0; m++) {
-        au_bt_method_t mm = (au_bt_method_t)m;
-        acc[m] = au_bt_acc_new();
-        rc = acc[m] ? eval_range(p, mm, &r->model, r->eval_first, r->eval_last,
-                                 acc[m], r)
-                    : AU_ENOMEM;
-        if (rc == 0)
-            rc = au_bt_acc_result(acc[m], &r->eval[m]);
-        if (rc == 0 && mm != AU_BT_LOGIT)
-            rc = eval_metrics(p, mm, NULL, au_bt_method_first_week(mm),
-                              r->eval_last, &r->all[m]);
-        if (rc < 0)
-            au_error_set(err, rc, "backtest: scoring %s: %s",
-                         au_bt_method_name(mm), au_strerror(rc));
-    }
-    if (rc == 0 && (rc = compare_to_naive(r, acc)) < 0)
-        au_error_set(err, rc, "backtest: paired bootstrap: %s",
-                     au_strerror(rc));
-    for (int m = 0; m < AU_BT_NMETHODS; m++)
-        au_bt_acc_destroy(&acc[m]);
+    for (int m = 0; m < AU_BT_NMETHODS && rc == 0; m++)
+        rc = au_bt_acc_paired(u->acc[m], u->acc[r->best_naive], &r->diff[m]);
+    if (rc == 0)
+        rc = au_bt_cal_result(u->cal, &r->calib);
+    r->model = r->deploy = u->model;
+    if (rc == 0)
+        rc = au_bt_fit_before(u->p, u->t, u->p->n_weeks, &r->deploy);
     return rc;
 }
 
-int au_bt_run(const au_bt_panel_t *p, au_bt_result_t *r, au_error_t *err)
+static int run_init(run_t *u)
 {
-    if (!p || !r)
-        return au_error_set(err, AU_EINVAL, "backtest: no panel");
-    memset(r, 0, sizeof(*r));
-    if (p->n_weeks < AU_BT_MIN_WEEKS)
-        return au_error_set(err, AU_EINVAL,
-                            "backtest: %zu weekly charts, need at least %d",
-                            p->n_weeks, AU_BT_MIN_WEEKS);
-    r->n_weeks = p->n_weeks;
-    r->split = p->n_weeks / 2;
-    r->eval_first = r->split;
-    r->eval_last = p->n_weeks - 1 - AU_BT_HORIZON;
-    au_bt_panel_t train;
-    int rc = au_bt_panel_head(p, r->split, &train);
+    int rc = au_bt_context_new(u->p, &u->c);
     if (rc == 0)
-        rc = au_bt_train(&train, 1.0, &r->model);
-    if (rc < 0)
-        return au_error_set(err, rc, "backtest: training failed: %s",
-                            au_strerror(rc));
-    return eval_all(p, r, err);
+        rc = week_buf_alloc(&u->b, u->p->n_tracks);
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        u->acc[m] = au_bt_acc_new();
+    u->cal = au_bt_cal_new();
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        if (!u->acc[m])
+            rc = AU_ENOMEM;
+    return rc == 0 && !u->cal ? AU_ENOMEM : rc;
 }
 
-size_t au_bt_same_song(const au_bt_panel_t *p, size_t r, size_t *out,
-                       size_t cap)
+static void run_free(run_t *u)
 {
-    size_t n = 0;
-    if (!p->names[r] || !p->artists[r])
-        return 0;
-    for (size_t t = 0; t < p->n_tracks; t++) {
-        if (t == r || !p->names[t] || !p->artists[t] ||
-            strcmp(p->names[t], p->names[r]) != 0 ||
-            strcmp(p->artists[t], p->artists[r]) != 0)
-            continue;
-        if (n < cap)
-            out[n] = t;
-        n++;
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        au_bt_acc_destroy(&u->acc[m]);
+    au_bt_cal_destroy(&u->cal);
+    au_bt_context_free(&u->c);
+    week_buf_free(&u->b);
+}
+
+int au_bt_run(const au_bt_panel_t *p, int task, au_bt_result_t *r,
+              au_error_t *err)
+{
+    if (!p || !r || !au_bt_task(task))
+        return au_error_set(err, AU_EINVAL, "backtest: no panel or task");
+    memset(r, 0, sizeof(*r));
+    r->task = task;
+    r->n_weeks = p->n_weeks;
+    if (p->n_weeks < AU_BT_MIN_WEEKS)
+        return au_error_set(err, AU_EINVAL,
+                            "backtest: %s: %zu weeks, need at least %d",
+                            p->label, p->n_weeks, AU_BT_MIN_WEEKS);
+    run_t u = {.p = p, .t = au_bt_task(task), .r = r};
+    int rc = run_init(&u);
+    if (rc < 0)
+        au_error_set(err, rc, "backtest: out of memory");
+    if (rc == 0)
+        rc = eval_weeks(&u, err);
+    if (rc == 0 && r->n_eval == 0)
+        rc = au_error_set(err, AU_EINVAL, "backtest: %s: no week to evaluate",
+                          p->label);
+    if (rc == 0) {
+        rc = summarize(&u);
+        if (rc < 0)
+            au_error_set(err, rc, "backtest: %s: intervals: %s", p->label,
+                         au_strerror(rc));
     }
-    return n;
+    run_free(&u);
+    return rc;
+}
+
+/* ---- one song, several ids ----------------------------------------- */
+
+typedef struct {
+    const au_bt_panel_t *p;
+    size_t r, first; /* track and its first charted week */
+} song_t;
+
+static size_t first_week(const au_bt_panel_t *p, size_t r)
+{
+    for (size_t w = 0; w < p->n_weeks; w++)
+        if (p->pos[r * p->stride + w])
+            return w;
+    return p->n_weeks;
+}
+
+static int same_song(const au_bt_panel_t *p, size_t a, size_t b)
+{
+    return p->names[a] && p->names[b] && p->artists[a] && p->artists[b] &&
+           strcmp(p->names[a], p->names[b]) == 0 &&
+           strcmp(p->artists[a], p->artists[b]) == 0;
+}
+
+/* By name, artist, then first week: each song's ids in the order they
+ * appeared. Unnamed tracks sort first, each on its own. */
+static int cmp_song(const void *x, const void *y)
+{
+    const song_t *a = x, *b = y;
+    const au_bt_panel_t *p = a->p;
+    int an = p->names[a->r] && p->artists[a->r];
+    int bn = p->names[b->r] && p->artists[b->r];
+    if (an != bn)
+        return an - bn;
+    int c = an ? strcmp(p->names[a->r], p->names[b->r]) : 0;
+    if (c == 0 && an)
+        c = strcmp(p->artists[a->r], p->artists[b->r]);
+    if (c)
+        return c;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    return (a->r > b->r) - (a->r < b->r);
+}
+
+/* 1 when tracks a and b are on a chart in the same week. */
+static int co_chart(const au_bt_panel_t *p, size_t a, size_t b)
+{
+    for (size_t w = 0; w < p->n_weeks; w++)
+        if (p->pos[a * p->stride + w] && p->pos[b * p->stride + w])
+            return 1;
+    return 0;
+}
+
+/* 1 when track s[i] can join row `row` of its song (whose tracks are
+ * s[g..i)): no track already in that row charts in a week it does. */
+static int fits(const au_bt_panel_t *p, const song_t *s, const size_t *row,
+                size_t g, size_t i, size_t r)
+{
+    for (size_t k = g; k < i; k++)
+        if (row[k] == r && co_chart(p, s[k].r, s[i].r))
+            return 0;
+    return 1;
+}
+
+/* The merged panel's row of each track s[i], and its member number in
+ * that row (0: the row's first id). A track joins the first row of its
+ * song it fits, or starts a new one. Returns the number of rows. */
+static size_t assign_rows(const au_bt_panel_t *p, const song_t *s, size_t *row,
+                          size_t *member)
+{
+    size_t rows = 0, g = 0;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        if (i == 0 || !same_song(p, s[i].r, s[g].r))
+            g = i; /* the song's first track */
+        row[i] = rows;
+        member[i] = 0;
+        for (size_t j = g; j < i; j++) {
+            if (member[j] != 0 || !fits(p, s, row, g, i, row[j]))
+                continue; /* j does not start a row, or i collides */
+            row[i] = row[j];
+            for (size_t k = g; k < i; k++)
+                member[i] += row[k] == row[j];
+            break;
+        }
+        rows += row[i] == rows;
+    }
+    return rows;
+}
+
+static int copy_track(au_bt_panel_t *q, const au_bt_panel_t *p, size_t from,
+                      size_t to, size_t member)
+{
+    for (size_t w = 0; w < p->n_weeks; w++) {
+        size_t a = from * p->stride + w, b = to * q->stride + w;
+        if (!p->pos[a])
+            continue;
+        q->pos[b] = p->pos[a];
+        q->streams[b] = p->streams[a];
+        q->id_no[b] = (unsigned char)(member < 255 ? member : 255);
+    }
+    if (member)
+        return 0;
+    q->keys[to] = p->keys[from] ? strdup(p->keys[from]) : NULL;
+    q->names[to] = p->names[from] ? strdup(p->names[from]) : NULL;
+    q->artists[to] = p->artists[from] ? strdup(p->artists[from]) : NULL;
+    if ((p->keys[from] && !q->keys[to]) || (p->names[from] && !q->names[to]) ||
+        (p->artists[from] && !q->artists[to]))
+        return AU_ENOMEM;
+    return 0;
+}
+
+int au_bt_merge_ids(const au_bt_panel_t *p, au_bt_panel_t **out)
+{
+    size_t n = p->n_tracks ? p->n_tracks : 1;
+    song_t *s = malloc(n * sizeof(*s));
+    size_t *row = malloc(n * sizeof(*row)), *member = malloc(n * sizeof(*row));
+    au_bt_panel_t *q = NULL;
+    int rc = s && row && member ? 0 : AU_ENOMEM;
+    *out = NULL;
+    for (size_t i = 0; rc == 0 && i < p->n_tracks; i++)
+        s[i] = (song_t){p, i, first_week(p, i)};
+    if (rc == 0) {
+        qsort(s, p->n_tracks, sizeof(*s), cmp_song);
+        size_t rows = assign_rows(p, s, row, member);
+        q = au_bt_panel_new(rows, p->n_weeks);
+        rc = q ? 0 : AU_ENOMEM;
+    }
+    if (rc == 0) {
+        memcpy(q->present, p->present, p->n_weeks);
+        memcpy(q->week_t, p->week_t, p->n_weeks * sizeof(*q->week_t));
+        memcpy(q->week_date, p->week_date, p->n_weeks * sizeof(*q->week_date));
+        memcpy(q->label, p->label, sizeof q->label);
+        q->merged = p->merged + (p->n_tracks - q->n_tracks);
+    }
+    for (size_t i = 0; rc == 0 && i < p->n_tracks; i++)
+        rc = copy_track(q, p, s[i].r, row[i], member[i]);
+    if (rc < 0)
+        au_bt_panel_destroy(&q);
+    *out = q;
+    free(s);
+    free(row);
+    free(member);
+    return rc;
 }

@@ -1,10 +1,13 @@
-/* au_bt_io.c: the backtest's edges: reading the panel from PostgreSQL,
- * printing the table and JSON, drawing the SVG, and the command. */
+/* au_bt_io.c: the backtest's edges: reading the panels from PostgreSQL,
+ * printing the tables and JSON, and the command. The charts are in
+ * au_bt_svg.c. */
 #include "au_args.h"
 #include "au_backtest.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,107 +18,181 @@
 
 /* ---- loading -------------------------------------------------------- */
 
-/* Fills the weeks from the series' chart dates, checking they are
- * consecutive weekly charts. */
-static int load_weeks(au_bt_panel_t *p, const au_series_t *s, au_error_t *err)
+/* The days of every chart date of s. */
+static int parse_dates(const au_series_t *s, long *days, au_error_t *err)
+{
+    for (size_t i = 0; i < s->n_dates; i++)
+        if (au_date_parse(s->dates[i], strlen(s->dates[i]), &days[i]) < 0)
+            return au_error_set(err, AU_EPARSE,
+                                "backtest: chart date %zu unreadable", i);
+    return 0;
+}
+
+/* "<REGION> <first year>[-<last year>]". */
+static void panel_label(au_bt_panel_t *p, const char *region)
+{
+    char up[24];
+    size_t i;
+    for (i = 0; region[i] && i + 1 < sizeof up; i++)
+        up[i] = (char)toupper((unsigned char)region[i]);
+    up[i] = '\0';
+    int y0 = au_date_year(lround(p->week_t[0] / AU_DATE_DAY_S));
+    int y1 = au_date_year(lround(p->week_t[p->n_weeks - 1] / AU_DATE_DAY_S));
+    if (y0 == y1)
+        snprintf(p->label, sizeof p->label, "%s %d", up, y0);
+    else
+        snprintf(p->label, sizeof p->label, "%s %d-%d", up, y0, y1);
+}
+
+/* Every calendar week from the first date d0 on, present or not. */
+static void panel_weeks(au_bt_panel_t *p, long d0)
 {
     for (size_t w = 0; w < p->n_weeks; w++) {
-        long days = 0;
-        if (au_date_parse(s->dates[w], strlen(s->dates[w]), &days) < 0)
-            return au_error_set(err, AU_EPARSE,
-                                "backtest: chart date %zu unreadable", w);
-        memcpy(p->week_date[w], s->dates[w], sizeof(p->week_date[w]));
-        p->week_t[w] = (double)days * AU_DATE_DAY_S;
-        if (w > 0 && p->week_t[w] - p->week_t[w - 1] != 7 * AU_DATE_DAY_S)
-            return au_error_set(
-                err, AU_EINVAL,
-                "backtest: %s to %s is %.0f days; the backtest needs "
-                "consecutive weekly charts",
-                p->week_date[w - 1], p->week_date[w],
-                (p->week_t[w] - p->week_t[w - 1]) / AU_DATE_DAY_S);
+        long d = d0 + 7 * (long)w;
+        p->week_t[w] = (double)d * AU_DATE_DAY_S;
+        au_date_format(d, p->week_date[w]);
+        p->present[w] = 0;
+    }
+}
+
+/* The tracks of s that chart in dates [a, b): map[track] their panel row
+ * (SIZE_MAX when not), the count returned. */
+static size_t segment_tracks(const au_series_t *s, size_t a, size_t b,
+                             size_t *map)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < s->n_tracks; t++)
+        map[t] = SIZE_MAX;
+    for (size_t i = 0; i < s->n_rows; i++) {
+        const au_series_row_t *row = &s->rows[i];
+        if (row->date >= a && row->date < b && map[row->track] == SIZE_MAX)
+            map[row->track] = 0;
+    }
+    for (size_t t = 0; t < s->n_tracks; t++)
+        if (map[t] != SIZE_MAX)
+            map[t] = n++;
+    return n;
+}
+
+static int fill_names(au_bt_panel_t *p, const au_series_t *s, const size_t *map)
+{
+    for (size_t t = 0; t < s->n_tracks; t++) {
+        size_t r = map[t];
+        if (r == SIZE_MAX)
+            continue;
+        p->keys[r] = strdup(s->keys[t]);
+        p->names[r] = strdup(s->names[t]);
+        p->artists[r] = strdup(s->artists[t]);
+        if (!p->keys[r] || !p->names[r] || !p->artists[r])
+            return AU_ENOMEM;
     }
     return 0;
 }
 
-static int panel_of(const au_series_t *s, au_bt_panel_t *p, au_error_t *err)
+/* The panel of dates [a, b) of s. */
+static int segment_panel(const au_series_t *s, const long *days, size_t a,
+                         size_t b, size_t *map, const char *region,
+                         au_bt_panel_t **out, au_error_t *err)
 {
-    int rc = load_weeks(p, s, err);
-    if (rc < 0)
-        return rc;
-    for (size_t r = 0; r < s->n_tracks; r++) {
-        p->keys[r] = strdup(s->keys[r]);
-        p->names[r] = strdup(s->names[r]);
-        p->artists[r] = strdup(s->artists[r]);
-        if (!p->keys[r] || !p->names[r] || !p->artists[r])
-            return au_error_set(err, AU_ENOMEM, "backtest: out of memory");
+    long span = (days[b - 1] - days[a]) / 7 + 1;
+    if (span > AU_BT_MAX_WEEKS)
+        return au_error_set(err, AU_ETOOBIG,
+                            "backtest: %s from %s: %ld weeks, at most %d",
+                            region, s->dates[a], span, AU_BT_MAX_WEEKS);
+    size_t nt = segment_tracks(s, a, b, map);
+    au_bt_panel_t *p = au_bt_panel_new(nt, (size_t)span);
+    if (!p || fill_names(p, s, map) < 0) {
+        au_bt_panel_destroy(&p);
+        return au_error_set(err, AU_ENOMEM, "backtest: panel too big");
     }
+    panel_weeks(p, days[a]);
+    for (size_t i = a; i < b; i++)
+        p->present[(days[i] - days[a]) / 7] = 1;
     for (size_t i = 0; i < s->n_rows; i++) {
         const au_series_row_t *row = &s->rows[i];
-        if (row->position < 1 || row->position > AU_BT_LAST_CAND)
-            continue; /* beyond the 200 the task is about */
-        p->pos[row->track * p->stride + row->date] = row->position;
+        if (row->date < a || row->date >= b || row->position < 1 ||
+            row->position > AU_BT_LAST_POS)
+            continue; /* beyond the 200 the tasks are about */
+        size_t cell = map[row->track] * p->stride +
+                      (size_t)(days[row->date] - days[a]) / 7;
+        p->pos[cell] = row->position;
         if (row->streams >= 0)
-            p->streams[row->track * p->stride + row->date] =
-                (double)row->streams;
+            p->streams[cell] = (double)row->streams;
     }
+    panel_label(p, region);
+    int rc = au_bt_merge_ids(p, out);
+    au_bt_panel_destroy(&p);
+    if (rc < 0)
+        return au_error_set(err, rc, "backtest: merging ids: %s",
+                            au_strerror(rc));
     return 0;
+}
+
+/* Cuts s into panels with au_bt_split_dates. */
+static int panels_of(const au_series_t *s, const char *region,
+                     au_bt_panel_t ***out, size_t *n_out, au_error_t *err)
+{
+    long *days = malloc(s->n_dates * sizeof(*days));
+    size_t *start = malloc((s->n_dates + 1) * sizeof(*start));
+    size_t *map = malloc((s->n_tracks ? s->n_tracks : 1) * sizeof(*map));
+    au_bt_panel_t **v = NULL;
+    size_t n = 0;
+    int rc = days && start && map ? 0 : AU_ENOMEM;
+    if (rc < 0)
+        au_error_set(err, rc, "backtest: out of memory");
+    if (rc == 0)
+        rc = parse_dates(s, days, err);
+    if (rc == 0) {
+        n = au_bt_split_dates(days, s->n_dates, start, s->n_dates);
+        start[n] = s->n_dates;
+        v = calloc(n, sizeof(*v));
+        if (!v)
+            rc = au_error_set(err, AU_ENOMEM, "backtest: out of memory");
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        rc = segment_panel(s, days, start[k], start[k + 1], map, region, &v[k],
+                           err);
+    if (rc < 0 && v) {
+        for (size_t k = 0; k < n; k++)
+            au_bt_panel_destroy(&v[k]);
+        free(v);
+        v = NULL;
+    }
+    free(days);
+    free(start);
+    free(map);
+    *out = v;
+    *n_out = rc == 0 ? n : 0;
+    return rc;
 }
 
 int au_bt_load(PGconn *c, const char *platform, const char *chart,
-               const char *region, au_bt_panel_t **out, au_error_t *err)
+               const char *region, au_bt_panel_t ***out, size_t *n_out,
+               au_error_t *err)
 {
     *out = NULL;
+    *n_out = 0;
     au_series_t *s = NULL;
     int rc = au_store_read_series(c, platform, chart, region, &s, err);
     if (rc < 0)
         return rc;
-    au_bt_panel_t *p = NULL;
-    if (s->n_dates == 0) {
+    if (s->n_dates == 0)
         rc = au_error_set(err, AU_ENOTFOUND, "backtest: no %s/%s/%s rows",
                           platform, chart, region);
-    } else if (s->n_dates > AU_BT_MAX_WEEKS || s->n_tracks > AU_BT_MAX_TRACKS) {
-        rc = au_error_set(err, AU_ETOOBIG,
-                          "backtest: %s/%s/%s has %zu chart dates and %zu "
-                          "tracks; at most %d dates",
-                          platform, chart, region, s->n_dates, s->n_tracks,
-                          AU_BT_MAX_WEEKS);
-    } else if (!(p = au_bt_panel_new(s->n_tracks, s->n_dates))) {
-        rc = au_error_set(err, AU_ENOMEM, "backtest: panel too big");
-    } else if ((rc = panel_of(s, p, err)) == 0) {
-        *out = p;
-        p = NULL;
-    }
+    else
+        rc = panels_of(s, region, out, n_out, err);
     au_series_destroy(&s);
-    au_bt_panel_destroy(&p);
     return rc;
 }
 
 /* ---- printing ------------------------------------------------------- */
-
-/* What each ranking really does, for the table and the chart. The viral
- * predictor's second line says why its bar equals the position bar:
- * docs/backtest.md ("The methods") has the arithmetic. */
-static const char *const method_labels[AU_BT_NMETHODS] = {
-    "current position, closest to 50 first",
-    "ported viral predictor",
-    "ported trend analyzer, strength*|growth|",
-    "last week's position gain",
-    "stream growth week over week",
-    "own logistic regression"};
-static const char *const method_notes[AU_BT_NMETHODS] = {
-    "naive",
-    "= position order without social signals",
-    "tracks with < 5 charted weeks last",
-    "naive",
-    "naive",
-    "fitted on earlier weeks only"};
 
 static void fmt_num(char *buf, size_t cap, double v, const char *fmt)
 {
     if (isnan(v))
         snprintf(buf, cap, "-");
     else
-        snprintf(buf, cap, fmt, v);
+        snprintf(buf, cap, fmt, v + 0.0); /* + 0.0: no "-0.0" */
 }
 
 /* "0.163 (0.120-0.207)", or "-" for an undefined value. */
@@ -129,110 +206,135 @@ static void fmt_ci(char *buf, size_t cap, double v, au_bt_ci_t ci,
     if (isnan(v))
         snprintf(buf, cap, "-");
     else
-        snprintf(buf, cap, "%s (%s-%s)", a, lo, hi);
+        snprintf(buf, cap, "%s (%s..%s)", a, lo, hi);
 }
 
-static void print_row(FILE *f, int m, const au_bt_metrics_t *x, size_t first)
+static void print_row(FILE *f, int m, const au_bt_metrics_t *x)
 {
     char p10[80], p20[80], rec[80], lead[80];
     fmt_ci(p10, sizeof p10, x->p10, x->p10_ci, "%.3f");
     fmt_ci(p20, sizeof p20, x->p20, x->p20_ci, "%.3f");
     fmt_ci(rec, sizeof rec, x->recall20, x->recall20_ci, "%.3f");
     fmt_ci(lead, sizeof lead, x->lead_median, x->lead_ci, "%.1f");
-    fprintf(f, "  %-40s %-19s %-19s %-19s %4zu/%-4zu %-13s %2zu from #%zu\n",
-            method_labels[m], p10, p20, rec, x->tp20, x->hits, lead, x->weeks,
-            first + 1);
+    fprintf(f, "  %-8s %-20s %-20s %-20s %5zu/%-5zu %s\n",
+            au_bt_method_name((au_bt_method_t)m), p10, p20, rec, x->tp20,
+            x->hits, lead);
 }
 
-static void print_header(FILE *f)
+/* "+24%": d relative to base, "-" when base is 0. */
+static void fmt_rel(char *buf, size_t cap, double d, double base)
 {
-    fprintf(f, "  %-40s %-19s %-19s %-19s %9s %-13s %s\n", "method",
-            "P@10 (95% CI)", "P@20 (95% CI)", "R@20 (95% CI)", "TP20/hits",
-            "lead (95% CI)", "weeks");
+    fmt_num(buf, cap, base > 0 ? 100.0 * d / base : NAN, "%+.0f%%");
 }
 
-static void print_model(FILE *f, const au_bt_model_t *m)
+static void print_diff(FILE *f, int m, const au_bt_metrics_t *d,
+                       const au_bt_metrics_t *base)
 {
-    static const char *const feat[AU_BT_NFEAT] = {
-        "pos_score",   "gain1",        "gain2",    "log_stream_growth",
-        "log_streams", "log_weeks_on", "new_entry"};
+    char p10[80], p20[80], rec[80], lead[80], r10[24], r20[24];
+    fmt_ci(p10, sizeof p10, d->p10, d->p10_ci, "%+.3f");
+    fmt_ci(p20, sizeof p20, d->p20, d->p20_ci, "%+.3f");
+    fmt_ci(rec, sizeof rec, d->recall20, d->recall20_ci, "%+.3f");
+    fmt_ci(lead, sizeof lead, d->lead_median, d->lead_ci, "%+.1f");
+    fmt_rel(r10, sizeof r10, d->p10, base->p10);
+    fmt_rel(r20, sizeof r20, d->p20, base->p20);
+    fprintf(f, "  %-8s %-23s %-5s %-23s %-5s %-23s %s\n",
+            au_bt_method_name((au_bt_method_t)m), p10, r10, p20, r20, rec,
+            lead);
+}
+
+static void print_calib(FILE *f, const au_bt_calib_t *c)
+{
+    char b[80], sk[80];
+    fmt_ci(b, sizeof b, c->brier, c->brier_ci, "%.4f");
+    fmt_ci(sk, sizeof sk, c->skill, c->skill_ci, "%+.3f");
     fprintf(f,
-            "\nlogistic weights (standardized features): intercept "
-            "%.3f",
-            m->beta[0]);
-    for (int j = 0; j < AU_BT_NFEAT; j++)
-        fprintf(f, "%s %s %.3f", j % 3 == 0 ? ",\n " : ",", feat[j],
-                m->beta[j + 1]);
+            "  model probabilities: Brier %s, base-rate forecast %.4f, "
+            "skill %s\n  reliability (bin: n, mean forecast, observed):",
+            b, c->brier_ref, sk);
+    for (int i = 0; i < AU_BT_BINS; i++)
+        if (c->bin_n[i])
+            fprintf(f, "%s %.1f-%.1f: %zu, %.3f, %.3f", i % 2 ? "" : "\n   ",
+                    i / 10.0, (i + 1) / 10.0, c->bin_n[i], c->bin_pred[i],
+                    c->bin_obs[i]);
     fprintf(f, "\n");
 }
 
 static void print_example(FILE *f, const au_bt_panel_t *p,
                           const au_bt_result_t *r)
 {
-    size_t t = r->ex_track;
+    const au_bt_task_t *t = au_bt_task(r->task);
+    size_t k = r->ex_track;
     fprintf(f,
-            "\nexample (%s):\n  \"%s\" by %s, at #%d in %s, ranked %zu by "
-            "the logistic model, top %d %d week(s) later\n",
-            AU_BT_EXAMPLE_RULE, p->names[t] ? p->names[t] : "?",
-            p->artists[t] ? p->artists[t] : "?", au_bt_pos(p, t, r->ex_week),
-            p->week_date[r->ex_week], r->ex_rank, AU_BT_TOP, r->ex_lead);
+            "  example (%s):\n    \"%s\" by %s, #%d on %s, ranked %zu of "
+            "%zu (p = %.2f), in the top %d %d week(s) later\n",
+            AU_BT_EXAMPLE_RULE, p->names[k] ? p->names[k] : "?",
+            p->artists[k] ? p->artists[k] : "?", au_bt_pos(p, k, r->ex_week),
+            p->week_date[r->ex_week], r->ex_rank, r->ex_candidates, r->ex_prob,
+            t->line, r->ex_lead);
 }
 
-void au_bt_print(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
-                 const char *what)
+static void print_result(FILE *f, const au_bt_panel_t *p,
+                         const au_bt_result_t *r)
 {
-    const au_bt_model_t *m = &r->model;
-    fprintf(f, "backtest: %s, %zu consecutive weekly charts %s .. %s\n", what,
-            r->n_weeks, p->week_date[0], p->week_date[r->n_weeks - 1]);
+    const au_bt_task_t *t = au_bt_task(r->task);
+    const au_bt_metrics_t *base = &r->m[r->best_naive];
     fprintf(f,
-            "task: at week w rank the tracks at positions %d-%d; hit = "
-            "position <= %d in weeks w+1..w+%d\n",
-            AU_BT_FIRST_CAND, AU_BT_LAST_CAND, AU_BT_TOP, AU_BT_HORIZON);
+            "\n%s, task %s: %zu evaluation weeks %s .. %s, %zu blocks "
+            "(one fit each), %zu candidates, %zu hits (base rate %.3f)\n",
+            p->label, t->name, r->n_eval, p->week_date[r->eval_first],
+            p->week_date[r->eval_last], r->n_fits, base->candidates, base->hits,
+            base->base_rate);
+    fprintf(f, "  %-8s %-20s %-20s %-20s %11s %s\n", "method", "P@10 (95% CI)",
+            "P@20 (95% CI)", "R@20 (95% CI)", "TP20/hits", "lead (95% CI)");
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        print_row(f, m, &r->m[m]);
+    fprintf(f,
+            "  minus the strongest naive ranking by P@%d (%s), paired over "
+            "the same weeks:\n",
+            t->k, au_bt_method_name(r->best_naive));
+    fprintf(f, "  %-8s %-23s %-5s %-23s %-5s %-23s %s\n", "method",
+            "P@10 (95% CI)", "rel.", "P@20 (95% CI)", "rel.", "R@20 (95% CI)",
+            "lead (95% CI)");
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        if (m != (int)r->best_naive)
+            print_diff(f, m, &r->diff[m], base);
+    print_calib(f, &r->calib);
+    if (r->found)
+        print_example(f, p, r);
+}
+
+void au_bt_print(FILE *f, const au_bt_series_t *s, size_t n)
+{
+    fprintf(f,
+            "backtest: rolling origin, blocks of %d weeks, the first after "
+            "%d weeks; a hit reaches the line within %d weeks\n",
+            AU_BT_BLOCK, AU_BT_WARMUP, AU_BT_HORIZON);
     fprintf(f, "P@k: mean over weeks of hits in the top k / k. R@20: top-20 "
-               "hits / all hits, pooled over weeks.\n");
-    fprintf(f,
-            "lead: median weeks from w to the first top-%d week, over "
-            "top-20 hits.\n",
-            AU_BT_TOP);
+               "hits / all hits, pooled. lead: median weeks to the line of "
+               "top-20 hits.\n");
     fprintf(f,
             "95%% CI: block bootstrap over weeks, %d resamples of %d-week "
             "blocks, fixed seed.\n",
             AU_BT_BOOT_REPS, AU_BT_BOOT_BLOCK);
-    fprintf(f,
-            "training: weeks #%zu..#%zu (%s .. %s) of a view holding "
-            "weeks #1..#%zu only; %zu rows, %zu hits, %d Newton steps\n",
-            m->first_week + 1, m->last_week + 1, p->week_date[m->first_week],
-            p->week_date[m->last_week], r->split, m->rows, m->positives,
-            m->iters);
-    const au_bt_metrics_t *e = &r->eval[AU_BT_POSITION];
-    fprintf(f,
-            "\nevaluation weeks #%zu..#%zu (%s .. %s), every method: "
-            "%zu candidates, %zu hits, base rate %.3f\n",
-            r->eval_first + 1, r->eval_last + 1, p->week_date[r->eval_first],
-            p->week_date[r->eval_last], e->candidates, e->hits, e->base_rate);
-    print_header(f);
-    for (int i = 0; i < AU_BT_NMETHODS; i++)
-        print_row(f, i, &r->eval[i], r->eval_first);
-    fprintf(f, "  (the ported viral predictor ranks as the current position "
-               "when no social signals exist)\n");
-    fprintf(f,
-            "\nlogistic minus the best naive ranking (%s), P@20 paired over "
-            "the same weeks: %+.3f (95%% CI %+.3f to %+.3f)\n",
-            method_labels[r->best_naive], r->diff_p20, r->diff_p20_ci.lo,
-            r->diff_p20_ci.hi);
-    fprintf(f,
-            "\nall evaluable weeks (each method from the first week it "
-            "can score, to #%zu):\n",
-            r->eval_last + 1);
-    print_header(f);
-    for (int i = 0; i < AU_BT_NMETHODS; i++)
-        if (i != AU_BT_LOGIT)
-            print_row(f, i, &r->all[i],
-                      au_bt_method_first_week((au_bt_method_t)i));
-    print_model(f, m);
-    if (r->found)
-        print_example(f, p, r);
+    fprintf(f, "methods:");
+    for (int m = 0; m < AU_BT_NMETHODS; m++)
+        fprintf(f, "\n  %-8s %s (%s)", au_bt_method_name((au_bt_method_t)m),
+                au_bt_method_label((au_bt_method_t)m),
+                au_bt_method_note((au_bt_method_t)m));
+    fprintf(f, "\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f,
+                "\n== %s: %zu weekly charts %s .. %s, %zu songs (%zu more "
+                "Spotify ids joined to the song they relink)\n",
+                s[i].p->label, s[i].p->n_weeks, s[i].p->week_date[0],
+                s[i].p->week_date[s[i].p->n_weeks - 1], s[i].p->n_tracks,
+                s[i].p->merged);
+        for (int t = 0; t < AU_BT_NTASKS; t++)
+            print_result(f, s[i].p, &s[i].r[t]);
+    }
 }
+
+/* ---- JSON ----------------------------------------------------------- */
 
 static json_t *jnum(double v)
 {
@@ -244,407 +346,245 @@ static json_t *jci(au_bt_ci_t ci)
     return json_pack("[o, o]", jnum(ci.lo), jnum(ci.hi));
 }
 
-static json_t *metrics_json(const au_bt_metrics_t *x, size_t first)
+static json_t *metrics_json(const au_bt_metrics_t *x)
 {
+    json_t *lead = json_array();
+    for (int i = 0; i < AU_BT_HORIZON; i++)
+        json_array_append_new(lead, json_integer((json_int_t)x->lead[i]));
     return json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
         "s:o}",
-        "weeks", (json_int_t)x->weeks, "first_week", (json_int_t)(first + 1),
-        "candidates", (json_int_t)x->candidates, "hits", (json_int_t)x->hits,
-        "tp20", (json_int_t)x->tp20, "precision_at_10", jnum(x->p10),
-        "precision_at_10_ci", jci(x->p10_ci), "precision_at_20", jnum(x->p20),
-        "precision_at_20_ci", jci(x->p20_ci), "recall_at_20", jnum(x->recall20),
-        "recall_at_20_ci", jci(x->recall20_ci), "lead_median_weeks",
-        jnum(x->lead_median), "lead_median_ci", jci(x->lead_ci), "base_rate",
-        jnum(x->base_rate));
+        "weeks", (json_int_t)x->weeks, "candidates", (json_int_t)x->candidates,
+        "hits", (json_int_t)x->hits, "tp20", (json_int_t)x->tp20,
+        "precision_at_10", jnum(x->p10), "precision_at_10_ci", jci(x->p10_ci),
+        "precision_at_20", jnum(x->p20), "precision_at_20_ci", jci(x->p20_ci),
+        "recall_at_20", jnum(x->recall20), "recall_at_20_ci",
+        jci(x->recall20_ci), "lead_median_weeks", jnum(x->lead_median),
+        "lead_median_ci", jci(x->lead_ci), "top20_hits_by_lead", lead,
+        "base_rate", jnum(x->base_rate));
 }
 
-int au_bt_print_json(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
-                     const char *what)
+static json_t *calib_json(const au_bt_calib_t *c)
 {
-    json_t *eval = json_object(), *all = json_object(), *beta = json_array();
+    json_t *bins = json_array();
+    for (int i = 0; i < AU_BT_BINS; i++)
+        json_array_append_new(
+            bins, json_pack("{s:f, s:f, s:I, s:o, s:o}", "from", i / 10.0, "to",
+                            (i + 1) / 10.0, "n", (json_int_t)c->bin_n[i],
+                            "mean_forecast", jnum(c->bin_pred[i]), "observed",
+                            jnum(c->bin_obs[i])));
+    return json_pack(
+        "{s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "n", (json_int_t)c->n,
+        "hits", (json_int_t)c->positives, "brier", jnum(c->brier), "brier_ci",
+        jci(c->brier_ci), "brier_base_rate", jnum(c->brier_ref), "skill",
+        jnum(c->skill), "skill_ci", jci(c->skill_ci), "reliability", bins);
+}
+
+static json_t *model_json(const au_bt_model_t *m)
+{
+    json_t *mean = json_array(), *sd = json_array(), *beta = json_array();
+    for (int j = 0; j < AU_BT_MODEL_NFEAT; j++) {
+        json_array_append_new(mean, json_real(m->mean[j]));
+        json_array_append_new(sd, json_real(m->sd[j]));
+    }
+    for (int j = 0; j <= AU_BT_MODEL_NFEAT; j++)
+        json_array_append_new(beta, json_real(m->beta[j]));
+    return json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}", "line", m->line, "rows",
+                     (json_int_t)m->rows, "positives", (json_int_t)m->positives,
+                     "mean", mean, "sd", sd, "beta", beta);
+}
+
+static json_t *result_json(const au_bt_panel_t *p, const au_bt_result_t *r)
+{
+    json_t *m = json_object(), *d = json_object();
     for (int i = 0; i < AU_BT_NMETHODS; i++) {
         const char *n = au_bt_method_name((au_bt_method_t)i);
-        json_object_set_new(eval, n, metrics_json(&r->eval[i], r->eval_first));
-        if (i != AU_BT_LOGIT)
-            json_object_set_new(
-                all, n,
-                metrics_json(&r->all[i],
-                             au_bt_method_first_week((au_bt_method_t)i)));
+        json_object_set_new(m, n, metrics_json(&r->m[i]));
+        json_object_set_new(d, n, metrics_json(&r->diff[i]));
     }
-    for (int j = 0; j <= AU_BT_NFEAT; j++)
-        json_array_append_new(beta, json_real(r->model.beta[j]));
     json_t *o = json_pack(
-        "{s:s, s:I, s:s, s:s, s:I, s:s, s:s, s:{s:I, s:I, s:I, s:o}, "
-        "s:o, s:o, s:{s:s, s:o, s:o}}",
-        "series", what, "weeks", (json_int_t)r->n_weeks, "first_date",
-        p->week_date[0], "last_date", p->week_date[r->n_weeks - 1], "split",
-        (json_int_t)r->split, "eval_first_date", p->week_date[r->eval_first],
-        "eval_last_date", p->week_date[r->eval_last], "model", "rows",
-        (json_int_t)r->model.rows, "positives", (json_int_t)r->model.positives,
-        "iterations", (json_int_t)r->model.iters, "beta", beta, "eval", eval,
-        "all", all, "logit_minus_best_naive", "method",
-        au_bt_method_name(r->best_naive), "precision_at_20", jnum(r->diff_p20),
-        "precision_at_20_ci", jci(r->diff_p20_ci));
-    if (!o)
-        return AU_ENOMEM;
-    int rc = json_dumpf(o, f, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) == 0
+        "{s:s, s:I, s:s, s:s, s:I, s:o, s:s, s:o, s:o, s:o}", "task",
+        au_bt_task(r->task)->name, "eval_weeks", (json_int_t)r->n_eval,
+        "eval_first", p->week_date[r->eval_first], "eval_last",
+        p->week_date[r->eval_last], "fits", (json_int_t)r->n_fits, "methods", m,
+        "strongest_naive", au_bt_method_name(r->best_naive),
+        "minus_strongest_naive", d, "calibration", calib_json(&r->calib),
+        "last_model", model_json(&r->model));
+    if (o)
+        json_object_set_new(o, "deploy_model", model_json(&r->deploy));
+    if (o && r->found)
+        json_object_set_new(
+            o, "example",
+            json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:f, s:i}", "rule",
+                      AU_BT_EXAMPLE_RULE, "track_key", p->keys[r->ex_track],
+                      "name",
+                      p->names[r->ex_track] ? p->names[r->ex_track] : "",
+                      "week", p->week_date[r->ex_week], "position",
+                      au_bt_pos(p, r->ex_track, r->ex_week), "rank",
+                      (json_int_t)r->ex_rank, "probability", r->ex_prob, "lead",
+                      r->ex_lead));
+    return o;
+}
+
+int au_bt_print_json(FILE *f, const au_bt_series_t *s, size_t n)
+{
+    json_t *all = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const au_bt_panel_t *p = s[i].p;
+        json_t *tasks = json_array();
+        for (int t = 0; t < AU_BT_NTASKS; t++)
+            json_array_append_new(tasks, result_json(p, &s[i].r[t]));
+        json_array_append_new(
+            all, json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:o}", "series",
+                           p->label, "weeks", (json_int_t)p->n_weeks,
+                           "first_date", p->week_date[0], "last_date",
+                           p->week_date[p->n_weeks - 1], "songs",
+                           (json_int_t)p->n_tracks, "ids_merged",
+                           (json_int_t)p->merged, "tasks", tasks));
+    }
+    int rc = json_dumpf(all, f, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) == 0
                  ? 0
                  : AU_EIO;
     fputc('\n', f);
-    json_decref(o);
+    json_decref(all);
     return rc;
 }
 
-/* ---- SVG ------------------------------------------------------------ */
+/* ---- the command ---------------------------------------------------- */
 
-#define SVG_W 960
-#define C_NAIVE "#7f7f7f"
-#define C_PORTED "#c0504d"
-#define C_OWN "#4f81bd"
-#define C_RELINK "#e69f00"
-
-static void svg_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
-    }
-}
-
-/* A line of text; anchor "start", "middle" or "end"; s is escaped. */
-static void svg_label(FILE *f, double x, double y, int size, const char *anchor,
-                      const char *fill, const char *s)
-{
-    fprintf(f,
-            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" "
-            "text-anchor=\"%s\" fill=\"%s\">",
-            x, y, size, anchor, fill);
-    svg_text(f, s);
-    fputs("</text>\n", f);
-}
-
-static void svg_line(FILE *f, double x1, double y1, double x2, double y2,
-                     const char *stroke, const char *extra)
-{
-    fprintf(f,
-            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-            "stroke=\"%s\" %s/>\n",
-            x1, y1, x2, y2, stroke, extra);
-}
-
-static const char *method_colour(au_bt_method_t m)
-{
-    if (m == AU_BT_LOGIT)
-        return C_OWN;
-    return au_bt_method_is_naive(m) ? C_NAIVE : C_PORTED;
-}
-
-/* The precision axis ends at the next 0.05 above every interval, with a
- * grid line every 0.05 (every 0.1 past 0.5). */
-static double bars_top(const au_bt_result_t *r, double *step)
-{
-    double top = 0.05;
-    for (int i = 0; i < AU_BT_NMETHODS; i++) {
-        double v = fmax(r->eval[i].p20, r->eval[i].p20_ci.hi);
-        while (!isnan(v) && v > top + 1e-9 && top < 1.0)
-            top += 0.05;
-    }
-    *step = top > 0.5 ? 0.1 : 0.05;
-    return top;
-}
-
-static void svg_bar(FILE *f, int i, const au_bt_metrics_t *m, double y,
-                    double x0, double w, double top)
-{
-    const double bh = 24;
-    double v = isnan(m->p20) ? 0.0 : m->p20;
-    char buf[96];
-    svg_label(f, x0 - 8, y + 10, 13, "end", "#000", method_labels[i]);
-    svg_label(f, x0 - 8, y + 24, 11, "end", "#666", method_notes[i]);
-    fprintf(f,
-            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-            "fill=\"%s\"/>\n",
-            x0, y, w * v / top, bh, method_colour((au_bt_method_t)i));
-    double lo = m->p20_ci.lo, hi = m->p20_ci.hi, ym = y + bh / 2;
-    if (!isnan(lo) && !isnan(hi)) {
-        double xl = x0 + w * lo / top, xh = x0 + w * hi / top;
-        svg_line(f, xl, ym, xh, ym, "#000", "stroke-width=\"1.5\"");
-        svg_line(f, xl, ym - 6, xl, ym + 6, "#000", "stroke-width=\"1.5\"");
-        svg_line(f, xh, ym - 6, xh, ym + 6, "#000", "stroke-width=\"1.5\"");
-    }
-    fmt_ci(buf, sizeof buf, m->p20, m->p20_ci, "%.3f");
-    double xt = x0 + w * fmax(v, isnan(hi) ? v : hi) / top + 8;
-    svg_label(f, xt, ym + 4, 12, "start", "#000", buf);
-}
-
-static void svg_legend_box(FILE *f, double x, double y, const char *fill,
-                           const char *text)
-{
-    fprintf(f,
-            "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" "
-            "fill=\"%s\"/>\n",
-            x, y - 11, fill);
-    svg_label(f, x + 20, y, 12, "start", "#000", text);
-}
-
-static void svg_legend(FILE *f, double y)
-{
-    svg_legend_box(f, 20, y, C_NAIVE, "naive ranking");
-    svg_legend_box(f, 160, y, C_PORTED, "scorer ported as it is");
-    svg_legend_box(f, 350, y, C_OWN, "own model");
-    svg_line(f, 460, y - 4, 490, y - 4, "#000", "stroke-width=\"1.5\"");
-    svg_label(f, 496, y, 12, "start", "#000",
-              "95% interval (block bootstrap over weeks)");
-    svg_line(f, 760, y - 14, 760, y + 3, "#000", "stroke-dasharray=\"4 3\"");
-    svg_label(f, 766, y, 12, "start", "#000", "random ranking");
-}
-
-static double svg_bars(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
-                       const char *what)
-{
-    const double x0 = 300, y0 = 78, w = 400, row = 40;
-    const au_bt_metrics_t *e = &r->eval[AU_BT_POSITION];
-    double step, top = bars_top(r, &step);
-    double y_axis = y0 + AU_BT_NMETHODS * row;
-    char buf[320];
-    svg_label(f, 20, 26, 16, "start", "#000",
-              "Which tracks at #51-200 reach the top 50 within 4 weeks? "
-              "Precision@20 per ranking");
-    snprintf(buf, sizeof buf,
-             "%s: n = %zu evaluation weeks (%s to %s), %zu candidates, %zu "
-             "hits; fitting used earlier weeks only",
-             what, e->weeks, p->week_date[r->eval_first],
-             p->week_date[r->eval_last], e->candidates, e->hits);
-    svg_label(f, 20, 46, 12, "start", "#333", buf);
-    for (double v = 0.0; v <= top + 1e-9; v += step) {
-        double x = x0 + w * v / top;
-        svg_line(f, x, y0 - 6, x, y_axis, "#ddd", "");
-        snprintf(buf, sizeof buf, "%.2f", v);
-        svg_label(f, x, y_axis + 14, 11, "middle", "#000", buf);
-    }
-    for (int i = 0; i < AU_BT_NMETHODS; i++)
-        svg_bar(f, i, &r->eval[i], y0 + i * row, x0, w, top);
-    if (!isnan(e->base_rate)) {
-        double x = x0 + w * e->base_rate / top;
-        svg_line(f, x, y0 - 10, x, y_axis - 12, "#000",
-                 "stroke-dasharray=\"4 3\"");
-        snprintf(buf, sizeof buf, "random (base rate %.3f)", e->base_rate);
-        svg_label(f, x + 4, y0 - 10, 11, "start", "#000", buf);
-    }
-    svg_legend(f, y_axis + 40);
-    snprintf(buf, sizeof buf,
-             "Own logistic regression minus the best naive ranking (%s), "
-             "paired over the same weeks:",
-             method_labels[r->best_naive]);
-    svg_label(f, 20, y_axis + 66, 12, "start", "#000", buf);
-    snprintf(buf, sizeof buf,
-             "P@20 %+.3f, 95%% interval %+.3f to %+.3f (same bootstrap, "
-             "both methods resampled together)",
-             r->diff_p20, r->diff_p20_ci.lo, r->diff_p20_ci.hi);
-    svg_label(f, 20, y_axis + 82, 12, "start", "#000", buf);
-    return y_axis + 82;
-}
-
+/* Every panel of every region, and the results of those long enough. */
 typedef struct {
-    double x0, y0, w, h;
-    size_t n_weeks;
-} plot_t;
+    au_bt_panel_t **p;
+    size_t n;
+    au_bt_series_t *s;
+    size_t ns;
+} batch_t;
 
-static double plot_x(const plot_t *g, size_t k)
+static void batch_free(batch_t *b)
 {
-    return g->x0 + g->w * (double)k / (double)(g->n_weeks - 1);
+    for (size_t i = 0; i < b->n; i++)
+        au_bt_panel_destroy(&b->p[i]);
+    free(b->p);
+    free(b->s);
+    memset(b, 0, sizeof(*b));
 }
 
-/* Position 1 at the top: y grows with the position. */
-static double plot_y(const plot_t *g, double pos)
+/* Appends the panels of one region. */
+static int load_region(PGconn *c, const char *platform, const char *chart,
+                       const char *region, batch_t *b, au_error_t *err)
 {
-    return g->y0 + g->h * (pos - 1.0) / 199.0;
-}
-
-static void week_ymd(const au_bt_panel_t *p, size_t k, int *y, int *m, int *d)
-{
-    au_date_to_ymd(lround(p->week_t[k] / AU_DATE_DAY_S), y, m, d);
-}
-
-/* Ticks every 4 weeks with the day and month, and the year under the
- * first tick and under the first tick of each new year; a series longer
- * than 80 weeks gets one tick per year instead. */
-static void svg_date_axis(FILE *f, const au_bt_panel_t *p, const plot_t *g)
-{
-    static const char *const mon[12] = {"Jan", "Feb", "Mar", "Apr",
-                                        "May", "Jun", "Jul", "Aug",
-                                        "Sep", "Oct", "Nov", "Dec"};
-    int shown_year = 0;
-    char buf[32];
-    for (size_t k = 0; k < g->n_weeks; k++) {
-        int y, m, d, py = 0, pm, pd;
-        week_ymd(p, k, &y, &m, &d);
-        if (k > 0)
-            week_ymd(p, k - 1, &py, &pm, &pd);
-        double x = plot_x(g, k), yb = g->y0 + g->h;
-        if (g->n_weeks > 80) {
-            if (k > 0 && y == py)
-                continue;
-            svg_line(f, x, yb, x, yb + 5, "#999", "");
-            snprintf(buf, sizeof buf, "%d", y);
-            svg_label(f, x, yb + 17, 11, "middle", "#000", buf);
-            continue;
-        }
-        if (k % 4)
-            continue;
-        svg_line(f, x, yb, x, yb + 5, "#999", "");
-        snprintf(buf, sizeof buf, "%s %d", mon[m - 1], d);
-        svg_label(f, x, yb + 17, 10, "middle", "#000", buf);
-        if (y != shown_year) {
-            snprintf(buf, sizeof buf, "%d", y);
-            svg_label(f, x, yb + 31, 11, "middle", "#000", buf);
-            shown_year = y;
-        }
+    au_bt_panel_t **v = NULL;
+    size_t n = 0;
+    int rc = au_bt_load(c, platform, chart, region, &v, &n, err);
+    if (rc < 0)
+        return rc;
+    au_bt_panel_t **all = realloc(b->p, (b->n + n) * sizeof(*all));
+    if (!all) {
+        for (size_t i = 0; i < n; i++)
+            au_bt_panel_destroy(&v[i]);
+        free(v);
+        return au_error_set(err, AU_ENOMEM, "backtest: out of memory");
     }
-}
-
-/* Track t's positions as lines broken by the weeks off the chart, with a
- * dot per charted week. */
-static void svg_track_line(FILE *f, const au_bt_panel_t *p, const plot_t *g,
-                           size_t t, const char *colour, const char *dash)
-{
-    int open = 0;
-    for (size_t k = 0; k <= g->n_weeks; k++) {
-        int v = k < g->n_weeks ? p->pos[t * p->stride + k] : 0;
-        if (!v) {
-            if (open)
-                fprintf(f,
-                        "\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-                        "%s/>\n",
-                        colour, dash);
-            open = 0;
-            continue;
-        }
-        fprintf(f, "%s%.1f,%.1f", open ? " " : "<polyline points=\"",
-                plot_x(g, k), plot_y(g, v));
-        open = 1;
-    }
-    for (size_t k = 0; k < g->n_weeks; k++) {
-        int v = p->pos[t * p->stride + k];
-        if (v)
-            fprintf(f,
-                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" "
-                    "fill=\"%s\"/>\n",
-                    plot_x(g, k), plot_y(g, v), colour);
-    }
-}
-
-static size_t first_charted(const au_bt_panel_t *p, size_t t)
-{
-    for (size_t k = 0; k < p->n_weeks; k++)
-        if (p->pos[t * p->stride + k])
-            return k;
+    memcpy(all + b->n, v, n * sizeof(*v));
+    b->p = all;
+    b->n += n;
+    free(v);
     return 0;
 }
 
-/* The same song under other Spotify ids: drawn dashed, with the week the
- * new id appears marked, since the backtest sees separate tracks. */
-static void svg_relinks(FILE *f, const au_bt_panel_t *p, const plot_t *g,
-                        size_t t, double y_legend)
+/* Loads each region of the comma-separated list. */
+static int load_all(au_pool_t *pool, const char *platform, const char *chart,
+                    const char *regions, batch_t *b, au_error_t *err)
 {
-    size_t other[4];
-    size_t n = au_bt_same_song(p, t, other, 4);
-    char buf[200];
-    for (size_t i = 0; i < n && i < 4; i++) {
-        size_t k = first_charted(p, other[i]);
-        double x = plot_x(g, k);
-        svg_track_line(f, p, g, other[i], C_RELINK, "stroke-dasharray=\"6 4\"");
-        svg_line(f, x, g->y0, x, g->y0 + g->h, C_RELINK,
-                 "stroke-dasharray=\"2 3\"");
-        snprintf(buf, sizeof buf, "new Spotify id from %s", p->week_date[k]);
-        svg_label(f, x + 4, g->y0 + 14 + 14 * (double)i, 11, "start", C_RELINK,
-                  buf);
+    char one[64];
+    PGconn *c = au_pool_get(pool, err);
+    if (!c)
+        return AU_EIO;
+    int rc = 0;
+    for (const char *r = regions; rc == 0 && *r;) {
+        size_t len = strcspn(r, ",");
+        if (len == 0 || len >= sizeof one)
+            rc = au_error_set(err, AU_EINVAL, "backtest: bad region list %s",
+                              regions);
+        else {
+            memcpy(one, r, len);
+            one[len] = '\0';
+            rc = load_region(c, platform, chart, one, b, err);
+        }
+        r += len + (r[len] == ',');
     }
-    fprintf(f,
-            "<line x1=\"20\" y1=\"%.1f\" x2=\"50\" y2=\"%.1f\" "
-            "stroke=\"%s\" stroke-width=\"2\"/>\n",
-            y_legend - 4, y_legend - 4, C_OWN);
-    snprintf(buf, sizeof buf, "track key %s (the one the model ranked)",
-             p->keys[t]);
-    svg_label(f, 56, y_legend, 12, "start", "#000", buf);
-    if (n == 0)
-        return;
-    fprintf(f,
-            "<line x1=\"20\" y1=\"%.1f\" x2=\"50\" y2=\"%.1f\" "
-            "stroke=\"%s\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n",
-            y_legend + 14, y_legend + 14, C_RELINK);
-    svg_label(f, 56, y_legend + 18, 12, "start", "#000",
-              "same title and artist under a new Spotify id: a separate "
-              "track to the backtest");
+    au_pool_put(pool, c);
+    return rc;
 }
 
-static void svg_track(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
-                      double top)
+/* Runs both tasks on every panel long enough; names the others. */
+static int run_all(batch_t *b, au_error_t *err)
 {
-    const plot_t g = {70, top + 70, 800, 220, p->n_weeks};
-    size_t t = r->ex_track;
-    char buf[320];
-    snprintf(buf, sizeof buf, "Example: %s (%s), chart position by week",
-             p->names[t] ? p->names[t] : p->keys[t],
-             p->artists[t] ? p->artists[t] : "?");
-    svg_label(f, 20, top + 26, 16, "start", "#000", buf);
-    snprintf(buf, sizeof buf, "Chosen by a fixed rule: %s.",
-             AU_BT_EXAMPLE_RULE);
-    svg_label(f, 20, top + 46, 12, "start", "#333", buf);
-    fprintf(f,
-            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-            "fill=\"none\" stroke=\"#999\"/>\n",
-            g.x0, g.y0, g.w, g.h);
-    static const int ticks[] = {1, 50, 100, 150, 200};
-    for (int i = 0; i < 5; i++) {
-        snprintf(buf, sizeof buf, "%d", ticks[i]);
-        svg_label(f, g.x0 - 6, plot_y(&g, ticks[i]) + 4, 11, "end", "#000",
-                  buf);
+    b->s = calloc(b->n ? b->n : 1, sizeof(*b->s));
+    if (!b->s)
+        return au_error_set(err, AU_ENOMEM, "backtest: out of memory");
+    for (size_t i = 0; i < b->n; i++) {
+        const au_bt_panel_t *p = b->p[i];
+        if (p->n_weeks < AU_BT_MIN_WEEKS) {
+            fprintf(stderr,
+                    "audora backtest: %s (%s .. %s) skipped: %zu weeks, "
+                    "the backtest needs %d\n",
+                    p->label, p->week_date[0], p->week_date[p->n_weeks - 1],
+                    p->n_weeks, AU_BT_MIN_WEEKS);
+            continue;
+        }
+        au_bt_series_t *s = &b->s[b->ns];
+        s->p = p;
+        for (int t = 0; t < AU_BT_NTASKS; t++)
+            if (au_bt_run(p, t, &s->r[t], err) < 0)
+                return AU_EINVAL;
+        b->ns++;
     }
-    double y50 = plot_y(&g, AU_BT_TOP + 0.5);
-    svg_line(f, g.x0, y50, g.x0 + g.w, y50, "#2a2", "stroke-dasharray=\"5 3\"");
-    svg_label(f, g.x0 + g.w + 4, y50 + 4, 11, "start", "#2a2", "top 50");
-    double xm = plot_x(&g, r->ex_week);
-    svg_line(f, xm, g.y0, xm, g.y0 + g.h, C_PORTED, "stroke-width=\"2\"");
-    snprintf(buf, sizeof buf, "on %s the model ranked it %zu of %zu",
-             p->week_date[r->ex_week], r->ex_rank, r->ex_candidates);
-    svg_label(f, xm - 4, g.y0 + g.h - 6, 11, "end", C_PORTED, buf);
-    svg_date_axis(f, p, &g);
-    svg_track_line(f, p, &g, t, C_OWN, "");
-    svg_relinks(f, p, &g, t, g.y0 + g.h + 56);
+    if (b->ns == 0)
+        return au_error_set(err, AU_ENOTFOUND,
+                            "backtest: no series with %d weeks or more",
+                            AU_BT_MIN_WEEKS);
+    return 0;
 }
 
-int au_bt_write_svg(FILE *f, const au_bt_panel_t *p, const au_bt_result_t *r,
-                    const char *what)
+static int write_svgs(const char *base, const batch_t *b, au_error_t *err)
 {
-    fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-            "height=\"%d\" font-family=\"sans-serif\">\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
-            SVG_W, r->found ? 816 : 436);
-    double y = svg_bars(f, p, r, what);
-    if (r->found)
-        svg_track(f, p, r, y + 24);
-    fputs("</svg>\n", f);
-    return ferror(f) ? AU_EIO : 0;
+    char name[1024];
+    for (int k = 0; k < AU_BT_NSVG; k++) {
+        if (au_bt_svg_name(base, k, name, sizeof name) < 0)
+            return au_error_set(err, AU_ETOOBIG, "backtest: name too long");
+        FILE *f = fopen(name, "w");
+        if (!f)
+            return au_error_set(err, AU_EIO, "cannot write %s", name);
+        int rc = au_bt_write_svg(f, k, b->s, b->ns);
+        if (fclose(f) != 0 || rc < 0)
+            return au_error_set(err, AU_EIO, "writing %s failed", name);
+    }
+    return 0;
 }
 
-/* ---- the command ---------------------------------------------------- */
+/* Everything after the command line: load, run, print, draw. */
+static int backtest(au_ctx_t *ctx, int json, const char *svg,
+                    const char *platform, const char *chart,
+                    const char *regions, au_error_t *err)
+{
+    batch_t b = {0};
+    int rc = load_all(ctx->pool, platform, chart, regions, &b, err);
+    if (rc == 0)
+        rc = run_all(&b, err);
+    if (rc == 0 && json)
+        rc = au_bt_print_json(stdout, b.s, b.ns);
+    else if (rc == 0)
+        au_bt_print(stdout, b.s, b.ns);
+    if (rc == 0)
+        rc = write_svgs(svg, &b, err);
+    if (rc == 0 && !json)
+        printf("\ncharts: %s and its _top10, _reliability, _lead, _examples "
+               "siblings\n",
+               svg);
+    batch_free(&b);
+    return rc;
+}
 
 /* An option's value, or dflt when it is not given. */
 static const char *opt_or(int *argc, char **argv, const char *name,
@@ -672,39 +612,11 @@ int au_backtest_cmd(int argc, char **argv)
         au_ctx_fini(&ctx);
         return 2;
     }
-    au_bt_panel_t *p = NULL;
-    au_bt_result_t r;
-    int status = 1;
-    char what[256];
-    snprintf(what, sizeof what, "%s/%s/%s", platform, chart, region);
-    PGconn *c = au_pool_get(ctx.pool, &err);
-    if (!c)
-        goto out;
-    int rc = au_bt_load(c, platform, chart, region, &p, &err);
-    au_pool_put(ctx.pool, c);
-    if (rc < 0 || au_bt_run(p, &r, &err) < 0)
-        goto out;
-    if (json)
-        rc = au_bt_print_json(stdout, p, &r, what);
-    else
-        au_bt_print(stdout, p, &r, what);
-    FILE *f = fopen(svg, "w");
-    if (!f) {
-        au_error_set(&err, AU_EIO, "cannot write %s", svg);
-        goto out;
-    }
-    rc = au_bt_write_svg(f, p, &r, what);
-    if (fclose(f) != 0 || rc < 0) {
-        au_error_set(&err, AU_EIO, "writing %s failed", svg);
-        goto out;
-    }
-    if (!json)
-        printf("\nchart: %s\n", svg);
-    status = 0;
-out:
-    if (status)
+    int status = 0;
+    if (backtest(&ctx, json, svg, platform, chart, region, &err) < 0) {
         fprintf(stderr, "audora backtest: %s\n", err.msg);
-    au_bt_panel_destroy(&p);
+        status = 1;
+    }
     au_ctx_fini(&ctx);
     return status;
 }
