@@ -1276,3 +1276,105 @@ Test(spread, simultaneous_first_appearances_are_ordered_by_name)
     NEAR(s[0].lag_hours, 0);
     NEAR(s[0].propagation_strength, 1);
 }
+
+/* ---- a chart entry's derived values ------------------------------------ */
+
+static au_entry_in_t entry(long day, int position)
+{
+    au_entry_in_t in = {.day = day, .position = position, .chart_size = 200};
+    return in;
+}
+
+Test(entry, first_entry_is_scored_from_its_own_position_alone)
+{
+    au_entry_in_t in = entry(18000, 1);
+    au_entry_t out;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    NEAR(out.score, 100.0);
+    cr_assert_eq(out.prev_position, 0);
+    /* One platform at 100, no social counts, audio at its 50 fallback:
+     * 0.40 * 100 + 0.35 * 0 + 0.25 * 50. */
+    NEAR(out.viral.viral_score, 52.5);
+    /* One history point: momentum 0.8 * viral, acceleration
+     * 0.5 * (viral - 50). */
+    NEAR(out.viral.momentum, 42.0);
+    NEAR(out.viral.acceleration, 1.25);
+    cr_assert_eq(out.direction, -1);
+    cr_assert_eq(out.mood, -1);
+    cr_assert(isnan(out.mood_score));
+}
+
+Test(entry, previous_position_is_the_newest_earlier_entry)
+{
+    au_entry_hist_t h[] = {{17990, 50}, {17999, 7}};
+    au_entry_in_t in = entry(18000, 3);
+    in.history = h;
+    in.n_history = 2;
+    au_entry_t out;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    cr_assert_eq(out.prev_position, 7);
+    NEAR(out.score, 99.0);
+}
+
+Test(entry, five_points_give_a_direction_and_features_a_mood)
+{
+    au_entry_hist_t h[] = {{1, 100}, {2, 80}, {3, 60}, {4, 40}};
+    au_entry_in_t in = entry(5, 20);
+    in.history = h;
+    in.n_history = 4;
+    in.has_features = 1;
+    in.danceability = 0.9;
+    in.energy = 0.8;
+    in.valence = 0.9;
+    in.tempo = 125;
+    au_entry_t out;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    cr_assert_geq(out.direction, 0);
+    cr_assert_lt(out.direction, (int)AU_DIR_VIRAL + 1);
+    cr_assert_geq(out.mood, 0);
+    cr_assert_lt(out.mood, AU_MOOD_COUNT);
+    cr_assert(out.mood_score >= 0 && out.mood_score <= 100);
+}
+
+Test(entry, the_same_inputs_give_the_same_values)
+{
+    au_entry_hist_t h[] = {{10, 30}, {11, 25}, {12, 9}};
+    au_entry_in_t in = entry(13, 4);
+    in.history = h;
+    in.n_history = 3;
+    au_entry_t a, b;
+    cr_assert_eq(au_entry_score(&in, &a), 0);
+    cr_assert_eq(au_entry_score(&in, &b), 0);
+    /* Bit for bit: stored values must not depend on the run. */
+    const double x[] = {a.score, a.viral.viral_score, a.viral.momentum,
+                        a.viral.acceleration, a.viral.measured_confidence};
+    const double y[] = {b.score, b.viral.viral_score, b.viral.momentum,
+                        b.viral.acceleration, b.viral.measured_confidence};
+    cr_assert_eq(memcmp(x, y, sizeof(x)), 0);
+    cr_assert_eq(a.prev_position, b.prev_position);
+    cr_assert_eq(a.direction, b.direction);
+}
+
+Test(entry, history_not_strictly_before_the_entry_is_invalid)
+{
+    au_entry_hist_t late[] = {{20, 5}};
+    au_entry_hist_t unsorted[] = {{12, 5}, {11, 4}};
+    au_entry_hist_t bad_pos[] = {{11, 0}};
+    au_entry_in_t in = entry(20, 4);
+    au_entry_t out;
+    in.history = late;
+    in.n_history = 1;
+    cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+    in.history = unsorted;
+    in.n_history = 2;
+    cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+    in.history = bad_pos;
+    in.n_history = 1;
+    cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+    in = entry(20, 0);
+    cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+    in = entry(20, 1);
+    in.n_history = AU_ENTRY_HISTORY + 1;
+    in.history = late;
+    cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+}

@@ -441,4 +441,41 @@ int au_spread_analyze(const au_spread_obs_t *obs, size_t n,
  * COPY rows) calls this one function. */
 double au_position_score(int position, int chart_size);
 
+/* ---- a chart entry's derived values ------------------------------------ */
+
+#define AU_ENTRY_HISTORY 8 /* earlier entries of the series an entry reads */
+
+/* One earlier entry of the same track in the same series. */
+typedef struct {
+    long day;     /* days since 1970-01-01 */
+    int position; /* >= 1 */
+} au_entry_hist_t;
+
+typedef struct {
+    long day;                       /* the entry's chart date */
+    int position;                   /* >= 1 */
+    int chart_size;                 /* positions in a full chart, >= 1 */
+    const au_entry_hist_t *history; /* the <= AU_ENTRY_HISTORY newest
+                                       entries before day, oldest first */
+    size_t n_history;
+    int has_features; /* the track's audio features, when known */
+    double danceability, energy, valence, tempo;
+} au_entry_in_t;
+
+typedef struct {
+    double score;      /* au_position_score of the entry */
+    int prev_position; /* newest earlier entry's position; 0: none */
+    au_viral_t viral;  /* the viral predictor on the entry */
+    int direction;     /* an au_direction_t, -1 with too few points */
+    int mood;          /* the best au_mood_t, -1 without features */
+    double mood_score; /* NAN without features */
+} au_entry_t;
+
+/* Every derived value of a chart entry, a function of its inputs alone:
+ * the same entry, history and features give the same values in any
+ * process, in any order. AU_EINVAL for bad input (history not strictly
+ * before day and in date order, positions < 1, more than
+ * AU_ENTRY_HISTORY entries). */
+int au_entry_score(const au_entry_in_t *in, au_entry_t *out);
+
 #endif
