@@ -259,6 +259,54 @@ static int au__csv_line_break(au_csv_t *p, int c, int st)
     return 1;
 }
 
+/* One byte of a field through the quoting state machine: the new state
+ * in *st, 0 or < 0 for a malformed line. */
+static int au__csv_step(au_csv_t *p, int c, int *st)
+{
+    switch (*st) {
+    case ST_START:
+    case ST_QUOTE:
+        if (c == ',') {
+            au__csv_end_field(p);
+            au__csv_begin_field(p);
+            *st = ST_START;
+            return 0;
+        }
+        if (c == '"') {
+            /* At the start it opens quotes; after a closing quote it is
+             * the second half of an escaped "". */
+            int r = *st == ST_QUOTE ? au__csv_append(p, '"') : 0;
+            *st = ST_QUOTED;
+            return r;
+        }
+        if (*st == ST_START) {
+            *st = ST_UNQUOTED;
+            return au__csv_append(p, c);
+        }
+        return au__csv_fail(p, AU_EPARSE,
+                            "unexpected character after closing quote "
+                            "in field %d",
+                            p->nfields + 1);
+    case ST_UNQUOTED:
+        if (c == ',') {
+            au__csv_end_field(p);
+            au__csv_begin_field(p);
+            *st = ST_START;
+            return 0;
+        }
+        if (c == '"')
+            return au__csv_fail(p, AU_EPARSE, "quote in unquoted field %d",
+                                p->nfields + 1);
+        return au__csv_append(p, c);
+    default:
+        if (c == '"') {
+            *st = ST_QUOTE;
+            return 0;
+        }
+        return au__csv_append(p, c);
+    }
+}
+
 /* Reads one physical line into fields: 1, 0 at end of file, or < 0. */
 static int au__csv_read_record(au_csv_t *p)
 {
@@ -271,7 +319,6 @@ static int au__csv_read_record(au_csv_t *p)
     au__csv_begin_field(p);
     for (;;) {
         int c = au__csv_getc(p);
-        int r = 0;
         if (c == AU__CSV_BYTE_ERR)
             return au__csv_fail(p, AU_EIO, "read error: %s", strerror(errno));
         if (c == AU__CSV_BYTE_EOF) {
@@ -285,7 +332,7 @@ static int au__csv_read_record(au_csv_t *p)
             break;
         }
         if (c == '\n' || c == '\r') {
-            r = au__csv_line_break(p, c, st);
+            int r = au__csv_line_break(p, c, st);
             if (r < 0)
                 return r;
             break;
@@ -297,48 +344,7 @@ static int au__csv_read_record(au_csv_t *p)
             return au__csv_fail(p, AU_EPARSE,
                                 "NUL byte in field %d (binary data)",
                                 p->nfields + 1);
-        switch (st) {
-        case ST_START:
-        case ST_QUOTE:
-            if (c == ',') {
-                au__csv_end_field(p);
-                au__csv_begin_field(p);
-                st = ST_START;
-            } else if (c == '"') {
-                /* At the start it opens quotes; after a closing quote it
-                 * is the second half of an escaped "". */
-                if (st == ST_QUOTE)
-                    r = au__csv_append(p, '"');
-                st = ST_QUOTED;
-            } else if (st == ST_START) {
-                r = au__csv_append(p, c);
-                st = ST_UNQUOTED;
-            } else {
-                r = au__csv_fail(p, AU_EPARSE,
-                                 "unexpected character after closing quote "
-                                 "in field %d",
-                                 p->nfields + 1);
-            }
-            break;
-        case ST_UNQUOTED:
-            if (c == ',') {
-                au__csv_end_field(p);
-                au__csv_begin_field(p);
-                st = ST_START;
-            } else if (c == '"') {
-                r = au__csv_fail(p, AU_EPARSE, "quote in unquoted field %d",
-                                 p->nfields + 1);
-            } else {
-                r = au__csv_append(p, c);
-            }
-            break;
-        default:
-            if (c == '"')
-                st = ST_QUOTE;
-            else
-                r = au__csv_append(p, c);
-            break;
-        }
+        int r = au__csv_step(p, c, &st);
         if (r < 0)
             return r;
     }
