@@ -4,8 +4,9 @@
 # PATH defaults to the real chart files in ../shared/fixtures/real/.
 # Installs what is missing, builds, starts throw-away PostgreSQL and Redis
 # (unless AUDORA_DATABASE__URL / AUDORA_REDIS__URL point at servers),
-# starts relays and workers, pushes one job per file, shows progress,
-# waits until every job is done or dead, prints a summary, runs COMMAND
+# migrates, starts relays and workers, pushes one job per file, shows
+# progress, waits until every job is done or dead, prints a summary (exit
+# status 1 when a job died or a file could not be queued), runs COMMAND
 # (with the built binaries on PATH, servers still up; e.g.
 # --then "audora backtest --svg docs/backtest.svg"), and stops everything
 # it started.
@@ -51,23 +52,18 @@ features=$fixtures/audio_features/spotify_hit_predictor_dataset-of-10s.csv
 start=$(date +%s.%N)
 deploy/cluster.sh start "$run" "${AUDORA_INGEST_WORKERS:-2}" \
     "${AUDORA_ENRICH_WORKERS:-1}" "${AUDORA_ANALYTICS_WORKERS:-2}"
-# Charts whose names carry no date (the "-daily-latest" downloads) are
-# the 2019-12-17 files; everything else is inferred from the name.
-for p in "${paths[@]}"; do
-    if [ -d "$p" ]; then
-        mapfile -t latest < <(find "$p" -name '*-latest.csv' | sort)
-        mapfile -t dated < <(find "$p" -name '*.csv' ! -name '*-latest.csv' \
-                             | sort)
-    else
-        case "$p" in *-latest.csv) latest=("$p"); dated=() ;;
-                     *) latest=(); dated=("$p") ;; esac
-    fi
-    [ ${#dated[@]} -gt 0 ] && "$BIN/audora" push "${dated[@]}"
-    [ ${#latest[@]} -gt 0 ] &&
-        "$BIN/audora" push --date "${AUDORA_LATEST_DATE:-2019-12-17}" \
-            "${latest[@]}"
-done
-"$BIN/audora" wait
+# The highest job id before this run's push: `wait --since-id` then waits
+# for exactly this run's jobs, whatever else the database holds, and its
+# exit status says whether any of them died.
+since=$("$BIN/audora" status --json | /usr/bin/python3 -c \
+    'import json, sys; print(json.load(sys.stdin)["max_job_id"] or 0)')
+# Charts whose names carry no date (the "-daily-latest" downloads) are the
+# 2019-12-17 files; every other date comes from the file name.
+push_rc=0
+"$BIN/audora" push --date "${AUDORA_LATEST_DATE:-2019-12-17}" "${paths[@]}" ||
+    push_rc=$?
+wait_rc=0
+"$BIN/audora" wait --since-id "$since" || wait_rc=$?
 end=$(date +%s.%N)
 echo
 "$BIN/audora" report
@@ -77,3 +73,7 @@ if [ -n "$then_cmd" ]; then
     echo
     (cd "$root" && PATH=$BIN:$PATH bash -c "$then_cmd")
 fi
+# Dead jobs are in the summary above; the status tells a caller too:
+# 1 when a job died or a file could not be queued, 3 when wait timed out.
+[ "$wait_rc" -ne 0 ] && exit "$wait_rc"
+exit "$push_rc"
