@@ -294,7 +294,17 @@ Test(e2e, malformed_files_are_dead_with_their_line_and_the_rest_done,
     cluster_start(3, 30);
     cr_assert_eq(sh("%s/audora push %s >/dev/null", au_test_build_dir(), dir),
                  0);
-    wait_all();
+    /* Every job since the first (a job may die before wait starts): two
+     * die, so wait exits 1 and names both. */
+    cr_assert_eq(sh("%s/audora wait --quiet --timeout 600 --since-id 0 "
+                    "2>%s/wait.err",
+                    au_test_build_dir(), dir),
+                 1);
+    cr_assert_eq(sh("grep -q '^audora wait: 2 job(s) dead:$' %s/wait.err && "
+                    "grep -q 'regional-us-weekly-2019-04-12.csv:58: ' "
+                    "%s/wait.err",
+                    dir, dir),
+                 0, "wait did not name the dead jobs");
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'done'"), 2);
     cr_assert_eq(scalar("SELECT count(*) FROM jobs WHERE state = 'dead'"), 2);
     /* Dead at the first attempt: malformed input is not retried. */
