@@ -119,7 +119,9 @@ static const char *const commands[][3] = {
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const char *const workers[] = {"audora-ingest", "audora-enrich",
-                                      "audora-analytics", "audora-relay"};
+                                      "audora-analytics", "audora-relay",
+                                      "audora-supervisor"};
+#define NWORKERS (sizeof(workers) / sizeof(workers[0]))
 
 /* argv for `audora <command> extra...` or a worker with extra. */
 static void command_argv(const char **argv, size_t i, const char *extra1,
@@ -210,7 +212,7 @@ Test(cli, help_on_every_command_and_worker_prints_usage_and_exits_0)
             cr_expect(strstr(r.out, commands[i][0]), "%s", r.out);
             run_free(&r);
         }
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < NWORKERS; i++) {
             run_t r =
                 run_argv((const char *const[]){workers[i], flags[f], NULL});
             expect_usage(&r, workers[i]);
@@ -261,7 +263,7 @@ Test(cli, version_flag_prints_the_version_everywhere)
     run_t r = RUN("audora", "--version");
     cr_expect_str_eq(r.out, "audora " AU_VERSION "\n");
     run_free(&r);
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < NWORKERS; i++) {
         r = run_argv((const char *const[]){workers[i], "-V", NULL});
         char want[64];
         snprintf(want, sizeof(want), "%s %s\n", workers[i], AU_VERSION);
@@ -283,7 +285,7 @@ Test(cli, unknown_flag_exits_2_naming_it_on_every_command_and_worker)
         cr_expect(strstr(r.err, "--bogus"), "%s: %s", commands[i][0], r.err);
         run_free(&r);
     }
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < NWORKERS; i++) {
         run_t r = run_argv((const char *const[]){workers[i], "--bogus", NULL});
         cr_expect_eq(r.status, 2, "%s must not start", workers[i]);
         cr_expect(strstr(r.err, "unknown option --bogus"), "%s", r.err);
