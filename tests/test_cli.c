@@ -634,12 +634,32 @@ Test(cli, json_output_is_json_with_numbers_as_numbers)
 enum { O_N, O_X, O_D, O_BY, O_Q, O_J, O_NOPTS };
 static const char *const by_words[] = {"viral", "movement", NULL};
 static const au_cli_opt_t opts[] = {
-    [O_N] = {"limit", 'n', AU_CLI_INT, "N", "n", .lo = 1, .hi = 100},
-    [O_X] = {"score", 0, AU_CLI_NUM, "S", "x", .min = 0, .max = 100},
-    [O_D] = {"from", 0, AU_CLI_DATE, NULL, "d"},
-    [O_BY] = {"by", 0, AU_CLI_ENUM, NULL, "by", .words = by_words},
-    [O_Q] = {"quiet", 'q', AU_CLI_FLAG, NULL, "q"},
-    [O_J] = {"json", 'j', AU_CLI_FLAG, NULL, "j"},
+    [O_N] = {.name = "limit",
+             .short_name = 'n',
+             .kind = AU_CLI_INT,
+             .metavar = "N",
+             .help = "n",
+             .lo = 1,
+             .hi = 100},
+    [O_X] = {.name = "score",
+             .kind = AU_CLI_NUM,
+             .metavar = "S",
+             .help = "x",
+             .min = 0,
+             .max = 100},
+    [O_D] = {.name = "from", .kind = AU_CLI_DATE, .help = "d"},
+    [O_BY] = {.name = "by",
+              .kind = AU_CLI_ENUM,
+              .help = "by",
+              .words = by_words},
+    [O_Q] = {.name = "quiet",
+             .short_name = 'q',
+             .kind = AU_CLI_FLAG,
+             .help = "q"},
+    [O_J] = {.name = "json",
+             .short_name = 'j',
+             .kind = AU_CLI_FLAG,
+             .help = "j"},
 };
 static const au_cli_spec_t spec = {.prog = "t",
                                    .args = {"ID...", 0, 2, AU_CLI_INT, 1, 50},
@@ -734,7 +754,12 @@ Test(cli, parser_is_strict_about_values_and_names_the_argument)
 Test(cli, required_options_and_commands_without_configuration)
 {
     static const au_cli_opt_t req[] = {
-        [0] = {"out", 'o', AU_CLI_STR, "DIR", "o", .flags = AU_CLI_REQUIRED},
+        [0] = {.name = "out",
+               .short_name = 'o',
+               .kind = AU_CLI_STR,
+               .metavar = "DIR",
+               .help = "o",
+               .flags = AU_CLI_REQUIRED},
     };
     static const au_cli_spec_t s = {
         .prog = "g", .opts = req, .nopts = 1, .flags = AU_CLI_NO_CONFIG};

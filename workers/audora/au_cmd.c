@@ -67,8 +67,9 @@ int au_cmd_table(au_cmd_t *cmd, const PGresult *r)
 }
 
 const au_cli_opt_t au_cmd_json_opt[] = {
-    [AU_CMD_OPT_JSON] = {"json", 0, AU_CLI_FLAG, NULL,
-                         "print JSON instead of text"},
+    [AU_CMD_OPT_JSON] = {.name = "json",
+                         .kind = AU_CLI_FLAG,
+                         .help = "print JSON instead of text"},
 };
 
 /* ---- migrate -------------------------------------------------------- */
@@ -112,21 +113,34 @@ enum {
 };
 
 static const au_cli_opt_t push_opts[] = {
-    [PUSH_PLATFORM] = {"platform", 0, AU_CLI_STR, "P",
-                       "platform, for files whose name does not say it"},
-    [PUSH_CHART] = {"chart", 0, AU_CLI_STR, "C",
-                    "chart (daily, weekly), for files whose name does not "
-                    "say it"},
-    [PUSH_REGION] = {"region", 0, AU_CLI_STR, "R",
-                     "region, for files whose name does not say it"},
-    [PUSH_DATE] = {"date", 0, AU_CLI_DATE, NULL,
-                   "chart date, for files whose name carries none"},
-    [PUSH_MAX_ATTEMPTS] = {"max-attempts", 0, AU_CLI_INT, "N",
-                           "attempts before a job is dead, default "
-                           "queue.max_attempts",
-                           .lo = 1, .hi = 100},
-    [PUSH_JSON] = {"json", 0, AU_CLI_FLAG, NULL,
-                   "print what was queued and what was not as JSON"},
+    [PUSH_PLATFORM] = {.name = "platform",
+                       .kind = AU_CLI_STR,
+                       .metavar = "P",
+                       .help =
+                           "platform, for files whose name does not say it"},
+    [PUSH_CHART] = {.name = "chart",
+                    .kind = AU_CLI_STR,
+                    .metavar = "C",
+                    .help =
+                        "chart (daily, weekly), for files whose name does not "
+                        "say it"},
+    [PUSH_REGION] = {.name = "region",
+                     .kind = AU_CLI_STR,
+                     .metavar = "R",
+                     .help = "region, for files whose name does not say it"},
+    [PUSH_DATE] = {.name = "date",
+                   .kind = AU_CLI_DATE,
+                   .help = "chart date, for files whose name carries none"},
+    [PUSH_MAX_ATTEMPTS] = {.name = "max-attempts",
+                           .kind = AU_CLI_INT,
+                           .metavar = "N",
+                           .help = "attempts before a job is dead, default "
+                                   "queue.max_attempts",
+                           .lo = 1,
+                           .hi = 100},
+    [PUSH_JSON] = {.name = "json",
+                   .kind = AU_CLI_FLAG,
+                   .help = "print what was queued and what was not as JSON"},
 };
 
 typedef struct {
@@ -450,17 +464,29 @@ static const au_cmd_def_t def_push = {
 enum { WAIT_SINCE, WAIT_TIMEOUT, WAIT_QUIET, WAIT_JSON, WAIT_NOPTS };
 
 static const au_cli_opt_t wait_opts[] = {
-    [WAIT_SINCE] = {"since-id", 0, AU_CLI_INT, "N",
-                    "wait for every job with an id above N (the max_job_id "
-                    "of `audora status --json` before pushing)",
-                    .lo = 0, .hi = LLONG_MAX},
-    [WAIT_TIMEOUT] = {"timeout", 't', AU_CLI_INT, "S",
-                      "give up after S seconds and exit 3; 0, the "
-                      "default, waits for ever",
-                      .lo = 0, .hi = 31 * 86400},
-    [WAIT_QUIET] = {"quiet", 'q', AU_CLI_FLAG, NULL, "no progress line"},
-    [WAIT_JSON] = {"json", 0, AU_CLI_FLAG, NULL,
-                   "print the outcome and the final counts as JSON"},
+    [WAIT_SINCE] = {.name = "since-id",
+                    .kind = AU_CLI_INT,
+                    .metavar = "N",
+                    .help =
+                        "wait for every job with an id above N (the max_job_id "
+                        "of `audora status --json` before pushing)",
+                    .lo = 0,
+                    .hi = LLONG_MAX},
+    [WAIT_TIMEOUT] = {.name = "timeout",
+                      .short_name = 't',
+                      .kind = AU_CLI_INT,
+                      .metavar = "S",
+                      .help = "give up after S seconds and exit 3; 0, the "
+                              "default, waits for ever",
+                      .lo = 0,
+                      .hi = 31 * 86400},
+    [WAIT_QUIET] = {.name = "quiet",
+                    .short_name = 'q',
+                    .kind = AU_CLI_FLAG,
+                    .help = "no progress line"},
+    [WAIT_JSON] = {.name = "json",
+                   .kind = AU_CLI_FLAG,
+                   .help = "print the outcome and the final counts as JSON"},
 };
 
 /* Which jobs a wait is for. Finished (done or dead) is final unless a
@@ -789,8 +815,10 @@ static const au_cmd_def_t def_wait = {
 enum { DLQ_ALL, DLQ_JSON, DLQ_NOPTS };
 
 static const au_cli_opt_t dlq_opts[] = {
-    [DLQ_ALL] = {"all", 0, AU_CLI_FLAG, NULL, "every dead job"},
-    [DLQ_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print the count as JSON"},
+    [DLQ_ALL] = {.name = "all", .kind = AU_CLI_FLAG, .help = "every dead job"},
+    [DLQ_JSON] = {.name = "json",
+                  .kind = AU_CLI_FLAG,
+                  .help = "print the count as JSON"},
 };
 
 /* A replay or purge of one id that changed nothing: say why. */
@@ -975,20 +1003,38 @@ enum {
 };
 
 static const au_cli_opt_t gen_opts[] = {
-    [GEN_OUT] = {"out", 'o', AU_CLI_STR, "DIR",
-                 "folder to write the chart files into",
+    [GEN_OUT] = {.name = "out",
+                 .short_name = 'o',
+                 .kind = AU_CLI_STR,
+                 .metavar = "DIR",
+                 .help = "folder to write the chart files into",
                  .flags = AU_CLI_REQUIRED},
-    [GEN_RECORDS] = {"records", 0, AU_CLI_INT, "N",
-                     "rows in all, default 1000000", .lo = 1, .hi = 1000000000},
-    [GEN_PER_FILE] = {"per-file", 0, AU_CLI_INT, "M",
-                      "rows per chart file, default 200", .lo = 1,
+    [GEN_RECORDS] = {.name = "records",
+                     .kind = AU_CLI_INT,
+                     .metavar = "N",
+                     .help = "rows in all, default 1000000",
+                     .lo = 1,
+                     .hi = 1000000000},
+    [GEN_PER_FILE] = {.name = "per-file",
+                      .kind = AU_CLI_INT,
+                      .metavar = "M",
+                      .help = "rows per chart file, default 200",
+                      .lo = 1,
                       .hi = 100000},
-    [GEN_SEED] = {"seed", 0, AU_CLI_INT, "S",
-                  "the same seed writes the same files, default 1", .lo = 0,
+    [GEN_SEED] = {.name = "seed",
+                  .kind = AU_CLI_INT,
+                  .metavar = "S",
+                  .help = "the same seed writes the same files, default 1",
+                  .lo = 0,
                   .hi = LLONG_MAX},
-    [GEN_COPY] = {"copy", 0, AU_CLI_STR, "FILE",
-                  "also write the rows as COPY text for the trends table"},
-    [GEN_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print the counts as JSON"},
+    [GEN_COPY] = {.name = "copy",
+                  .kind = AU_CLI_STR,
+                  .metavar = "FILE",
+                  .help =
+                      "also write the rows as COPY text for the trends table"},
+    [GEN_JSON] = {.name = "json",
+                  .kind = AU_CLI_FLAG,
+                  .help = "print the counts as JSON"},
 };
 
 static int cmd_gen(au_cmd_t *cmd)
@@ -1028,11 +1074,25 @@ static const au_cmd_def_t def_gen = {
 /* The backtest parses its own command line (it moves to au_cli with its
  * rewrite); this table gives it a usage and --help, --version. */
 static const au_cli_opt_t backtest_opts[] = {
-    [0] = {"json", 0, AU_CLI_FLAG, NULL, "print the results as JSON"},
-    [1] = {"svg", 0, AU_CLI_STR, "FILE", "the chart (default backtest.svg)"},
-    [2] = {"platform", 0, AU_CLI_STR, "P", "series platform (default spotify)"},
-    [3] = {"chart", 0, AU_CLI_STR, "C", "series chart (default weekly)"},
-    [4] = {"region", 0, AU_CLI_STR, "R", "series region (default us)"},
+    [0] = {.name = "json",
+           .kind = AU_CLI_FLAG,
+           .help = "print the results as JSON"},
+    [1] = {.name = "svg",
+           .kind = AU_CLI_STR,
+           .metavar = "FILE",
+           .help = "the chart (default backtest.svg)"},
+    [2] = {.name = "platform",
+           .kind = AU_CLI_STR,
+           .metavar = "P",
+           .help = "series platform (default spotify)"},
+    [3] = {.name = "chart",
+           .kind = AU_CLI_STR,
+           .metavar = "C",
+           .help = "series chart (default weekly)"},
+    [4] = {.name = "region",
+           .kind = AU_CLI_STR,
+           .metavar = "R",
+           .help = "series region (default us)"},
 };
 
 static const au_cmd_def_t def_backtest = {

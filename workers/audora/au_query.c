@@ -926,11 +926,21 @@ static const char *const job_states[] = {"queued", "running", "done", "dead",
                                          NULL};
 
 static const au_cli_opt_t jobs_opts[] = {
-    [JOBS_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON instead of text"},
-    [JOBS_STATE] = {"state", 's', AU_CLI_ENUM, NULL, "only jobs in this state",
+    [JOBS_JSON] = {.name = "json",
+                   .kind = AU_CLI_FLAG,
+                   .help = "print JSON instead of text"},
+    [JOBS_STATE] = {.name = "state",
+                    .short_name = 's',
+                    .kind = AU_CLI_ENUM,
+                    .help = "only jobs in this state",
                     .words = job_states},
-    [JOBS_LIMIT] = {"limit", 'n', AU_CLI_INT, "N",
-                    "the newest N jobs, default 50", .lo = 1, .hi = 100000},
+    [JOBS_LIMIT] = {.name = "limit",
+                    .short_name = 'n',
+                    .kind = AU_CLI_INT,
+                    .metavar = "N",
+                    .help = "the newest N jobs, default 50",
+                    .lo = 1,
+                    .hi = 100000},
 };
 
 static int cmd_jobs(au_cmd_t *cmd)
@@ -1145,17 +1155,34 @@ enum {
 };
 
 static const au_cli_opt_t top_opts[] = {
-    [TOPO_BY] = {"by", 0, AU_CLI_ENUM, NULL,
-                 "rank by viral score (default) or positions gained",
+    [TOPO_BY] = {.name = "by",
+                 .kind = AU_CLI_ENUM,
+                 .help = "rank by viral score (default) or positions gained",
                  .words = top_by},
-    [TOPO_PLATFORM] = {"platform", 0, AU_CLI_STR, "P", "only this platform"},
-    [TOPO_REGION] = {"region", 0, AU_CLI_STR, "R", "only this region"},
-    [TOPO_CHART] = {"chart", 0, AU_CLI_STR, "C", "only this chart"},
-    [TOPO_FROM] = {"from", 0, AU_CLI_DATE, NULL, "first chart date"},
-    [TOPO_TO] = {"to", 0, AU_CLI_DATE, NULL, "last chart date"},
-    [TOPO_LIMIT] = {"limit", 'n', AU_CLI_INT, "N", "tracks, default 20",
-                    .lo = 1, .hi = AU_QUERY_MAX_LIMIT},
-    [TOPO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+    [TOPO_PLATFORM] = {.name = "platform",
+                       .kind = AU_CLI_STR,
+                       .metavar = "P",
+                       .help = "only this platform"},
+    [TOPO_REGION] = {.name = "region",
+                     .kind = AU_CLI_STR,
+                     .metavar = "R",
+                     .help = "only this region"},
+    [TOPO_CHART] = {.name = "chart",
+                    .kind = AU_CLI_STR,
+                    .metavar = "C",
+                    .help = "only this chart"},
+    [TOPO_FROM] = {.name = "from",
+                   .kind = AU_CLI_DATE,
+                   .help = "first chart date"},
+    [TOPO_TO] = {.name = "to", .kind = AU_CLI_DATE, .help = "last chart date"},
+    [TOPO_LIMIT] = {.name = "limit",
+                    .short_name = 'n',
+                    .kind = AU_CLI_INT,
+                    .metavar = "N",
+                    .help = "tracks, default 20",
+                    .lo = 1,
+                    .hi = AU_QUERY_MAX_LIMIT},
+    [TOPO_JSON] = {.name = "json", .kind = AU_CLI_FLAG, .help = "print JSON"},
 };
 
 static int cmd_top(au_cmd_t *cmd)
@@ -1197,13 +1224,22 @@ const au_cmd_def_t au_query_top_def = {
 enum { SUMO_PLATFORM, SUMO_DAYS, SUMO_AS_OF, SUMO_JSON, SUMO_N };
 
 static const au_cli_opt_t summary_opts[] = {
-    [SUMO_PLATFORM] = {"platform", 0, AU_CLI_STR, "P", "only this platform"},
-    [SUMO_DAYS] = {"days", 0, AU_CLI_INT, "N", "days in the period, default 7",
-                   .lo = 1, .hi = AU_QUERY_MAX_DAYS},
-    [SUMO_AS_OF] = {"as-of", 0, AU_CLI_DATE, NULL,
-                    "last day of the period, default today"},
-    [SUMO_JSON] = {"json", 0, AU_CLI_FLAG, NULL,
-                   "print the summary as the store returns it"},
+    [SUMO_PLATFORM] = {.name = "platform",
+                       .kind = AU_CLI_STR,
+                       .metavar = "P",
+                       .help = "only this platform"},
+    [SUMO_DAYS] = {.name = "days",
+                   .kind = AU_CLI_INT,
+                   .metavar = "N",
+                   .help = "days in the period, default 7",
+                   .lo = 1,
+                   .hi = AU_QUERY_MAX_DAYS},
+    [SUMO_AS_OF] = {.name = "as-of",
+                    .kind = AU_CLI_DATE,
+                    .help = "last day of the period, default today"},
+    [SUMO_JSON] = {.name = "json",
+                   .kind = AU_CLI_FLAG,
+                   .help = "print the summary as the store returns it"},
 };
 
 static int cmd_summary(au_cmd_t *cmd)
@@ -1239,16 +1275,29 @@ const au_cmd_def_t au_query_summary_def = {
 enum { PLO_MOOD, PLO_MIN, PLO_LIMIT, PLO_FROM, PLO_TO, PLO_JSON, PLO_N };
 
 static const au_cli_opt_t playlists_opts[] = {
-    [PLO_MOOD] = {"mood", 0, AU_CLI_STR, "NAME",
-                  "one of the moods above (any case), or all",
+    [PLO_MOOD] = {.name = "mood",
+                  .kind = AU_CLI_STR,
+                  .metavar = "NAME",
+                  .help = "one of the moods above (any case), or all",
                   .flags = AU_CLI_REQUIRED},
-    [PLO_MIN] = {"min-score", 0, AU_CLI_NUM, "S",
-                 "lowest mood score listed, default 60", .min = 0, .max = 100},
-    [PLO_LIMIT] = {"limit", 'n', AU_CLI_INT, "N", "tracks per mood, default 50",
-                   .lo = 1, .hi = AU_QUERY_MAX_LIMIT},
-    [PLO_FROM] = {"from", 0, AU_CLI_DATE, NULL, "first chart date"},
-    [PLO_TO] = {"to", 0, AU_CLI_DATE, NULL, "last chart date"},
-    [PLO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+    [PLO_MIN] = {.name = "min-score",
+                 .kind = AU_CLI_NUM,
+                 .metavar = "S",
+                 .help = "lowest mood score listed, default 60",
+                 .min = 0,
+                 .max = 100},
+    [PLO_LIMIT] = {.name = "limit",
+                   .short_name = 'n',
+                   .kind = AU_CLI_INT,
+                   .metavar = "N",
+                   .help = "tracks per mood, default 50",
+                   .lo = 1,
+                   .hi = AU_QUERY_MAX_LIMIT},
+    [PLO_FROM] = {.name = "from",
+                  .kind = AU_CLI_DATE,
+                  .help = "first chart date"},
+    [PLO_TO] = {.name = "to", .kind = AU_CLI_DATE, .help = "last chart date"},
+    [PLO_JSON] = {.name = "json", .kind = AU_CLI_FLAG, .help = "print JSON"},
 };
 
 static int cmd_playlists(au_cmd_t *cmd)
@@ -1293,11 +1342,16 @@ const au_cmd_def_t au_query_playlists_def = {
 enum { SPO_DAYS, SPO_AS_OF, SPO_JSON, SPO_N };
 
 static const au_cli_opt_t spread_opts[] = {
-    [SPO_DAYS] = {"days", 0, AU_CLI_INT, "N", "days in the period, default 30",
-                  .lo = 1, .hi = AU_QUERY_MAX_DAYS},
-    [SPO_AS_OF] = {"as-of", 0, AU_CLI_DATE, NULL,
-                   "last day of the period, default today"},
-    [SPO_JSON] = {"json", 0, AU_CLI_FLAG, NULL, "print JSON"},
+    [SPO_DAYS] = {.name = "days",
+                  .kind = AU_CLI_INT,
+                  .metavar = "N",
+                  .help = "days in the period, default 30",
+                  .lo = 1,
+                  .hi = AU_QUERY_MAX_DAYS},
+    [SPO_AS_OF] = {.name = "as-of",
+                   .kind = AU_CLI_DATE,
+                   .help = "last day of the period, default today"},
+    [SPO_JSON] = {.name = "json", .kind = AU_CLI_FLAG, .help = "print JSON"},
 };
 
 static int cmd_spread(au_cmd_t *cmd)

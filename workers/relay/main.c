@@ -9,14 +9,22 @@ enum { OPT_STAGE, OPT_IN, OPT_OUT, NOPTS };
 static const char *const stages[] = {"enrich", "analytics", NULL};
 
 static const au_cli_opt_t opts[] = {
-    [OPT_STAGE] = {"stage", 0, AU_CLI_ENUM, NULL,
-                   "the stage boundary this relay serves", .words = stages,
+    [OPT_STAGE] = {.name = "stage",
+                   .kind = AU_CLI_ENUM,
+                   .help = "the stage boundary this relay serves",
+                   .words = stages,
                    .flags = AU_CLI_REQUIRED},
-    [OPT_IN] = {"in", 0, AU_CLI_STR, "EP",
-                "endpoint to bind the PULL socket on (default: the first of "
-                "zmq.<stage>_in)"},
-    [OPT_OUT] = {"out", 0, AU_CLI_STR, "EP",
-                 "endpoint to bind the PUSH socket on (default: the first of "
+    [OPT_IN] =
+        {.name = "in",
+         .kind = AU_CLI_STR,
+         .metavar = "EP",
+         .help = "endpoint to bind the PULL socket on (default: the first of "
+                 "zmq.<stage>_in)"},
+    [OPT_OUT] =
+        {.name = "out",
+         .kind = AU_CLI_STR,
+         .metavar = "EP",
+         .help = "endpoint to bind the PUSH socket on (default: the first of "
                  "zmq.<stage>_out)"},
 };
 
