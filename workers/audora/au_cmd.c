@@ -314,7 +314,9 @@ static int queue_item(au_cmd_t *cmd, PGconn *c, item_t *it, int attempts)
 }
 
 /* Queues every item that can be; stops at the first database error (the
- * rest are then named as not queued). */
+ * rest are then named as not queued). A database that cannot be reached
+ * at all is the command's failure, not each file's: the return is then
+ * AU_EDBCONN with cmd->err set. */
 static int queue_items(au_cmd_t *cmd, items_t *l)
 {
     int attempts = (int)au_cli_int(cmd->cli, PUSH_MAX_ATTEMPTS,
@@ -322,10 +324,10 @@ static int queue_items(au_cmd_t *cmd, items_t *l)
     size_t todo = 0;
     for (size_t i = 0; i < l->n; i++)
         todo += !l->v[i]->why[0];
-    if (todo == 0)
-        return 0;
-    PGconn *c = au_cmd_conn(cmd);
-    int rc = c ? 0 : AU_EDBCONN;
+    PGconn *c = todo > 0 ? au_cmd_conn(cmd) : NULL;
+    if (todo > 0 && !c)
+        return AU_EDBCONN;
+    int rc = 0;
     for (size_t i = 0; i < l->n; i++) {
         item_t *it = l->v[i];
         if (it->why[0])
@@ -335,7 +337,7 @@ static int queue_items(au_cmd_t *cmd, items_t *l)
         else
             snprintf(it->why, sizeof(it->why), "not queued: %s", cmd->err.msg);
     }
-    return rc;
+    return 0;
 }
 
 /* "ids 3-7, 9, 12-40": consecutive ids as ranges. */
@@ -432,8 +434,7 @@ static int cmd_push(au_cmd_t *cmd)
         return au_cmd_failf(cmd, "out of memory");
     }
     qsort(l.v, l.n, sizeof(*l.v), item_cmp);
-    queue_items(cmd, &l);
-    rc = push_report(cmd, &l);
+    rc = queue_items(cmd, &l) < 0 ? au_cmd_fail(cmd) : push_report(cmd, &l);
     items_free(&l);
     return rc;
 }
