@@ -195,10 +195,9 @@ static int walk(items_t *l, const char *dir, long *found)
     if (!d)
         return add_item(l, dir, strerror(errno));
     int rc = 0;
-    struct dirent *e;
     size_t dl = strlen(dir);
     const char *sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/";
-    while (rc == 0 && (e = readdir(d)) != NULL) {
+    for (struct dirent *e = readdir(d); e && rc == 0; e = readdir(d)) {
         if (e->d_name[0] == '.')
             continue;
         char sub[PATH_MAX];
@@ -503,7 +502,7 @@ typedef struct {
     au_queue_counts_t q; /* the latest counts, for progress and JSON */
 } waitset_t;
 
-/* The ids of the rows of r that are not missing (first column). */
+/* The job id of a row of a queue listing (its first column). */
 static long long row_id(const PGresult *r, int row)
 {
     return strtoll(PQgetvalue(r, row, 0), NULL, 10);
@@ -540,6 +539,12 @@ static int min_id(PGconn *c, const char *state, long hint, long long *id,
     }
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
 /* Without ids: the jobs queued or running now and every later one, i.e.
  * every id from the oldest unfinished job on, less those already dead
  * (those already done cannot change). */
@@ -561,14 +566,18 @@ static int wait_since_now(waitset_t *w, PGconn *c)
     long long low = mq < mr ? mq : mr;
     w->floor = low == LLONG_MAX ? top : low - 1;
     PGresult *r = NULL;
-    if ((rc = au_queue_dead(c, &r, err)) < 0)
+    rc = au_queue_dead(c, &r, err);
+    if (rc < 0)
         return rc;
     w->skip = calloc((size_t)PQntuples(r) + 1, sizeof(*w->skip));
     for (int i = 0; w->skip && i < PQntuples(r); i++)
         if (row_id(r, i) > w->floor)
             w->skip[w->nskip++] = row_id(r, i);
     PQclear(r);
-    return w->skip ? 0 : au_error_set(err, AU_ENOMEM, "out of memory");
+    if (!w->skip)
+        return au_error_set(err, AU_ENOMEM, "out of memory");
+    qsort(w->skip, w->nskip, sizeof(*w->skip), id_cmp);
+    return 0;
 }
 
 /* Every id given must exist: a typo must not wait forever. */
@@ -592,9 +601,9 @@ static int ours(const waitset_t *w, long long id)
                 return 1;
         return 0;
     }
-    for (size_t i = 0; i < w->nskip; i++)
-        if (w->skip[i] == id)
-            return 0;
+    if (w->nskip > 0 &&
+        bsearch(&id, w->skip, w->nskip, sizeof(*w->skip), id_cmp))
+        return 0;
     return id > w->floor;
 }
 
