@@ -8,7 +8,9 @@
  * The conventions are getopt_long's, which the tools operators already
  * use follow: --name=VALUE or --name VALUE, -x VALUE or -xVALUE, bundled
  * flags (-qj), "--" ends the options; -h/--help and -V/--version exist on
- * every command. Options and arguments may come in any order.
+ * every command. Options and arguments may come in any order. A value
+ * that begins with "--" must be attached (--name=--x): as the next
+ * argument it is taken for a forgotten value, and refused.
  *
  * Configuration flags (--section.key=VALUE, --section.key VALUE,
  * --env-file PATH; see au_config_is_flag) are collected as they are, in
