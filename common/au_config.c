@@ -709,8 +709,11 @@ int au_config_is_flag(const char *arg)
         return 0;
     const char *name = arg + 2;
     size_t n = strcspn(name, "=");
-    return (n == 8 && !strncmp(name, "env-file", 8)) ||
-           (n > 0 && memchr(name, '.', n) != NULL);
+    if (n == 8 && !strncmp(name, "env-file", 8))
+        return 1;
+    /* "section.key": a dot with a name on either side. */
+    const char *dot = memchr(name, '.', n);
+    return dot && dot > name && dot < name + n - 1;
 }
 
 /* One command-line argument that may be ours: "--env-file" or a dotted

@@ -433,6 +433,21 @@ Test(config, flag_without_a_value_is_an_error)
                  "--database.pool_size (from command line): needs a value");
 }
 
+Test(config, configuration_flags_are_dotted_keys_and_env_file_only)
+{
+    /* What the option parser hands to the configuration (au_cli.h):
+     * whether the key exists is checked later, by the load. */
+    const char *yes[] = {"--database.url=x", "--database.url",  "--a.b",
+                         "--env-file",       "--env-file=.env", "--zmq.nope=1"};
+    const char *no[] = {"--help",       "--limit=5.5", "-d.x",
+                        "database.url", "--",          "--=a.b",
+                        "--env-files",  "--.",         "-"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+        cr_expect(au_config_is_flag(yes[i]), "%s", yes[i]);
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        cr_expect(!au_config_is_flag(no[i]), "%s", no[i]);
+}
+
 Test(config, env_file_quirks_are_understood)
 {
     au_config_t c;
