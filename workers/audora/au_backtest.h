@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "au_bt_model.h"
+#include "au_cmd.h"
 #include "au_err.h"
 
 #define AU_BT_HORIZON AU_BT_MODEL_HORIZON /* weeks after w for a hit */
@@ -332,7 +333,16 @@ int au_bt_svg_name(const char *base, int which, char *out, size_t cap);
 int au_bt_write_svg(FILE *f, int which, const au_bt_series_t *s, size_t n);
 
 /* `audora backtest [--json] [--svg FILE] [--platform P] [--chart C]
- * [--region R[,R...]]`; argv[0] is "backtest". Returns the exit status. */
-int au_backtest_cmd(int argc, char **argv);
+ * [--region R[,R...]]`: the handler of the command, whose options are at
+ * these indexes of its table (au_cmd.c). Returns the exit status. */
+enum {
+    AU_BT_OPT_JSON,
+    AU_BT_OPT_SVG,
+    AU_BT_OPT_PLATFORM,
+    AU_BT_OPT_CHART,
+    AU_BT_OPT_REGION,
+    AU_BT_NOPTS
+};
+int au_backtest_run(au_cmd_t *cmd);
 
 #endif

@@ -1,7 +1,6 @@
 /* au_bt_io.c: the backtest's edges: reading the panels from PostgreSQL,
  * printing the tables and JSON, and the command. The charts are in
  * au_bt_svg.c. */
-#include "au_args.h"
 #include "au_backtest.h"
 
 #include <ctype.h>
@@ -586,37 +585,15 @@ static int backtest(au_ctx_t *ctx, int json, const char *svg,
     return rc;
 }
 
-/* An option's value, or dflt when it is not given. */
-static const char *opt_or(int *argc, char **argv, const char *name,
-                          const char *dflt)
+int au_backtest_run(au_cmd_t *cmd)
 {
-    const char *v = au_args_take_opt(argc, argv, name);
-    return v ? v : dflt;
-}
-
-int au_backtest_cmd(int argc, char **argv)
-{
-    int json = au_args_take_flag(&argc, argv, "--json");
-    const char *svg = opt_or(&argc, argv, "--svg", "backtest.svg");
-    const char *platform = opt_or(&argc, argv, "--platform", "spotify");
-    const char *chart = opt_or(&argc, argv, "--chart", "weekly");
-    const char *region = opt_or(&argc, argv, "--region", "us");
-    au_ctx_t ctx;
-    au_error_t err = {0};
-    if (au_ctx_init(&ctx, "audora", AU_CTX_DB, &argc, argv, &err) < 0) {
-        fprintf(stderr, "audora backtest: %s\n", err.msg);
-        return 2;
-    }
-    if (argc > 1) {
-        fprintf(stderr, "audora backtest: unexpected argument %s\n", argv[1]);
-        au_ctx_fini(&ctx);
-        return 2;
-    }
-    int status = 0;
-    if (backtest(&ctx, json, svg, platform, chart, region, &err) < 0) {
-        fprintf(stderr, "audora backtest: %s\n", err.msg);
-        status = 1;
-    }
-    au_ctx_fini(&ctx);
-    return status;
+    const au_cli_t *a = cmd->cli;
+    if (!au_cmd_conn(cmd))
+        return au_cmd_fail(cmd);
+    int rc = backtest(&cmd->ctx, au_cli_has(a, AU_BT_OPT_JSON),
+                      au_cli_str(a, AU_BT_OPT_SVG, "backtest.svg"),
+                      au_cli_str(a, AU_BT_OPT_PLATFORM, "spotify"),
+                      au_cli_str(a, AU_BT_OPT_CHART, "weekly"),
+                      au_cli_str(a, AU_BT_OPT_REGION, "us"), &cmd->err);
+    return rc < 0 ? au_cmd_fail(cmd) : AU_EXIT_OK;
 }

@@ -30,9 +30,6 @@ typedef struct {
     au_cli_spec_t cli;
     int needs; /* AU_CTX_*: what the handler uses */
     int (*run)(au_cmd_t *cmd);
-    /* Instead of run, a command that still parses its own argv (argv[0]
-     * its name): the dispatcher only answers --help and --version. */
-    int (*main)(int argc, char **argv);
 } au_cmd_def_t;
 
 /* The option table of commands whose only option is --json, and its
@@ -57,6 +54,16 @@ int au_cmd_failf(au_cmd_t *cmd, const char *fmt, ...)
 int au_cmd_json(au_cmd_t *cmd, json_t *root);
 /* Prints r as an aligned table on stdout: 0 or AU_EXIT_FAIL. */
 int au_cmd_table(au_cmd_t *cmd, const PGresult *r);
+
+/* The commands, each defined in the file named after it. */
+extern const au_cmd_def_t au_cmd_push_def;   /* au_cmd_push.c */
+extern const au_cmd_def_t au_cmd_wait_def;   /* au_cmd_wait.c */
+extern const au_cmd_def_t au_cmd_status_def; /* au_cmd_jobs.c */
+extern const au_cmd_def_t au_cmd_jobs_def;
+extern const au_cmd_def_t au_cmd_dlq_list_def;
+extern const au_cmd_def_t au_cmd_dlq_show_def;
+extern const au_cmd_def_t au_cmd_dlq_replay_def;
+extern const au_cmd_def_t au_cmd_dlq_purge_def;
 
 /* Runs `audora <argv...>`; returns the process exit status. */
 int au_cmd_main(int argc, char **argv);

@@ -115,11 +115,7 @@ int au_query_spread(PGconn *c, const au_query_spread_opts_t *o, int json,
 
 /* ---- commands (see au_cmd.h) ------------------------------------- */
 
-extern const au_cmd_def_t au_query_status_def;
-extern const au_cmd_def_t au_query_jobs_def;
 extern const au_cmd_def_t au_query_report_def;
-extern const au_cmd_def_t au_query_dlq_list_def;
-extern const au_cmd_def_t au_query_dlq_show_def;
 extern const au_cmd_def_t au_query_top_def;
 extern const au_cmd_def_t au_query_summary_def;
 extern const au_cmd_def_t au_query_playlists_def;
