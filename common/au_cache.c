@@ -44,7 +44,6 @@ static const char *const kind_names[AU_CK__COUNT] = {
     [AU_CK_PREDICTION] = "prediction",
     [AU_CK_SUMMARY] = "summary",
     [AU_CK_BULK] = "bulk",
-    [AU_CK_HISTORY] = "history",
     [AU_CK_FEATURES] = "features",
 };
 
@@ -68,11 +67,6 @@ const char *au_cache_kind_name(au_cache_kind_t kind)
     if ((unsigned)kind >= AU_CK__COUNT)
         return "unknown";
     return kind_names[kind];
-}
-
-static int kind_is_coherent(au_cache_kind_t kind)
-{
-    return kind == AU_CK_HISTORY;
 }
 
 au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
@@ -99,7 +93,6 @@ au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
     c->ttl_s[AU_CK_PREDICTION] = cfg->cache.ttl_prediction_s;
     c->ttl_s[AU_CK_SUMMARY] = cfg->cache.ttl_summary_s;
     c->ttl_s[AU_CK_BULK] = cfg->cache.ttl_bulk_s;
-    c->ttl_s[AU_CK_HISTORY] = cfg->cache.ttl_history_s;
     c->ttl_s[AU_CK_FEATURES] = cfg->cache.ttl_features_s;
     return c;
 }
@@ -146,15 +139,15 @@ void au_cache_destroy(au_cache_t **self_p)
     *self_p = NULL;
 }
 
-/* Where a call goes. ROUTE_NONE: a coherent kind while the primary is
- * down (or absent), which must not be served from per-process state. */
-typedef enum { ROUTE_NONE, ROUTE_PRIMARY, ROUTE_LOCAL } route_t;
+/* Where a call goes: the primary while it is up or due for a probe,
+ * else the local backend. */
+typedef enum { ROUTE_PRIMARY, ROUTE_LOCAL } route_t;
 
-static route_t route(const au_cache_t *c, au_cache_kind_t kind)
+static route_t route(const au_cache_t *c)
 {
     if (c->primary && (c->primary_up || now_ms() >= c->retry_at_ms))
         return ROUTE_PRIMARY;
-    return kind_is_coherent(kind) ? ROUTE_NONE : ROUTE_LOCAL;
+    return ROUTE_LOCAL;
 }
 
 /* Records the outcome of a primary call and returns it. Only the
@@ -178,7 +171,7 @@ static int primary_done(au_cache_t *c, au_cache_kind_t kind, int rc)
 }
 
 /* Full keys "audora:v2:<kind>:<key>[suffix]", n of them in one block. v2:
- * history and features values are binary (v1 held them as text). */
+ * features values are binary (v1 held them as text). */
 static char **full_keys(au_cache_kind_t kind, size_t n, const char *const *k,
                         const char *suffix)
 {
@@ -217,14 +210,14 @@ int au_cache_mget(au_cache_t *c, au_cache_kind_t kind, size_t n,
     if (n == 0)
         return 0;
     char **fk = full_keys(kind, n, keys, "");
-    route_t r = route(c, kind);
+    route_t r = route(c);
     if (!fk) {
         c->stats[kind].errors++;
     } else if (r == ROUTE_PRIMARY) {
         int rc = c->primary->mget(c->primary_self, n, (const char *const *)fk,
                                   vals, lens);
         primary_done(c, kind, rc);
-    } else if (r == ROUTE_LOCAL) {
+    } else {
         if (c->local->mget(c->local_self, n, (const char *const *)fk, vals,
                            lens) < 0)
             c->stats[kind].errors++;
@@ -261,22 +254,20 @@ int au_cache_mset(au_cache_t *c, au_cache_kind_t kind, size_t n,
     const char *const *k = (const char *const *)fk;
     int ttl = c->ttl_s[kind];
     int stored = 0;
-    switch (route(c, kind)) {
+    switch (route(c)) {
     case ROUTE_PRIMARY:
         stored = primary_done(c, kind,
                               c->primary->mset(c->primary_self, n, k, vals,
                                                lens, ttl)) == 0;
         /* A local copy left from an earlier outage would be served stale
          * at the next one; drop it now that the primary has the news. */
-        if (stored && !kind_is_coherent(kind))
+        if (stored)
             c->local->mdel(c->local_self, n, k);
         break;
     case ROUTE_LOCAL:
         stored = c->local->mset(c->local_self, n, k, vals, lens, ttl) == 0;
         if (!stored)
             c->stats[kind].errors++;
-        break;
-    case ROUTE_NONE:
         break;
     }
     if (stored)
@@ -307,7 +298,7 @@ int au_cache_mdel(au_cache_t *c, au_cache_kind_t kind, size_t n,
         return 0;
     }
     const char *const *k = (const char *const *)fk;
-    if (route(c, kind) == ROUTE_PRIMARY)
+    if (route(c) == ROUTE_PRIMARY)
         primary_done(c, kind, c->primary->mdel(c->primary_self, n, k));
     c->local->mdel(c->local_self, n, k);
     free(fk);
@@ -378,7 +369,7 @@ int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
         return 0;
     /* Only the shared backend needs a lock: locally there is no one else
      * to wait for. */
-    if (route(c, kind) != ROUTE_PRIMARY)
+    if (route(c) != ROUTE_PRIMARY)
         return fill_and_set(c, kind, key, fill, arg, val, len);
     const char *keys[1] = {key};
     char **fk = full_keys(kind, 1, keys, "");
@@ -398,7 +389,7 @@ int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
         rc = 0;
     } else {
         rc = fill_and_set(c, kind, key, fill, arg, val, len);
-        if (got == 1 && route(c, kind) == ROUTE_PRIMARY)
+        if (got == 1 && route(c) == ROUTE_PRIMARY)
             primary_done(c, kind,
                          c->primary->mdel(c->primary_self, 1, both + 1));
     }

@@ -5,10 +5,11 @@
  * caller: a Redis error counts as a miss (get) or is dropped (set), the
  * cache switches to its local LRU/TTL backend and probes Redis again every
  * redis.retry_ms.
- *
- * Kinds marked "coherent" (history) must look the same to every process;
- * while Redis is down they bypass the local backend entirely (a miss, so
- * the caller reads the database) instead of serving per-process state.
+
+ * No stored value is ever computed from the cache: the history a score
+ * is computed from is read from PostgreSQL (docs/ARCHITECTURE.md, "The
+ * cache"); what is cached is served to commands or keyed by the data
+ * version it came from (features).
  *
  * Not thread-safe: workers are single-threaded and each owns its cache
  * (after a fork, build a new one: a Redis connection is not shareable).
@@ -29,7 +30,6 @@ typedef enum {
     AU_CK_PREDICTION, /* predictions, 30 min */
     AU_CK_SUMMARY,    /* trending summaries, 10 min */
     AU_CK_BULK,       /* bulk track lookups, 5 min */
-    AU_CK_HISTORY,    /* per-series track history, coherent */
     AU_CK_FEATURES,   /* audio features by track key */
     AU_CK__COUNT
 } au_cache_kind_t;

@@ -70,7 +70,15 @@ static const au__cfg_key_t au__keys[] = {
     AU__INT(database.checkout_timeout_ms, "5000", 1, 600000,
             "longest wait for a free pooled connection"),
     AU__INT(database.statement_timeout_ms, "60000", 0, 3600000,
-            "server-side statement timeout; 0 disables it"),
+            "server-side statement timeout; 0 disables it; workers use at "
+            "most half of queue.lease_s"),
+    AU__INT(database.lock_timeout_ms, "5000", 0, 600000,
+            "longest wait for a lock another session holds; the batch is "
+            "then retried; workers use at most a quarter of queue.lease_s"),
+    AU__INT(database.idle_in_transaction_ms, "10000", 0, 3600000,
+            "the server ends a session idle this long inside a transaction "
+            "(a paused worker's locks are freed); at most half of "
+            "queue.lease_s is used"),
     AU__STR(redis.url, AU__CFG_URL, "", "redis://",
             "redis://host:port/db; empty uses the in-process cache only"),
     AU__INT(redis.timeout_ms, "500", 1, 60000, "connect and command timeout"),
@@ -88,8 +96,6 @@ static const au__cfg_key_t au__keys[] = {
             "time to live of trending summaries"),
     AU__INT(cache.ttl_bulk_s, "300", 1, AU__TTL_MAX,
             "time to live of bulk track lookups"),
-    AU__INT(cache.ttl_history_s, "3600", 1, AU__TTL_MAX,
-            "time to live of a track's recent history"),
     AU__INT(cache.ttl_features_s, "86400", 1, AU__TTL_MAX,
             "time to live of audio features"),
     AU__STR(zmq.enrich_in, AU__CFG_ENDPOINTS, "tcp://127.0.0.1:5551", NULL,
@@ -102,8 +108,28 @@ static const au__cfg_key_t au__keys[] = {
             "relay outputs that analytics workers pull from"),
     AU__INT(zmq.hwm, "16", 1, 1000000,
             "high-water mark of every socket, in messages"),
-    AU__INT(zmq.max_msg_bytes, "16777216", 1024, 268435456,
-            "largest message accepted from a peer"),
+    AU__INT(zmq.max_msg_bytes, "4194304", 1024, 268435456,
+            "largest message accepted from a peer; ingest cuts batches to "
+            "fit"),
+    AU__STR(zmq.security, AU__CFG_CHOICE, "curve", "curve|plain-loopback",
+            "curve: every tcp endpoint encrypted and authenticated; "
+            "plain-loopback: plain tcp to loopback addresses only "
+            "(development)"),
+    AU__STR(zmq.server_public_key, AU__CFG_STR, "", NULL,
+            "the relays' CURVE public key (Z85, or @FILE); `audora keys "
+            "generate` makes the keys"),
+    AU__STR(zmq.server_secret_key, AU__CFG_SECRET, "", NULL,
+            "the relays' CURVE secret key (relays only)"),
+    AU__STR(zmq.client_public_key, AU__CFG_STR, "", NULL,
+            "the workers' CURVE public key"),
+    AU__STR(zmq.client_secret_key, AU__CFG_SECRET, "", NULL,
+            "the workers' CURVE secret key"),
+    AU__STR(zmq.authorized_clients, AU__CFG_STR, "", NULL,
+            "worker public keys the relays accept, comma-separated; empty: "
+            "zmq.client_public_key"),
+    AU__INT(zmq.relay_memory_mb, "64", 1, 4096,
+            "what a relay may buffer: its high-water marks follow from "
+            "this and zmq.max_msg_bytes"),
     AU__INT(zmq.linger_ms, "1000", 0, 60000,
             "how long a closing socket tries to deliver what it holds"),
     AU__INT(queue.batch_records, "2000", 1, 10000,
@@ -118,6 +144,8 @@ static const au__cfg_key_t au__keys[] = {
             "idle wait between claims when no notification arrives"),
     AU__INT(queue.drain_s, "10", 0, 3600,
             "time a worker has to finish its work after SIGTERM"),
+    AU__INT(queue.read_timeout_s, "30", 1, 3600,
+            "a read of a job's source that takes longer fails the attempt"),
     AU__INT(metrics.port, "0", 0, 65535,
             "port of /metrics, /healthz and /readyz; 0 turns them off"),
     AU__STR(metrics.bind, AU__CFG_STR, "127.0.0.1", NULL,
@@ -756,7 +784,7 @@ static int au__flag_at(int argc, char **argv, int i, au__flag_t *f,
 static int au__find_env_file(int argc, char **argv, const char **path,
                              au_error_t *err)
 {
-    au__flag_t f;
+    au__flag_t f = {0};
     for (int i = 1; i < argc;) {
         int rc = au__flag_at(argc, argv, i, &f, err);
         if (rc < 0)
@@ -774,7 +802,7 @@ static int au__apply_flags(au_config_t *cfg, int *argc, char **argv,
     int out = 1;
     int i = 1;
     while (i < *argc) {
-        au__flag_t f;
+        au__flag_t f = {0};
         int rc = au__flag_at(*argc, argv, i, &f, err);
         if (rc == -1)
             break;

@@ -18,10 +18,12 @@
 
 typedef struct {
     struct {
-        char url[AU_CFG_STR];     /* libpq URL; empty: embedded servers */
-        int pool_size;            /* 1..20, default 5 */
-        int checkout_timeout_ms;  /* 1..600000, default 5000 */
-        int statement_timeout_ms; /* 0..3600000, default 60000 */
+        char url[AU_CFG_STR];       /* libpq URL; empty: embedded servers */
+        int pool_size;              /* 1..20, default 5 */
+        int checkout_timeout_ms;    /* 1..600000, default 5000 */
+        int statement_timeout_ms;   /* 0..3600000, default 60000 */
+        int lock_timeout_ms;        /* 0..600000, default 5000 */
+        int idle_in_transaction_ms; /* 0..3600000, default 10000 */
     } database;
     struct {
         char url[AU_CFG_STR]; /* redis://host:port/db; empty: local only */
@@ -35,7 +37,6 @@ typedef struct {
         int ttl_prediction_s;  /* default 1800 */
         int ttl_summary_s;     /* default 600 */
         int ttl_bulk_s;        /* default 300 */
-        int ttl_history_s;     /* default 3600 */
         int ttl_features_s;    /* default 86400 */
     } cache;
     struct {
@@ -46,8 +47,20 @@ typedef struct {
         char analytics_in[AU_CFG_STR];  /* default tcp://127.0.0.1:5553 */
         char analytics_out[AU_CFG_STR]; /* default tcp://127.0.0.1:5554 */
         int hwm;                        /* 1..1000000 messages, default 16 */
-        int max_msg_bytes;              /* 1024..268435456, default 16777216 */
-        int linger_ms;                  /* 0..60000, default 1000 */
+        int max_msg_bytes;              /* 1024..268435456, default 4 MiB */
+        int relay_memory_mb;            /* 1..4096: a relay's buffers, 64 */
+        /* "curve" (default) or "plain-loopback": plain tcp only to
+         * loopback addresses, for development on one machine. */
+        char security[24];
+        /* CURVE keys, Z85 (40 characters) or "@FILE" holding one. The
+         * relays' pair, the workers' pair, and the worker keys the relays
+         * accept (comma-separated; empty: client_public_key alone). */
+        char server_public_key[AU_CFG_STR];
+        char server_secret_key[AU_CFG_STR];
+        char client_public_key[AU_CFG_STR];
+        char client_secret_key[AU_CFG_STR];
+        char authorized_clients[AU_CFG_STR];
+        int linger_ms; /* 0..60000, default 1000 */
     } zmq;
     struct {
         int batch_records;   /* 1..10000, default 2000 */
@@ -57,6 +70,7 @@ typedef struct {
         int backoff_max_ms;  /* 1..86400000, default 60000 */
         int poll_ms;         /* 10..60000: idle wait, default 1000 */
         int drain_s;         /* 0..3600: SIGTERM drain budget, default 10 */
+        int read_timeout_s;  /* 1..3600: a source read's deadline, 30 */
     } queue;
     struct {
         int port;      /* 0 (off)..65535, default 0 */

@@ -1,6 +1,7 @@
-/* au_consumer.h: the receive loop every downstream worker shares. It pulls
- * one message at a time, decodes it strictly (a malformed batch is logged,
- * counted and dropped: its job's lease will expire and the job will be
+/* au_consumer.h: the receive loop every downstream worker shares. It asks
+ * the relays for one batch at a time (a DEALER socket sending credits,
+ * proto/PROTOCOL.md "Transport"), decodes it strictly (a malformed batch is
+ * logged, counted and dropped: its job's lease will expire and the job will be
  * retried, and dead-lettered if it keeps arriving broken), hands it to the
  * worker's handler, and keeps heartbeats, readiness and metrics current. */
 #ifndef AU_CONSUMER_H
@@ -17,7 +18,8 @@ typedef int (*au_consumer_fn)(au_ctx_t *ctx, void *arg, au_batch_t *b,
                               au_arena_t *arena);
 
 /* Runs until SIGINT/SIGTERM. Returns 0, or 1 when it could not start. */
-int au_consumer_run(au_ctx_t *ctx, const char *component, void *pull,
+/* sock: a DEALER connected to the relays' out endpoints. */
+int au_consumer_run(au_ctx_t *ctx, const char *component, void *sock,
                     au_consumer_fn fn, void *arg);
 
 #endif

@@ -53,6 +53,10 @@ int au_ctx_need(au_ctx_t *ctx, int needs, au_error_t *err)
                         ctx->cfg.database.statement_timeout_ms, err);
         if (!ctx->pool)
             return AU_ECONFIG;
+        au_pool_set_limits(ctx->pool, ctx->cfg.database.statement_timeout_ms,
+                           ctx->cfg.database.lock_timeout_ms,
+                           ctx->cfg.database.idle_in_transaction_ms);
+        au_pool_set_name(ctx->pool, ctx->worker_id);
     }
     if ((needs & AU_CTX_CACHE) && !ctx->cache) {
         ctx->cache = au_cache_new(&ctx->cfg, err);
@@ -88,16 +92,50 @@ void au_ctx_fini(au_ctx_t *ctx)
     }
 }
 
-void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches)
+/* Returns expired leases to the queue. Every kind of worker runs it, so
+ * a job is rescued whichever kinds are alive; SKIP LOCKED lets them run it
+ * at once without waiting for each other. */
+static void sweep(au_ctx_t *ctx, PGconn *c)
 {
-    au_metrics_collect(ctx->metrics, ctx->cache, ctx->pool);
-    if (!ctx->pool)
+    au_error_t err = {0};
+    int q = 0, d = 0;
+    if (au_queue_sweep(c, ctx->cfg.queue.backoff_base_ms,
+                       ctx->cfg.queue.backoff_max_ms, &q, &d, &err) == 0 &&
+        (q || d)) {
+        au_log_ev(AU_LOG_WARN, NULL, 0,
+                  "sweeper: %d expired lease(s) requeued, %d dead", q, d);
+        au_metrics_inc(ctx->metrics, AU_M_RESCUED_JOBS, (uint64_t)q);
+        au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, (uint64_t)d);
+    }
+    au_queue_counts_t counts;
+    if (au_queue_counts(c, &counts, &err) == 0) {
+        au_metrics_set(ctx->metrics, AU_G_QUEUE_DEPTH, (double)counts.ready);
+        au_metrics_set(ctx->metrics, AU_G_LAG_SECONDS, counts.oldest_ready_s);
+    }
+}
+
+void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches)
+{
+    long long now = au_now_ms();
+    if (now < ctx->next_tick)
         return;
+    ctx->next_tick = now + 1000;
+    au_metrics_collect(ctx->metrics, ctx->cache, ctx->pool);
+    if (!ctx->pool) {
+        au_metrics_set_ready(ctx->metrics, 1);
+        return;
+    }
     au_error_t err = {0};
     PGconn *c = au_pool_get(ctx->pool, &err);
-    if (!c)
-        return;
-    au_fleet_beat(c, ctx->worker_id, ctx->component, records, batches, &err);
+    int ok = c && au_fleet_beat(c, ctx->worker_id, ctx->component, records,
+                                batches, &err) == 0;
+    /* A worker that cannot reach PostgreSQL can do no work: not ready. */
+    au_metrics_set_ready(ctx->metrics, ok);
+    int sweep_ms = ctx->cfg.queue.lease_s * 500;
+    if (ok && now >= ctx->next_sweep) {
+        sweep(ctx, c);
+        ctx->next_sweep = now + (sweep_ms < 5000 ? sweep_ms : 5000);
+    }
     au_pool_put(ctx->pool, c);
 }
 
@@ -146,6 +184,20 @@ int au_worker_main(const au_worker_t *w, int argc, char **argv)
     }
     rc = 0;
     if (ctx.pool) {
+        /* A worker holds leases. Paused or hung (SIGSTOP, a blocked
+         * syscall), its session must end, and its locks with it, before
+         * the lease the sweeper waits for runs out: a statement it left
+         * running is cancelled after half a lease, the transaction it
+         * then sits in is ended after the other half. The others wait
+         * for its locks a quarter of a lease at a time, extending their
+         * own leases between tries (au_analytics.c). */
+        int half = ctx.cfg.queue.lease_s * 500;
+        int stmt = ctx.cfg.database.statement_timeout_ms;
+        int lock = ctx.cfg.database.lock_timeout_ms;
+        int idle = ctx.cfg.database.idle_in_transaction_ms;
+        au_pool_set_limits(ctx.pool, stmt > 0 && stmt < half ? stmt : half,
+                           lock > 0 && lock < half / 2 ? lock : half / 2,
+                           idle > 0 && idle < half ? idle : half);
         PGconn *c = au_pool_get(ctx.pool, &err);
         rc = c ? au_schema_check(c, &err) : err.code;
         au_pool_put(ctx.pool, c);

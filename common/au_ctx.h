@@ -21,6 +21,7 @@ typedef struct {
     au_metrics_t *metrics; /* NULL unless AU_CTX_METRICS and metrics.port
                               are set; every au_metrics_* call accepts NULL */
     const au_cli_t *cli;   /* the command line, when au_ctx_open built it */
+    long long next_tick, next_sweep; /* au_ctx_tick's clock */
 } au_ctx_t;
 
 /* What a context builds. Metrics are served by workers only: a command
@@ -43,9 +44,12 @@ int au_ctx_open(au_ctx_t *ctx, const char *component, int needs,
                 const au_cli_t *cli, au_error_t *err);
 void au_ctx_fini(au_ctx_t *ctx);
 
-/* Records that this worker is alive, with its totals so far, and
- * refreshes the cache and pool figures of the metrics endpoint. */
-void au_ctx_heartbeat(au_ctx_t *ctx, long long records, long long batches);
+/* A worker's housekeeping, cheap to call in every turn of its loop (it
+ * acts at most once a second): records that the worker is alive with its
+ * totals so far, refreshes the metrics, says ready exactly while
+ * PostgreSQL answers, and sweeps expired leases every half lease (at
+ * most every 5 s). */
+void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches);
 
 /* Monotonic milliseconds. */
 long long au_now_ms(void);

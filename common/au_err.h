@@ -39,7 +39,8 @@
     X(INTR, -23, "interrupted")                                                \
     X(RETRY, -25, "transient failure, retry")                                  \
     X(NESTING, -26, "nesting too deep")                                        \
-    X(UTF8, -27, "invalid UTF-8")
+    X(UTF8, -27, "invalid UTF-8")                                              \
+    X(MISMATCH, -28, "does not match its job")
 
 typedef enum {
 #define AU__ERR_ENUM(name, val, msg) AU_E##name = (val),

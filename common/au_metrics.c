@@ -50,6 +50,8 @@ static const struct {
                                 "Batches dropped without effect, by reason."},
     [AU_M_SKIPPED_STALE] = {"batches_skipped_total", "reason=\"stale\"", NULL},
     [AU_M_SKIPPED_GONE] = {"batches_skipped_total", "reason=\"gone\"", NULL},
+    [AU_M_SKIPPED_MISMATCH] = {"batches_skipped_total", "reason=\"mismatch\"",
+                               NULL},
     [AU_M_RETRIES] = {"retries_total", NULL,
                       "Jobs handed back to the queue for another attempt."},
     [AU_M_RESCUED_JOBS] = {"rescued_jobs_total", NULL,
@@ -59,6 +61,11 @@ static const struct {
     [AU_M_JOBS_DONE] = {"jobs_total", "result=\"done\"",
                         "Jobs finished, by result."},
     [AU_M_JOBS_FAILED] = {"jobs_total", "result=\"failed\"", NULL},
+    [AU_M_BYTES_OUT] = {"bytes_out_total", NULL,
+                        "Message bytes forwarded (relays)."},
+    [AU_M_RESTARTS] = {"restarts_total", NULL,
+                       "Children that failed and were started again "
+                       "(supervisor)."},
 };
 
 static const struct {

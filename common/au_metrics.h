@@ -35,11 +35,14 @@ typedef enum {
     AU_M_SKIPPED_DUPLICATE, /* batches_skipped_total{reason="duplicate"} */
     AU_M_SKIPPED_STALE,     /* ... reason="stale": fenced attempt */
     AU_M_SKIPPED_GONE,      /* ... reason="gone": job no longer exists */
+    AU_M_SKIPPED_MISMATCH,  /* ... reason="mismatch": not the job's batch */
     AU_M_RETRIES,
     AU_M_RESCUED_JOBS, /* expired leases the sweeper requeued */
     AU_M_DEAD_JOBS,
     AU_M_JOBS_DONE, /* jobs_total{result="done"} */
     AU_M_JOBS_FAILED,
+    AU_M_BYTES_OUT, /* message bytes a relay forwarded */
+    AU_M_RESTARTS,  /* children the supervisor started again */
     AU_M__COUNT
 } au_metric_t;
 

@@ -14,7 +14,8 @@ struct au_pool_t {
     char *url;
     int size;
     int timeout_ms;
-    int stmt_timeout_ms;
+    int stmt_timeout_ms, lock_timeout_ms, idle_tx_ms; /* 0: server's */
+    char app_name[64]; /* pg_stat_activity's application_name; "" none */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     PGconn **idle;
@@ -40,6 +41,8 @@ au_pool_t *au_pool_new(const char *url, int size, int checkout_timeout_ms,
     p->size = size;
     p->timeout_ms = checkout_timeout_ms;
     p->stmt_timeout_ms = statement_timeout_ms;
+    p->lock_timeout_ms = 0;
+    p->idle_tx_ms = 0;
     pthread_mutex_init(&p->mu, NULL);
     /* CLOCK_MONOTONIC so a wall-clock jump does not stretch the wait. */
     pthread_condattr_t ca;
@@ -56,6 +59,23 @@ nomem:
     }
     au_error_set(err, AU_ENOMEM, "pool: out of memory");
     return NULL;
+}
+
+void au_pool_set_name(au_pool_t *p, const char *name)
+{
+    pthread_mutex_lock(&p->mu);
+    snprintf(p->app_name, sizeof(p->app_name), "%s", name ? name : "");
+    pthread_mutex_unlock(&p->mu);
+}
+
+void au_pool_set_limits(au_pool_t *p, int statement_timeout_ms,
+                        int lock_timeout_ms, int idle_in_transaction_ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stmt_timeout_ms = statement_timeout_ms;
+    p->lock_timeout_ms = lock_timeout_ms;
+    p->idle_tx_ms = idle_in_transaction_ms;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void au_pool_destroy(au_pool_t **self_p)
@@ -84,12 +104,30 @@ static void on_notice(void *arg, const char *msg)
 static int conn_setup(au_pool_t *p, PGconn *c, au_error_t *err)
 {
     PQsetNoticeProcessor(c, on_notice, NULL);
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SET statement_timeout = %d",
-             p->stmt_timeout_ms);
+    char sql[200];
+    /* lock_timeout bounds how long this session waits behind a stuck
+     * writer's lock; idle_in_transaction_session_timeout makes the server
+     * end a session that stopped mid-transaction (a paused or hung
+     * worker), so its locks die with it (docs/ARCHITECTURE.md, "No
+     * process can stall the fleet"). */
+    snprintf(sql, sizeof(sql),
+             "SET statement_timeout = %d; SET lock_timeout = %d; "
+             "SET idle_in_transaction_session_timeout = %d",
+             p->stmt_timeout_ms, p->lock_timeout_ms, p->idle_tx_ms);
     PGresult *r = PQexec(c, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
+    /* The worker's id in pg_stat_activity: which process holds what. */
+    char *name = ok && p->app_name[0]
+                     ? PQescapeLiteral(c, p->app_name, strlen(p->app_name))
+                     : NULL;
+    if (name) {
+        snprintf(sql, sizeof(sql), "SET application_name = %s", name);
+        PQfreemem(name);
+        r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
     if (!ok)
         return au_error_set(err, AU_EDBCONN, "pool: %s", PQerrorMessage(c));
     return 0;

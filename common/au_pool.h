@@ -18,6 +18,15 @@ typedef struct au_pool_t au_pool_t;
  * statement_timeout_ms 0 leaves the server default. */
 au_pool_t *au_pool_new(const char *url, int size, int checkout_timeout_ms,
                        int statement_timeout_ms, au_error_t *err);
+/* The server-side bounds every connection opened from now on gets: how
+ * long a statement may run, how long it waits for a lock another session
+ * holds, and how long a session may stay idle inside a transaction before
+ * the server ends it. 0 leaves the server's. */
+void au_pool_set_limits(au_pool_t *p, int statement_timeout_ms,
+                        int lock_timeout_ms, int idle_in_transaction_ms);
+/* The application_name connections opened from now on report (cut to 63
+ * bytes): a worker's id, so pg_stat_activity says whose session it is. */
+void au_pool_set_name(au_pool_t *p, const char *name);
 /* Closes every idle connection; connections still checked out are the
  * caller's bug (they are leaked rather than closed under its feet). */
 void au_pool_destroy(au_pool_t **self_p);

@@ -47,7 +47,7 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
                   "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
                   " lease_until = now() + make_interval(secs => $2::int), "
                   " leased_by = $1, nbatches = NULL, rows_written = 0, "
-                  " updated_at = now() "
+                  " activity = 'claimed', updated_at = now() "
                   "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
                   "  AND run_after <= now() ORDER BY run_after, id "
                   "  FOR UPDATE SKIP LOCKED LIMIT 1) "
@@ -101,13 +101,70 @@ static int fenced_update(PGconn *c, const char *sql, const au_params_t *p,
 }
 
 int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
-                    au_error_t *err)
+                    const char *activity, au_error_t *err)
 {
     au_params_t p = fence(id, attempt);
     au_params_int(&p, lease_s);
+    au_params_str(&p, activity);
     return fenced_update(c,
                          "UPDATE jobs SET lease_until = now() + "
-                         "make_interval(secs => $3::int), updated_at = now() "
+                         "make_interval(secs => $3::int), updated_at = now(), "
+                         "activity = coalesce($4, activity) "
+                         "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+                         &p, err);
+}
+
+/* The digests as a bytea literal in hex: \x0a1b... */
+static char *hex_bytea(const unsigned char *b, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 3);
+    if (!s)
+        return NULL;
+    s[0] = '\\';
+    s[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = digits[b[i] >> 4];
+        s[3 + 2 * i] = digits[b[i] & 15];
+    }
+    s[2 + 2 * n] = '\0';
+    return s;
+}
+
+int au_queue_plan(PGconn *c, int64_t id, int32_t attempt, int32_t series_id,
+                  long day, int32_t nbatches, long rows,
+                  const unsigned char *digests, au_error_t *err)
+{
+    char *hex = hex_bytea(digests, (size_t)nbatches * 16);
+    if (!hex)
+        return au_error_set(err, AU_ENOMEM, "plan: out of memory");
+    au_params_t p = fence(id, attempt);
+    au_params_int(&p, series_id);
+    au_params_int(&p, day);
+    au_params_int(&p, nbatches);
+    au_params_int(&p, rows);
+    au_params_str(&p, hex);
+    int rc = fenced_update(
+        c,
+        "UPDATE jobs SET plan_attempt = $2, plan_series = $3::int, "
+        " plan_date = DATE '1970-01-01' + $4::int, plan_nbatches = $5::int, "
+        " plan_rows = $6::int, plan_digests = $7::bytea, updated_at = now(), "
+        " activity = format('validated: %s rows in %s batches', $6::int, "
+        "  $5::int) "
+        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+        &p, err);
+    free(hex);
+    return rc;
+}
+
+int au_queue_note(PGconn *c, int64_t id, int32_t attempt, const char *cause,
+                  au_error_t *err)
+{
+    au_params_t p = fence(id, attempt);
+    au_params_str(&p, cause);
+    return fenced_update(c,
+                         "UPDATE jobs SET last_error = left($3, 1000), "
+                         " updated_at = now() "
                          "WHERE id = $1 AND attempt = $2 AND state = 'running'",
                          &p, err);
 }
@@ -182,7 +239,9 @@ int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
         "   $1::float8 * power(2, attempt - 1)) * (0.75 + random() / 2) "
         "   / 1000.0), "
         " last_error = 'lease expired during attempt ' || attempt || "
-        "   coalesce(' (worker ' || leased_by || ')', ''), "
+        "   coalesce(' (worker ' || leased_by || ')', '') || "
+        "   coalesce('; last seen: ' || activity, '') || "
+        "   coalesce('; earlier: ' || left(last_error, 200), ''), "
         " lease_until = NULL, updated_at = now() "
         "FROM exp WHERE j.id = exp.id RETURNING j.state",
         &p, PGRES_TUPLES_OK, &r, err);
@@ -281,6 +340,32 @@ static au_params_t ref_params(const au_batch_ref_t *b)
     return p;
 }
 
+/* The batch against the plan its attempt recorded: 0 or AU_EMISMATCH. */
+static int plan_check(const au_batch_ref_t *b, const PGresult *r,
+                      au_error_t *err)
+{
+    if (PQgetisnull(r, 0, 3) || au_pg_ll(r, 0, 3) != b->attempt)
+        return au_error_set(err, AU_EMISMATCH,
+                            "attempt %d of job %lld recorded no plan",
+                            (int)b->attempt, (long long)b->job_id);
+    if (au_pg_ll(r, 0, 4) != b->series_id || au_pg_ll(r, 0, 5) != b->day)
+        return au_error_set(err, AU_EMISMATCH,
+                            "batch is for another chart than job %lld",
+                            (long long)b->job_id);
+    if (au_pg_ll(r, 0, 6) != b->nbatches)
+        return au_error_set(
+            err, AU_EMISMATCH, "batch says %d batches, job %lld has %lld",
+            (int)b->nbatches, (long long)b->job_id, au_pg_ll(r, 0, 6));
+    char want[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(want + 2 * i, 3, "%02x", b->digest[i]);
+    if (strcmp(PQgetvalue(r, 0, 7), want) != 0)
+        return au_error_set(err, AU_EMISMATCH,
+                            "batch %d is not the one job %lld validated",
+                            (int)b->seq, (long long)b->job_id);
+    return 0;
+}
+
 int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
 {
     au_params_t p = ref_params(b);
@@ -290,7 +375,10 @@ int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
     int rc = au_pg_run(c,
                        "SELECT j.state, j.attempt, EXISTS (SELECT 1 FROM "
                        " batch_ledger l WHERE l.job_id = j.id AND "
-                       " l.attempt = $2 AND l.seq = $3) "
+                       " l.attempt = $2 AND l.seq = $3), j.plan_attempt, "
+                       " j.plan_series, j.plan_date - DATE '1970-01-01', "
+                       " j.plan_nbatches, encode(substring(j.plan_digests "
+                       " FROM $3 * 16 + 1 FOR 16), 'hex') "
                        "FROM jobs j WHERE j.id = $1 FOR UPDATE",
                        &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
@@ -304,18 +392,20 @@ int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err)
     snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
     int attempt = (int)au_pg_ll(r, 0, 1);
     int in_ledger = PQgetvalue(r, 0, 2)[0] == 't';
-    PQclear(r);
     if (in_ledger)
-        return au_error_set(err, AU_EDUP,
-                            "batch %d of attempt %d already applied",
-                            (int)b->seq, (int)b->attempt);
-    if (b->attempt != attempt)
-        return au_error_set(err, AU_ESTALE,
-                            "batch from attempt %d, job is at attempt %d",
-                            (int)b->attempt, attempt);
-    if (strcmp(state, "running") != 0)
-        return au_error_set(err, AU_ESTALE, "job is %s", state);
-    return 0;
+        rc =
+            au_error_set(err, AU_EDUP, "batch %d of attempt %d already applied",
+                         (int)b->seq, (int)b->attempt);
+    else if (b->attempt != attempt)
+        rc = au_error_set(err, AU_ESTALE,
+                          "batch from attempt %d, job is at attempt %d",
+                          (int)b->attempt, attempt);
+    else if (strcmp(state, "running") != 0)
+        rc = au_error_set(err, AU_ESTALE, "job is %s", state);
+    else
+        rc = plan_check(b, r, err);
+    PQclear(r);
+    return rc;
 }
 
 int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
@@ -336,6 +426,8 @@ int au_queue_batch_done(PGconn *c, const au_batch_ref_t *b, long rows,
         " WHERE job_id = $1::bigint AND attempt = $2::int) "
         "UPDATE jobs SET rows_written = rows_written + $4::int, "
         " nbatches = $5::int, updated_at = now(), "
+        " activity = format('committed %s of %s batches', "
+        "  (SELECT done FROM n), $5::int), "
         " lease_until = now() + make_interval(secs => $6::int), "
         " state = CASE WHEN (SELECT done FROM n) >= $5::int THEN 'done' "
         "   ELSE state END, "

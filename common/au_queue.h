@@ -34,9 +34,17 @@ int au_queue_push(PGconn *c, const char *kind, const char *params_json,
  * filled, 0 when there is none, or a negative code. */
 int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
                    au_error_t *err);
-/* Extends the lease of a running job; AU_ESTALE if this attempt lost it. */
+/* Extends the lease of a running job and records what the worker is doing
+ * (activity; NULL keeps the last), for the message should the lease run
+ * out. AU_ESTALE if this attempt lost it. */
 int au_queue_extend(PGconn *c, int64_t id, int32_t attempt, int lease_s,
-                    au_error_t *err);
+                    const char *activity, au_error_t *err);
+/* Records why this attempt is in trouble without ending it (a worker
+ * downstream of ingest that cannot do its part now): the cause stays in
+ * last_error, and the sweeper's message keeps it should the lease run out.
+ * AU_ESTALE if the attempt no longer runs. */
+int au_queue_note(PGconn *c, int64_t id, int32_t attempt, const char *cause,
+                  au_error_t *err);
 /* Records a failure of this attempt. permanent (malformed input) or the
  * last allowed attempt -> dead with reason; otherwise queued again after
  * an exponential backoff with jitter. AU_ESTALE if the attempt is old. */
@@ -69,16 +77,30 @@ int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err);
 
 /* ---- batches: fencing and the ledger --------------------------------- */
 
-/* Which batch of which attempt of which job (the wire envelope's ids). */
+/* Which batch of which attempt of which job (the wire envelope's ids),
+ * which chart it says it is, and its fingerprint (au_digest). */
 typedef struct {
     int64_t job_id;
     int32_t attempt, seq, nbatches;
+    int32_t series_id;
+    long day;
+    unsigned char digest[16];
 } au_batch_ref_t;
+
+/* What ingest found when it validated the source of this attempt: the
+ * chart (series, day), how many batches and rows it cut, and each batch's
+ * fingerprint (nbatches * 16 bytes). Fenced: AU_ESTALE if the attempt no
+ * longer runs. */
+int au_queue_plan(PGconn *c, int64_t id, int32_t attempt, int32_t series_id,
+                  long day, int32_t nbatches, long rows,
+                  const unsigned char *digests, au_error_t *err);
 
 /* Inside the caller's transaction: locks the job row (so the batches of
  * one job commit one at a time) and applies the rules: AU_EDUP when this
  * batch is in the ledger already, AU_ESTALE when it comes from an older
- * attempt or the job is no longer running, AU_ENOTFOUND for no such job.
+ * attempt or the job is no longer running, AU_ENOTFOUND for no such job,
+ * AU_EMISMATCH when it is not a batch of the attempt's plan (another
+ * chart, another batch count, another fingerprint, or no plan at all).
  * 0: the batch may be written. */
 int au_queue_batch_check(PGconn *c, const au_batch_ref_t *b, au_error_t *err);
 /* Inside the same transaction, after the batch's rows: records the batch

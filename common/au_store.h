@@ -1,9 +1,14 @@
-/* au_store.h: the trend store, owner of the trends, tracks, artists,
- * audio_features and viral_predictions tables (docs/ARCHITECTURE.md).
+/* au_store.h: the trend store, owner of the series, trends, tracks,
+ * artists, audio_features and viral_predictions tables
+ * (docs/ARCHITECTURE.md, "Storage").
  *
- * Bulk writes go through COPY into a per-connection temporary load
- * table and one set-based upsert per table, so a batch of N rows costs a
- * handful of round trips, never N. */
+ * A trends row is keyed by numbers: (series_id, track_id, chart_date).
+ * The names live once, in series, tracks and artists; au_store_series_id
+ * and au_store_resolve_tracks turn names into numbers, creating what is
+ * new. Bulk writes are COPY, straight into trends for rows the caller
+ * knows are new, through a per-connection temporary load table and one
+ * set-based statement otherwise, so a batch of N rows costs a handful of
+ * round trips, never N. */
 #ifndef AU_STORE_H
 #define AU_STORE_H
 
@@ -14,6 +19,100 @@
 #include "au_err.h"
 #include "au_pg.h"
 
+/* ---- identities (au_store_ident.c) -------------------------------------- */
+
+#define AU_STORE_NAME_MAX 64 /* bytes of a platform, chart or region */
+
+/* The id of a series, created when new. AU_EINVAL for an empty name or one
+ * over AU_STORE_NAME_MAX bytes. */
+int au_store_series_id(PGconn *c, const char *platform, const char *chart,
+                       const char *region, int32_t *id, au_error_t *err);
+
+/* One track as a chart lists it. */
+typedef struct {
+    const char *track_key;  /* canonical identity */
+    const char *spotify_id; /* may be NULL */
+    const char *name;       /* as this chart spells it */
+    const char *artist;     /* as this chart spells it */
+    const char *artist_key; /* normalised artist identity */
+    long day;               /* the chart's date, days since 1970-01-01 */
+} au_track_ref_t;
+
+/* The ids of n tracks, in order, creating tracks and artists that are new.
+ * A track's stored name and artist, and an artist's name, are the
+ * spelling of the earliest chart that listed it, ties going to the
+ * smallest spelling (byte order): the minimum over every chart seen, so
+ * one function of the stored charts whatever order they came in. */
+int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
+                            int32_t *ids, au_error_t *err);
+
+/* ---- a batch's rows (au_store.c) ---------------------------------------- */
+
+/* One trends row: the facts and the values derived from them. */
+typedef struct {
+    int32_t series_id, track_id;
+    long day;         /* chart date, days since 1970-01-01 */
+    int32_t position; /* >= 1 */
+    int64_t streams;  /* -1: not reported (NULL) */
+    /* Derived (au_entry_score). NAN and -1 are stored as NULL: "not
+     * computed". */
+    int32_t prev_position; /* 0: no earlier entry (NULL) */
+    double score;          /* 0..100 */
+    double momentum, acceleration, viral_score, confidence, mood_score;
+    int direction, mood; /* au_direction_t, au_mood_t, or -1 */
+} au_trend_t;
+
+/* How au_store_write_trends writes. */
+typedef enum {
+    AU_WRITE_NEW,    /* every row is new: COPY straight into trends */
+    AU_WRITE_UPSERT, /* rows may exist: facts and derived values replaced */
+    AU_WRITE_DERIVED /* rows exist: derived values replaced, facts kept */
+} au_write_mode_t;
+
+/* Writes rows inside the caller's transaction. AU_WRITE_NEW is only
+ * right for a caller that holds the series lock and has read that none of
+ * the rows exists (a duplicate key is then an error, never a silent
+ * overwrite). 0, or the database error. */
+int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
+                          au_write_mode_t mode, au_error_t *err);
+
+/* Locks a series' row until the caller's transaction ends: the writers of
+ * one series commit one at a time, and the lock dies with the transaction
+ * (or its session), so a stuck writer holds nobody longer than the
+ * server's lock_timeout and idle_in_transaction_session_timeout allow. */
+int au_store_lock_series(PGconn *c, int32_t series_id, int64_t *instance,
+                         au_error_t *err);
+/* The store's random instance number (store_meta): ids learnt from one
+ * store are valid in the store with the same number only. The lock above
+ * returns it too, in the same round trip. */
+int au_store_instance(PGconn *c, int64_t *instance, au_error_t *err);
+
+/* One row of viral_predictions: the prediction of one chart entry. */
+typedef struct {
+    int32_t series_id, track_id;
+    long day;          /* the entry's chart date */
+    double confidence; /* 0..1 */
+    long peak_day;     /* predicted peak date; < 1 AD: unknown */
+    double predicted_peak_score;
+    const char *features_json; /* prediction_features, a JSON object */
+} au_prediction_t;
+
+/* The entry a derived value belongs to. */
+typedef struct {
+    int32_t series_id, track_id;
+    long day;
+} au_entry_key_t;
+
+/* Inside the caller's transaction: the predictions of the given entries
+ * become exactly p (each p[i] must name one of them): the ones of other
+ * entries are untouched. nkeys 0 skips the clearing (new entries). */
+int au_store_write_predictions(PGconn *c, const au_entry_key_t *keys,
+                               size_t nkeys, const au_prediction_t *p, size_t n,
+                               au_error_t *err);
+
+/* ---- the store API by names (au_store_named.c) -------------------------- */
+
+/* A chart entry given by names, as a person or a script has it. */
 typedef struct {
     const char *platform, *chart, *region;
     const char *date; /* YYYY-MM-DD */
@@ -26,67 +125,16 @@ typedef struct {
     int64_t streams;        /* -1: unknown (stored as NULL) */
     double score;           /* 0..100 */
     int32_t prev_position;  /* 0: none */
-    int32_t position_change;
-    int64_t job_id; /* 0: none */
-    /* The analytics scores; all stored as NULL unless has_analytics, and
-     * each NAN (or NULL string) is stored as NULL: "not computed". */
-    int has_analytics;
-    double platform_score, momentum, acceleration, viral_score, confidence;
-    const char *direction, *mood;
-    double mood_score;
-} au_trend_t;
-
-/* A viral prediction: one row of viral_predictions. */
-typedef struct {
-    const char *track_key, *track_name, *artist;
-    double confidence;                       /* 0..1 */
-    long prediction_day, predicted_peak_day; /* days since 1970-01-01 */
-    double predicted_peak_score;
-    const char *features_json; /* prediction_features, a JSON object */
-} au_prediction_t;
-
-/* Upserts predictions on (track_key, prediction_date) inside the caller's
- * transaction, in one statement. */
-int au_store_write_predictions(PGconn *c, const au_prediction_t *p, size_t n,
-                               au_error_t *err);
+} au_named_trend_t;
 
 /* 0 if row is storable, else AU_EINVAL/AU_ERANGE with the reason. */
-int au_trend_validate(const au_trend_t *row, au_error_t *err);
+int au_named_trend_validate(const au_named_trend_t *row, au_error_t *err);
 
-/* Writes rows inside the caller's open transaction: artists and tracks
- * are inserted when new, trends upserted on their natural key (platform,
- * chart, region, date, track), and the next entry of each track in its
- * series gets its previous position fixed, so dates may arrive in any
- * order. Invalid rows are logged and skipped; *written counts the rest. */
-int au_store_write_trends(PGconn *c, const au_trend_t *rows, size_t n,
-                          size_t *written, au_error_t *err);
-
-/* The same with flags. AU_STORE_SKIP_SUCCESSORS leaves the successor
- * fix-up to the caller, who knows each track's next entry already (the
- * analytics worker does, from the history it scores with) and calls
- * au_store_fix_successors with explicit keys. */
-enum {
-    AU_STORE_SKIP_SUCCESSORS = 1u,
-    /* Every track and artist of the rows is known to exist already: skip
-     * their upserts (the analytics worker remembers what it wrote). */
-    AU_STORE_SKIP_DIMENSIONS = 2u
-};
-int au_store_write_trends_opt(PGconn *c, const au_trend_t *rows, size_t n,
-                              unsigned flags, size_t *written, au_error_t *err);
-
-typedef struct {
-    const char *platform, *chart, *region, *track_key;
-    long day;              /* the successor's chart date, days since 1970 */
-    int32_t prev_position; /* the position it follows */
-} au_successor_t;
-
-/* Sets prev_position/position_change of the given rows, by primary key,
- * in one statement inside the caller's transaction. */
-int au_store_fix_successors(PGconn *c, const au_successor_t *s, size_t n,
-                            au_error_t *err);
-
-/* save_trends_bulk: the same in its own transaction. */
-int au_store_save_trends_bulk(PGconn *c, const au_trend_t *rows, size_t n,
+/* save_trends_bulk: upserts the rows in one transaction, creating their
+ * series, tracks and artists; derived values other than prev_position are
+ * left as they are (analytics computes them). Invalid rows are logged and
+ * skipped; *saved counts the rest. */
+int au_store_save_trends_bulk(PGconn *c, const au_named_trend_t *rows, size_t n,
                               size_t *saved, au_error_t *err);
 
 /* get_tracks_with_artists_bulk: for N (track name, artist) pairs, every
@@ -141,13 +189,13 @@ typedef struct {
 typedef struct {
     size_t n_dates, n_tracks, n_rows;
     char (*dates)[11];
-    char **keys, **names, **artists; /* names and artists: any spelling
-                                        the series used for the track */
+    char **keys, **names, **artists; /* names and artists: the track's
+                                        stored spelling */
     au_series_row_t *rows;
 } au_series_t;
 
-/* Reads the series in one snapshot. An empty series is not an error
- * (n_dates 0). */
+/* Reads the series in one snapshot. An empty or unknown series is not an
+ * error (n_dates 0). */
 int au_store_read_series(PGconn *c, const char *platform, const char *chart,
                          const char *region, au_series_t **out,
                          au_error_t *err);
@@ -159,7 +207,7 @@ void au_series_destroy(au_series_t **self_p);
 
 typedef enum {
     AU_TOP_BY_VIRAL,   /* highest viral_score */
-    AU_TOP_BY_MOVEMENT /* most positions gained (position_change) */
+    AU_TOP_BY_MOVEMENT /* most positions gained (prev_position - position) */
 } au_top_by_t;
 
 typedef struct {
@@ -178,9 +226,9 @@ typedef struct {
 int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
                  au_error_t *err);
 /* Tracks charted between the dates (NULL: open) that have all four audio
- * features in the mood scorer's ranges, one row each with the latest
- * spelling of its name: track_key, track_name, artist, valence, energy,
- * danceability, tempo. *charted: every track charted in the range. */
+ * features in the mood scorer's ranges, one row each: track_key,
+ * track_name, artist, valence, energy, danceability, tempo. *charted:
+ * every track charted in the range. */
 int au_store_playlist_tracks(PGconn *c, const char *from, const char *to,
                              PGresult **out, long *charted, au_error_t *err);
 /* Entries of the `days` days up to as_of (NULL: today) whose track name
@@ -202,39 +250,36 @@ int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err);
 
 /* ---- the workers' reads (au_store_read.c) ------------------------------
  * Rows are handed to a callback with the index of the key they belong to
- * (keys[i]); a callback returning < 0 stops the read with that code. */
+ * (ids[i]); a callback returning < 0 stops the read with that code. */
 
-/* One entry of a track's history in a series. */
+/* One stored entry of a track in a series. */
 typedef struct {
     long day;         /* chart date, days since 1970-01-01 */
     int32_t position; /* >= 1 */
     int64_t streams;  /* -1: not reported */
 } au_store_hist_t;
 typedef int (*au_store_hist_fn)(void *arg, size_t i, const au_store_hist_t *h);
-/* The newest `keep` entries of each track in the series, newest first. */
-int au_store_read_history(PGconn *c, const char *platform, const char *chart,
-                          const char *region, size_t n,
-                          const char *const *track_keys, int keep,
-                          au_store_hist_fn fn, void *arg, au_error_t *err);
 
-typedef int (*au_store_cross_fn)(void *arg, size_t i, int32_t position);
-/* The positions of each track in the other charts and regions of the same
- * platform on `date` (every series but this one). */
-int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
-                        const char *region, const char *date, size_t n,
-                        const char *const *track_keys, au_store_cross_fn fn,
-                        void *arg, au_error_t *err);
+/* The newest `keep` entries of each track in the series, newest first. */
+int au_store_read_newest(PGconn *c, int32_t series_id, size_t n,
+                         const int32_t *track_ids, int keep,
+                         au_store_hist_fn fn, void *arg, au_error_t *err);
+/* For each track: the `before` newest entries dated before `day` (newest
+ * first), then the `after` oldest entries dated `day` or later (oldest
+ * first). */
+int au_store_read_around(PGconn *c, int32_t series_id, size_t n,
+                         const int32_t *track_ids, long day, int before,
+                         int after, au_store_hist_fn fn, void *arg,
+                         au_error_t *err);
 
 #define AU_FEATURES 4 /* danceability, energy, valence, tempo */
 typedef int (*au_store_features_fn)(void *arg, size_t i,
                                     const float f[AU_FEATURES]);
+/* The generation of the stored audio features: it grows with every load,
+ * so a cache keyed by it never serves features a load replaced. */
+int au_store_features_generation(PGconn *c, long long *gen, au_error_t *err);
 /* The audio features of each Spotify track id that has all four. */
 int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,
                            au_store_features_fn fn, void *arg, au_error_t *err);
-
-/* Takes (lock 1) or releases (lock 0) the session advisory lock that
- * serialises the writers of one series. */
-int au_store_lock_series(PGconn *c, const char *platform, const char *chart,
-                         const char *region, int lock, au_error_t *err);
 
 #endif

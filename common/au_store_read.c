@@ -100,35 +100,42 @@ int au_store_read_series(PGconn *c, const char *platform, const char *chart,
                          const char *region, au_series_t **out, au_error_t *err)
 {
     *out = NULL;
-    const char *p[] = {platform, chart, region};
+    au_params_t p = {0};
+    au_params_str(&p, platform);
+    au_params_str(&p, chart);
+    au_params_str(&p, region);
     PGresult *wk = NULL, *tr = NULL, *rows = NULL;
     au_series_t *s = calloc(1, sizeof(*s));
     if (!s)
         return au_error_set(err, AU_ENOMEM, "series: out of memory");
     /* REPEATABLE READ: the three reads see one snapshot, so every row
      * names a date and a track of the other two. */
-    int rc = au_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-                        NULL, PGRES_COMMAND_OK, NULL, err);
+    int rc = au_pg_run(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                       NULL, PGRES_COMMAND_OK, NULL, err);
+#define SERIES_ID                                                              \
+    "(SELECT id FROM series WHERE platform = $1 AND chart = $2 "               \
+    "AND region = $3)"
     if (rc == 0)
-        rc = au_pg_exec(c,
-                        "SELECT DISTINCT chart_date::text FROM trends "
-                        "WHERE platform = $1 AND chart = $2 AND region = $3 "
-                        "ORDER BY 1",
-                        3, p, PGRES_TUPLES_OK, &wk, err);
+        rc = au_pg_run(c,
+                       "SELECT DISTINCT chart_date::text FROM trends "
+                       "WHERE series_id = " SERIES_ID " ORDER BY 1",
+                       &p, PGRES_TUPLES_OK, &wk, err);
     if (rc == 0)
-        rc = au_pg_exec(c,
-                        "SELECT track_key, min(track_name), min(artist) "
-                        "FROM trends WHERE platform = $1 AND chart = $2 "
-                        "AND region = $3 GROUP BY track_key "
-                        "ORDER BY track_key COLLATE \"C\"",
-                        3, p, PGRES_TUPLES_OK, &tr, err);
+        rc = au_pg_run(c,
+                       "SELECT k.track_key, k.name, k.artist FROM tracks k "
+                       "WHERE k.id IN (SELECT DISTINCT track_id FROM trends "
+                       " WHERE series_id = " SERIES_ID ") "
+                       "ORDER BY k.track_key COLLATE \"C\"",
+                       &p, PGRES_TUPLES_OK, &tr, err);
     if (rc == 0)
-        rc = au_pg_exec(c,
-                        "SELECT track_key, chart_date::text, position, "
-                        " streams FROM trends "
-                        "WHERE platform = $1 AND chart = $2 AND region = $3 "
-                        "ORDER BY chart_date, track_key",
-                        3, p, PGRES_TUPLES_OK, &rows, err);
+        rc = au_pg_run(c,
+                       "SELECT k.track_key, t.chart_date::text, t.position, "
+                       " t.streams FROM trends t JOIN tracks k "
+                       " ON k.id = t.track_id "
+                       "WHERE t.series_id = " SERIES_ID " "
+                       "ORDER BY t.chart_date, k.track_key COLLATE \"C\"",
+                       &p, PGRES_TUPLES_OK, &rows, err);
+#undef SERIES_ID
     PQclear(PQexec(c, "COMMIT"));
     if (rc < 0)
         goto out;
@@ -163,7 +170,7 @@ out:
     " artist, platform, region, chart,"                                        \
     " to_char(chart_date, 'YYYY-MM-DD') AS date, position, viral_score,"       \
     " confidence, momentum, direction, prev_position, position_change"         \
-    " FROM trends WHERE is_active AND " metric " IS NOT NULL"                  \
+    " FROM trends_v WHERE is_active AND " metric " IS NOT NULL"                \
     " AND ($1::text IS NULL OR platform = $1)"                                 \
     " AND ($2::text IS NULL OR region = $2)"                                   \
     " AND ($3::text IS NULL OR chart = $3)"                                    \
@@ -190,7 +197,7 @@ int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
 
 #define PL_CHARTED                                                             \
     "SELECT DISTINCT ON (track_key) track_key, track_name, artist"             \
-    " FROM trends"                                                             \
+    " FROM trends_v"                                                           \
     " WHERE ($1::date IS NULL OR chart_date >= $1::date)"                      \
     " AND ($2::date IS NULL OR chart_date <= $2::date)"                        \
     " ORDER BY track_key, chart_date DESC, platform, chart, region"
@@ -230,7 +237,7 @@ int au_store_playlist_tracks(PGconn *c, const char *from, const char *to,
  * back-filled history says nothing about spread. */
 static const char spread_sql[] =
     "WITH m AS (SELECT platform, chart, region, chart_date, score, track_key"
-    " FROM trends"
+    " FROM trends_v"
     " WHERE strpos(lower(track_name), lower($1)) > 0"
     " AND strpos(lower(artist), lower($2)) > 0"
     " AND chart_date > coalesce($4::date, current_date) - $3::int"
@@ -284,7 +291,7 @@ int au_store_top_streams(PGconn *c, int limit, PGresult **out, au_error_t *err)
     return limited(c,
                    "SELECT max(track_name) AS track, max(artist) AS artist, "
                    " sum(streams) AS streams, count(*) AS entries "
-                   "FROM trends WHERE streams IS NOT NULL GROUP BY track_key "
+                   "FROM trends_v WHERE streams IS NOT NULL GROUP BY track_key "
                    "ORDER BY sum(streams) DESC, track_key LIMIT $1::int",
                    limit, out, err);
 }
@@ -295,7 +302,7 @@ int au_store_movers(PGconn *c, int limit, PGresult **out, au_error_t *err)
                    "SELECT track_name AS track, artist, region, chart, "
                    " to_char(chart_date, 'YYYY-MM-DD') AS chart_date, "
                    " prev_position AS was, position AS now, "
-                   " position_change AS gained FROM trends "
+                   " position_change AS gained FROM trends_v "
                    "WHERE position_change IS NOT NULL "
                    "ORDER BY position_change DESC, chart_date, track_key "
                    "LIMIT $1::int",
@@ -350,66 +357,94 @@ static int hist_row(void *arg, size_t i, const PGresult *r, int row)
     return cb->fn(cb->arg, i, &h);
 }
 
-int au_store_read_history(PGconn *c, const char *platform, const char *chart,
-                          const char *region, size_t n,
-                          const char *const *track_keys, int keep,
-                          au_store_hist_fn fn, void *arg, au_error_t *err)
+/* The ids as an int[] literal, for the keyed reads. */
+static int id_list(au_buf_t *b, size_t n, const int32_t *ids)
 {
-    au_params_t p = {0};
-    au_params_str(&p, platform);
-    au_params_str(&p, chart);
-    au_params_str(&p, region);
-    au_params_int(&p, keep);
+    int rc = au_buf_put(b, "{", 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char num[16];
+        int len = snprintf(num, sizeof(num), "%s%d", i ? "," : "", (int)ids[i]);
+        rc = au_buf_put(b, num, (size_t)len);
+    }
+    return rc | au_buf_put(b, "}", 1);
+}
+
+/* Runs a history statement whose $1 is the series, $2 the ids, and whose
+ * rows are (key index, day, position, streams). */
+static int read_hist(PGconn *c, const char *sql, au_params_t *p, size_t n,
+                     const int32_t *ids, au_store_hist_fn fn, void *arg,
+                     au_error_t *err)
+{
+    if (n == 0)
+        return 0;
+    au_buf_t lit = {0};
+    if (id_list(&lit, n, ids) < 0) {
+        au_buf_free(&lit);
+        return au_error_set(err, AU_ENOMEM, "history: out of memory");
+    }
+    au_params_str(p, lit.data);
+    PGresult *r;
+    int rc = au_pg_run(c, sql, p, PGRES_TUPLES_OK, &r, err);
+    au_buf_free(&lit);
     hist_cb_t cb = {fn, arg};
-    /* LATERAL: one probe of the series index per track, newest first,
-     * however stale the table's statistics are. */
-    return read_keyed(c,
-                      "SELECT k.i, h.chart_date - DATE '1970-01-01', "
-                      " h.position, h.streams "
-                      "FROM unnest($5::text[]) WITH ORDINALITY AS k(key, i) "
-                      "CROSS JOIN LATERAL (SELECT chart_date, position, "
-                      " streams FROM trends WHERE platform = $1 "
-                      " AND chart = $2 AND region = $3 AND track_key = k.key "
-                      " ORDER BY chart_date DESC LIMIT $4::int) h",
-                      &p, n, track_keys, hist_row, &cb, err);
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        long long k = au_pg_ll(r, row, 0);
+        if (k < 1 || (unsigned long long)k > n)
+            rc = au_error_set(err, AU_EDB, "row %d names key %lld of %zu", row,
+                              k, n);
+        else if ((rc = hist_row(&cb, (size_t)k - 1, r, row)) < 0)
+            au_error_set(err, rc, "reading row %d: %s", row, au_strerror(rc));
+    }
+    if (r)
+        PQclear(r);
+    return rc;
 }
 
-typedef struct {
-    au_store_cross_fn fn;
-    void *arg;
-} cross_cb_t;
-
-static int cross_row(void *arg, size_t i, const PGresult *r, int row)
-{
-    cross_cb_t *cb = arg;
-    return cb->fn(cb->arg, i, (int32_t)au_pg_ll(r, row, 1));
-}
-
-int au_store_read_cross(PGconn *c, const char *platform, const char *chart,
-                        const char *region, const char *date, size_t n,
-                        const char *const *track_keys, au_store_cross_fn fn,
-                        void *arg, au_error_t *err)
+/* One probe of the primary key per track: LATERAL keeps the ids outside,
+ * so the plan does not hang on the table's statistics. */
+int au_store_read_newest(PGconn *c, int32_t series_id, size_t n,
+                         const int32_t *track_ids, int keep,
+                         au_store_hist_fn fn, void *arg, au_error_t *err)
 {
     au_params_t p = {0};
-    au_params_str(&p, date);
-    au_params_str(&p, platform);
-    au_params_str(&p, chart);
-    au_params_str(&p, region);
-    cross_cb_t cb = {fn, arg};
-    /* LATERAL keeps the keys outside, so each is one probe of
-     * (chart_date, track_key) however stale the table's statistics (a
-     * table never analyzed looks empty and would otherwise be scanned as
-     * the outer side). platform is tested outside the LATERAL, so no index
-     * led by platform competes inside it. */
-    return read_keyed(c,
-                      "SELECT k.i, t.position "
-                      "FROM unnest($5::text[]) WITH ORDINALITY AS k(key, i) "
-                      "CROSS JOIN LATERAL (SELECT position, platform, chart, "
-                      " region FROM trends WHERE chart_date = $1::date "
-                      " AND track_key = k.key OFFSET 0) t "
-                      "WHERE t.platform = $2 "
-                      " AND NOT (t.chart = $3 AND t.region = $4)",
-                      &p, n, track_keys, cross_row, &cb, err);
+    au_params_int(&p, series_id);
+    au_params_int(&p, keep);
+    /* $3 is the ids here: read_hist appends them. */
+    return read_hist(c,
+                     "SELECT k.i, h.chart_date - DATE '1970-01-01', "
+                     " h.position, h.streams "
+                     "FROM unnest($3::int[]) WITH ORDINALITY AS k(id, i) "
+                     "CROSS JOIN LATERAL (SELECT chart_date, position, streams "
+                     " FROM trends WHERE series_id = $1 AND track_id = k.id "
+                     " ORDER BY chart_date DESC LIMIT $2::int) h",
+                     &p, n, track_ids, fn, arg, err);
+}
+
+int au_store_read_around(PGconn *c, int32_t series_id, size_t n,
+                         const int32_t *track_ids, long day, int before,
+                         int after, au_store_hist_fn fn, void *arg,
+                         au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, series_id);
+    au_params_int(&p, day);
+    au_params_int(&p, before);
+    au_params_int(&p, after);
+    return read_hist(
+        c,
+        "SELECT k.i, h.chart_date - DATE '1970-01-01', h.position, h.streams "
+        "FROM unnest($5::int[]) WITH ORDINALITY AS k(id, i) "
+        "CROSS JOIN LATERAL ("
+        " (SELECT chart_date, position, streams FROM trends "
+        "  WHERE series_id = $1 AND track_id = k.id "
+        "  AND chart_date < DATE '1970-01-01' + $2::int "
+        "  ORDER BY chart_date DESC LIMIT $3::int) "
+        " UNION ALL "
+        " (SELECT chart_date, position, streams FROM trends "
+        "  WHERE series_id = $1 AND track_id = k.id "
+        "  AND chart_date >= DATE '1970-01-01' + $2::int "
+        "  ORDER BY chart_date LIMIT $4::int)) h",
+        &p, n, track_ids, fn, arg, err);
 }
 
 typedef struct {
@@ -442,15 +477,14 @@ int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,
                       &p, n, spotify_ids, feat_row, &cb, err);
 }
 
-int au_store_lock_series(PGconn *c, const char *platform, const char *chart,
-                         const char *region, int lock, au_error_t *err)
+int au_store_features_generation(PGconn *c, long long *gen, au_error_t *err)
 {
-    const char *parts[] = {"series", platform, chart, region};
-    au_params_t p = {0};
-    /* The 64-bit hash as a signed bigint: PostgreSQL has no unsigned. */
-    au_params_int(&p, (long long)au_cache_hash(4, parts));
-    return au_pg_run(c,
-                     lock ? "SELECT pg_advisory_lock($1::bigint)"
-                          : "SELECT pg_advisory_unlock($1::bigint)",
-                     &p, PGRES_TUPLES_OK, NULL, err);
+    PGresult *r;
+    int rc = au_pg_run(c, "SELECT features_generation FROM store_meta", NULL,
+                       PGRES_TUPLES_OK, &r, err);
+    if (rc < 0)
+        return rc;
+    *gen = PQntuples(r) == 1 ? au_pg_ll(r, 0, 0) : 0;
+    PQclear(r);
+    return 0;
 }

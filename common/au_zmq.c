@@ -1,5 +1,7 @@
 #include "au_zmq.h"
 
+#include "au_curve.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,6 +69,12 @@ void *au_zmq_socket(void *zctx, int type, const char *endpoints, int bind,
     /* An oversized message is dropped by libzmq (and the peer
      * disconnected) before it is ever buffered whole. */
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    /* Security first: libzmq takes the mechanism when it binds or
+     * connects, not later. */
+    if (au_curve_socket(s, bind, endpoints, cfg, err) < 0) {
+        zmq_close(s);
+        return NULL;
+    }
     char list[AU_CFG_STR];
     snprintf(list, sizeof(list), "%s", endpoints);
     char *p = list;

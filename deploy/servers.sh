@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Throw-away PostgreSQL and Redis from the installed binaries.
 #   servers.sh start DIR        start both on free loopback ports under DIR,
-#                               write DIR/env (AUDORA_DATABASE__URL, ...)
+#                               write DIR/env (AUDORA_DATABASE__URL, ...);
+#                               PostgreSQL with a fresh password and TLS
 #   servers.sh stop DIR         stop both and remove nothing else
 #   servers.sh redis-stop DIR   stop Redis only (fault tests)
 #   servers.sh redis-start DIR  start Redis again on the same port
 #   servers.sh pg-restart DIR   restart PostgreSQL on the same port
+#   servers.sh pg-kill9 DIR     SIGKILL the server and all its processes
+#   servers.sh pg-start DIR     start it again (after pg-kill9: crash
+#                               recovery)
+#   servers.sh redis-pause DIR  SIGSTOP Redis (a stall: connections stay
+#   servers.sh redis-resume DIR open, nothing answers); SIGCONT
 set -euo pipefail
-cmd=${1:?usage: servers.sh start|stop|redis-stop|redis-start|pg-restart DIR}
+cmd=${1:?usage: servers.sh start|stop|redis-stop|redis-start|redis-pause|redis-resume|pg-restart|pg-kill9|pg-start DIR}
 dir=${2:?directory required}
 trap 'echo "servers: $cmd failed at line $LINENO (logs in $dir)" >&2' ERR
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
@@ -57,12 +63,25 @@ start)
     mkdir -p "$dir/pg" "$dir/sock"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/pg" "$dir/sock"
     chmod 755 "$dir"
-    as_pg "$pgbin/initdb" -D "$dir/pg" -U audora --auth=trust \
+    # As a real server is set up: a password over tcp (SCRAM) and TLS
+    # offered (libpq's default sslmode=prefer takes it; sslmode=require
+    # in the URL insists). The socket stays trust for this script.
+    pw=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    printf '%s\n' "$pw" >"$dir/pg.pw"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg.pw"
+    as_pg "$pgbin/initdb" -D "$dir/pg" -U audora --auth-local=trust \
+        --auth-host=scram-sha-256 --pwfile="$dir/pg.pw" \
         -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1
+    rm -f "$dir/pg.pw"
+    as_pg openssl req -new -x509 -days 2 -nodes -subj /CN=127.0.0.1 \
+        -newkey rsa:2048 -keyout "$dir/pg/server.key" \
+        -out "$dir/pg/server.crt" >"$dir/openssl.log" 2>&1
+    chmod 600 "$dir/pg/server.key"
     cat >>"$dir/pg/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
 port = $pgport
 unix_socket_directories = '$dir/sock'
+ssl = on
 fsync = off
 synchronous_commit = off
 full_page_writes = off
@@ -70,10 +89,10 @@ max_connections = 200
 shared_buffers = 256MB
 CONF
     pg_ctl_ start
-    as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U audora audora
+    as_pg "$pgbin/createdb" -h "$dir/sock" -p "$pgport" -U audora audora
     redis_start
     cat >"$dir/env" <<ENV
-export AUDORA_DATABASE__URL=postgresql://audora@127.0.0.1:$pgport/audora
+export AUDORA_DATABASE__URL=postgresql://audora:$pw@127.0.0.1:$pgport/audora
 export AUDORA_REDIS__URL=redis://127.0.0.1:$(cat "$dir/redis.port")/0
 ENV
     ;;
@@ -84,5 +103,19 @@ stop)
 redis-stop) redis_stop ;;
 redis-start) redis_start ;;
 pg-restart) pg_ctl_ restart -m fast ;;
+pg-kill9)
+    pid=$(head -n1 "$dir/pg/postmaster.pid")
+    # The backends first, so none outlives the postmaster and holds the
+    # shared memory the next start needs.
+    pkill -KILL -P "$pid" 2>/dev/null || true
+    kill -KILL "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || pgrep -P "$pid" >/dev/null || break
+        sleep 0.05
+    done
+    ;;
+pg-start) pg_ctl_ start ;;
+redis-pause) kill -STOP "$(cat "$dir/redis.pid")" ;;
+redis-resume) kill -CONT "$(cat "$dir/redis.pid")" ;;
 *) echo "servers: unknown command $cmd" >&2; exit 2 ;;
 esac

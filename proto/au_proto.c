@@ -82,7 +82,8 @@ static const char *const feature_names[4] = {"danceability", "energy",
 
 /* ---- checks shared by the encoder and the decoder ---------------------- */
 
-enum { TXT_ANY = 0, TXT_NONEMPTY = 1, TXT_DATE = 2 };
+/* TXT_NAME and TXT_DATE: the chart identity rule of au_proto.h. */
+enum { TXT_ANY = 0, TXT_NONEMPTY = 1, TXT_DATE = 2, TXT_NAME = 3 };
 
 /* Strict UTF-8 (no overlong forms, surrogates or code points past
  * U+10FFFF) and no NUL, since strings are handed out NUL-terminated.
@@ -130,9 +131,53 @@ static size_t utf8_bad_at(const unsigned char *s, size_t n)
     return n;
 }
 
-static bool date_ok(const unsigned char *s, size_t n)
+static bool date_ok(const unsigned char *s, size_t n, long *day)
 {
-    return au_date_parse((const char *)s, n, NULL) == 0;
+    long d;
+    if (au_date_parse((const char *)s, n, &d) != 0)
+        return false;
+    int y = au_date_year(d);
+    if (day)
+        *day = d;
+    return y >= AU_CHART_FIRST_YEAR && y <= AU_CHART_LAST_YEAR;
+}
+
+/* n when s[0..n) is a chart name, else the index of its first bad byte
+ * (n + 1 when it is too long or empty). */
+static size_t name_bad_at(const unsigned char *s, size_t n)
+{
+    if (n == 0 || n > AU_CHART_NAME_MAX)
+        return n + 1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return i;
+    return n;
+}
+
+int au_chart_name_check(const char *what, const char *s, au_error_t *err)
+{
+    size_t n = strlen(s);
+    size_t bad = name_bad_at((const unsigned char *)s, n);
+    if (bad == n + 1)
+        return au_error_set(err, AU_EINVAL,
+                            "%s is %zu bytes (1..%d): \"%.40s%s\"", what, n,
+                            AU_CHART_NAME_MAX, s, n > 40 ? "..." : "");
+    if (bad < n)
+        return au_error_set(err, AU_EINVAL,
+                            "%s \"%.40s%s\" has a blank or a character "
+                            "outside printable ASCII",
+                            what, s, n > 40 ? "..." : "");
+    return 0;
+}
+
+int au_chart_date_check(const char *date, long *day, au_error_t *err)
+{
+    if (!date_ok((const unsigned char *)date, strlen(date), day))
+        return au_error_set(err, AU_EINVAL,
+                            "chart date \"%.16s\" is not a date between %d "
+                            "and %d",
+                            date, AU_CHART_FIRST_YEAR, AU_CHART_LAST_YEAR);
+    return 0;
 }
 
 /* Checks one string; on failure returns the code, the byte index within
@@ -156,8 +201,18 @@ static int check_text(const unsigned char *s, size_t n, int kind, size_t *at,
         snprintf(why, cap, "must not be empty");
         return AU_ERANGE;
     }
-    if (kind == TXT_DATE && !date_ok(s, n)) {
-        snprintf(why, cap, "must be a calendar date YYYY-MM-DD");
+    if (kind == TXT_DATE && !date_ok(s, n, NULL)) {
+        snprintf(why, cap, "must be a calendar date YYYY-MM-DD in %d..%d",
+                 AU_CHART_FIRST_YEAR, AU_CHART_LAST_YEAR);
+        return AU_ERANGE;
+    }
+    if (kind == TXT_NAME && (*at = name_bad_at(s, n)) != n) {
+        if (*at > n)
+            *at = 0;
+        snprintf(why, cap,
+                 "must be 1..%d printable ASCII characters, no "
+                 "blanks",
+                 AU_CHART_NAME_MAX);
         return AU_ERANGE;
     }
     return 0;
@@ -294,7 +349,7 @@ int au_batch_validate(const au_batch_t *b, au_error_t *err)
     const char *texts[] = {b->platform, b->chart, b->region, b->date};
     for (int k = 0; k < 4; k++) {
         int rc = validate_text(err, env_keys[EK_PLATFORM + k], texts[k],
-                               k == 3 ? TXT_DATE : TXT_NONEMPTY);
+                               k == 3 ? TXT_DATE : TXT_NAME);
         if (rc)
             return rc;
     }
@@ -944,11 +999,11 @@ static int dec_env_value(cur_t *c, int id, au_batch_t *b, later_t *later)
             b->stage = (au_stage_t)v;
         return rc;
     case EK_PLATFORM:
-        return rd_text(c, f, TXT_NONEMPTY, false, &b->platform);
+        return rd_text(c, f, TXT_NAME, false, &b->platform);
     case EK_CHART:
-        return rd_text(c, f, TXT_NONEMPTY, false, &b->chart);
+        return rd_text(c, f, TXT_NAME, false, &b->chart);
     case EK_REGION:
-        return rd_text(c, f, TXT_NONEMPTY, false, &b->region);
+        return rd_text(c, f, TXT_NAME, false, &b->region);
     case EK_DATE:
         return rd_text(c, f, TXT_DATE, false, &b->date);
     default:

@@ -20,6 +20,19 @@
 #define AU_PROTO_MAX_MSG (16u << 20) /* bytes in one message */
 #define AU_PROTO_MAX_DEPTH 16        /* nesting; the envelope is level 1 */
 
+/* The chart a batch is about. Platform, chart and region are names in the
+ * store and keys on the wire: printable ASCII without blanks, 1..64
+ * bytes. A chart date is YYYY-MM-DD between these years: anything else is
+ * a typo (and 9999-12-31 plus a predicted peak is no date at all). */
+#define AU_CHART_NAME_MAX 64
+
+/* What a consumer sends a relay to ask for one batch (PROTOCOL.md,
+ * "Transport"). */
+#define AU_PROTO_CREDIT "ready"
+#define AU_PROTO_CREDIT_LEN 5
+#define AU_CHART_FIRST_YEAR 1900
+#define AU_CHART_LAST_YEAR 2100
+
 /* Which stage last wrote the batch; each adds fields. Analytics, the last
  * stage, reads enriched batches and sends nothing, so scores never travel
  * on the wire (version 1's stage 2 is gone). */
@@ -77,6 +90,14 @@ void au_batch_free(au_batch_t *b);
 /* Checks b as the decoder would check it (limits, ranges, UTF-8, stage
  * rules). Returns 0, or AU_EINVAL with err naming the field. */
 int au_batch_validate(const au_batch_t *b, au_error_t *err);
+
+/* Checks one name of a chart ("platform", "chart" or "region" in what)
+ * against the rule above: 0, or AU_EINVAL with err quoting it (cut). */
+int au_chart_name_check(const char *what, const char *s, au_error_t *err);
+
+/* Checks a chart date against the rule above: 0 with *day (days since
+ * 1970-01-01; may be NULL), or AU_EINVAL with err quoting it. */
+int au_chart_date_check(const char *date, long *day, au_error_t *err);
 
 /* Test hook: the allocator behind au_batch_decode/au_batch_free (NULL,
  * NULL restores malloc/free). Not thread-safe; set it before decoding. */

@@ -677,7 +677,7 @@ Test(chart, reliability_and_lead_charts_name_both_tasks)
 
 /* The rows go in through the store, the owner of the trends table. */
 typedef struct {
-    au_trend_t row[SC_WEEKS * SC_TRACKS + 2 * SC_WEEKS];
+    au_named_trend_t row[SC_WEEKS * SC_TRACKS + 2 * SC_WEEKS];
     char date[SC_WEEKS * SC_TRACKS + 2 * SC_WEEKS][AU_DATE_LEN + 1];
     char key[SC_WEEKS * SC_TRACKS + 2 * SC_WEEKS][16];
     size_t n;
@@ -691,17 +691,17 @@ static void add(rows_t *t, const char *region, int day, const char *key,
     cr_assert(i < sizeof t->row / sizeof t->row[0]);
     au_date_format(au_date_from_ymd(2019, 1, 4) + day, t->date[i]);
     snprintf(t->key[i], sizeof t->key[i], "%s", key);
-    t->row[i] = (au_trend_t){.platform = "spotify",
-                             .chart = "weekly",
-                             .region = region,
-                             .date = t->date[i],
-                             .track_key = t->key[i],
-                             .track_name = t->key[i],
-                             .artist = "artist",
-                             .artist_key = "artist",
-                             .position = pos,
-                             .streams = 10000 * (300 - pos),
-                             .score = au_position_score(pos, 200)};
+    t->row[i] = (au_named_trend_t){.platform = "spotify",
+                                   .chart = "weekly",
+                                   .region = region,
+                                   .date = t->date[i],
+                                   .track_key = t->key[i],
+                                   .track_name = t->key[i],
+                                   .artist = "artist",
+                                   .artist_key = "artist",
+                                   .position = pos,
+                                   .streams = 10000 * (300 - pos),
+                                   .score = au_position_score(pos, 200)};
 }
 
 /* "us": the scenario. "gb": 10 weeks with week 5 missing (bridged).

@@ -356,7 +356,6 @@ Test(cache, failing_primary_costs_one_call_per_retry_ms)
     counting_t *t;
     au_cache_t *c = counting_cache(&t, &cfg);
     set_str(c, AU_CK_ARTIST, "shared", "from-primary");
-    set_str(c, AU_CK_HISTORY, "h", "from-primary");
     t->fail = 1;
     expect_miss(c, AU_CK_ARTIST, "shared");
     cr_assert_eq(au_cache_using_redis(c), 0);
@@ -365,10 +364,6 @@ Test(cache, failing_primary_costs_one_call_per_retry_ms)
         set_str(c, AU_CK_ARTIST, "local", "from-local");
         expect_hit(c, AU_CK_ARTIST, "local", "from-local");
     }
-    /* The coherent kind is never served from per-process state. */
-    set_str(c, AU_CK_HISTORY, "h2", "dropped");
-    expect_miss(c, AU_CK_HISTORY, "h2");
-    expect_miss(c, AU_CK_HISTORY, "h");
     cr_assert_eq(t->mget + t->mset + t->mdel + t->setnx, calls,
                  "the primary was called while waiting for retry_ms");
     au_cache_stats_t s;
@@ -384,11 +379,10 @@ Test(cache, failing_primary_costs_one_call_per_retry_ms)
     sleep_ms(250);
     expect_hit(c, AU_CK_ARTIST, "shared", "from-primary");
     cr_assert_eq(au_cache_using_redis(c), 1);
-    expect_hit(c, AU_CK_HISTORY, "h", "from-primary");
     au_cache_destroy(&c);
 }
 
-Test(cache, local_only_cache_never_serves_history)
+Test(cache, local_only_cache_serves_from_memory)
 {
     au_config_t cfg;
     test_cfg(&cfg, NULL);
@@ -398,8 +392,6 @@ Test(cache, local_only_cache_never_serves_history)
     cr_assert_eq(au_cache_using_redis(c), 0);
     set_str(c, AU_CK_SUMMARY, "s", "v");
     expect_hit(c, AU_CK_SUMMARY, "s", "v");
-    set_str(c, AU_CK_HISTORY, "h", "v");
-    expect_miss(c, AU_CK_HISTORY, "h");
     au_cache_destroy(&c);
 }
 
@@ -788,9 +780,7 @@ Test(cache_fault, dead_redis_falls_back_to_local_and_returns_after_retry)
     au_cache_t *c = au_cache_new(&cfg, NULL);
     cr_assert_not_null(c);
     set_str(c, AU_CK_ARTIST, "a", "in-redis");
-    set_str(c, AU_CK_HISTORY, "h", "in-redis");
     expect_hit(c, AU_CK_ARTIST, "a", "in-redis");
-    expect_hit(c, AU_CK_HISTORY, "h", "in-redis");
     cr_assert_eq(au_cache_using_redis(c), 1);
 
     server_kill();
@@ -798,9 +788,6 @@ Test(cache_fault, dead_redis_falls_back_to_local_and_returns_after_retry)
     cr_assert_eq(au_cache_using_redis(c), 0);
     set_str(c, AU_CK_ARTIST, "b", "in-local");
     expect_hit(c, AU_CK_ARTIST, "b", "in-local");
-    expect_miss(c, AU_CK_HISTORY, "h");
-    set_str(c, AU_CK_HISTORY, "h2", "dropped");
-    expect_miss(c, AU_CK_HISTORY, "h2");
     au_cache_stats_t s;
     au_cache_stats(c, AU_CK_ARTIST, &s);
     cr_assert_eq(s.errors, 1);

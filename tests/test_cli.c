@@ -588,6 +588,67 @@ Test(cli, push_refuses_a_flag_that_contradicts_the_name_and_lists_ids)
     run_free(&r);
 }
 
+Test(cli, push_validates_what_it_queues_where_it_can_still_be_fixed)
+{
+    migrated_db();
+    char dir[512];
+    make_charts(dir, sizeof(dir), (const char *const[]){"chart.csv", NULL});
+    /* A FIFO named like a chart would block the worker that opens it. */
+    char fifo[600];
+    snprintf(fifo, sizeof(fifo), "%s/regional-us-weekly-2019-04-12.csv", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char region[2001];
+    memset(region, 'r', 2000);
+    region[2000] = '\0';
+    const struct {
+        const char *flags[8];
+        const char *why;
+    } cases[] = {
+        {{"--region", region}, "region is 2000 bytes (1..64): \"rrrr"},
+        {{"--region", "new york"},
+         "region \"new york\" has a blank or a character outside printable "
+         "ASCII"},
+        {{"--date", "9999-12-31"},
+         "chart date \"9999-12-31\" is not a date between 1900 and 2100"},
+        {{"--date", "1899-12-31"},
+         "chart date \"1899-12-31\" is not a date between 1900 and 2100"},
+    };
+    char file[600];
+    snprintf(file, sizeof(file), "%s/chart.csv", dir);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *argv[16] = {"audora",  "push",    "--platform",
+                                "spotify", "--chart", "weekly"};
+        int n = 6;
+        if (strcmp(cases[i].flags[0], "--region") != 0) {
+            argv[n++] = "--region";
+            argv[n++] = "us";
+        } else {
+            argv[n++] = "--date";
+            argv[n++] = "2020-01-01";
+        }
+        argv[n++] = cases[i].flags[0];
+        argv[n++] = cases[i].flags[1];
+        argv[n++] = file;
+        run_t r = run_argv(argv);
+        cr_expect_eq(r.status, 1, "%s", cases[i].why);
+        cr_expect(strstr(r.err, cases[i].why), "%s", r.err);
+        run_free(&r);
+    }
+    run_t r = RUN("audora", "push", fifo);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "not a regular file"), "%s", r.err);
+    run_free(&r);
+    /* In a folder too. */
+    r = RUN("audora", "push", "--date", "2020-01-01", "--platform", "spotify",
+            "--chart", "weekly", "--region", "us", dir);
+    cr_expect_eq(r.status, 1);
+    cr_expect(strstr(r.err, "1 of 2 file(s) not queued"), "%s", r.err);
+    cr_expect(strstr(r.err, "not a regular file"), "%s", r.err);
+    run_free(&r);
+    cr_expect_eq(scalar("SELECT count(*) FROM jobs"), 1);
+    unlink(fifo);
+}
+
 /* ---- JSON from every reading command -------------------------------- */
 
 Test(cli, json_output_is_json_with_numbers_as_numbers)

@@ -89,14 +89,21 @@ Test(config, defaults_are_the_documented_values)
     cr_assert_eq(c.cache.ttl_prediction_s, 1800);
     cr_assert_eq(c.cache.ttl_summary_s, 600);
     cr_assert_eq(c.cache.ttl_bulk_s, 300);
-    cr_assert_eq(c.cache.ttl_history_s, 3600);
     cr_assert_eq(c.cache.ttl_features_s, 86400);
     cr_assert_str_eq(c.zmq.enrich_in, "tcp://127.0.0.1:5551");
     cr_assert_str_eq(c.zmq.enrich_out, "tcp://127.0.0.1:5552");
     cr_assert_str_eq(c.zmq.analytics_in, "tcp://127.0.0.1:5553");
     cr_assert_str_eq(c.zmq.analytics_out, "tcp://127.0.0.1:5554");
     cr_assert_eq(c.zmq.hwm, 16);
-    cr_assert_eq(c.zmq.max_msg_bytes, 16777216);
+    cr_assert_eq(c.zmq.max_msg_bytes, 4194304);
+    cr_assert_eq(c.zmq.relay_memory_mb, 64);
+    cr_assert_str_eq(c.zmq.security, "curve");
+    cr_assert_str_eq(c.zmq.server_public_key, "");
+    cr_assert_str_eq(c.zmq.client_secret_key, "");
+    cr_assert_str_eq(c.zmq.authorized_clients, "");
+    cr_assert_eq(c.database.lock_timeout_ms, 5000);
+    cr_assert_eq(c.database.idle_in_transaction_ms, 10000);
+    cr_assert_eq(c.queue.read_timeout_s, 30);
     cr_assert_eq(c.zmq.linger_ms, 1000);
     cr_assert_eq(c.queue.batch_records, 2000);
     cr_assert_eq(c.queue.lease_s, 60);
@@ -578,10 +585,15 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     setenv("AUDORA_DATABASE__URL",
            "postgresql://audora:pg-Pa55@db.example:5432/audora", 1);
     setenv("AUDORA_REDIS__URL", "redis://:rd-Pa55@cache:6379/2", 1);
+    setenv("AUDORA_ZMQ__SERVER_SECRET_KEY", "sk-Pa55", 1);
+    setenv("AUDORA_ZMQ__CLIENT_SECRET_KEY", "ck-Pa55", 1);
     cr_assert_eq(load_file(&c, NULL, &err), 0, "%s", err.msg);
+    unsetenv("AUDORA_ZMQ__SERVER_SECRET_KEY");
+    unsetenv("AUDORA_ZMQ__CLIENT_SECRET_KEY");
     size_t len;
     char *out = dump(&c, &len);
     cr_assert_null(strstr(out, "Pa55"), "%s", out);
+    cr_assert_not_null(strstr(out, "zmq.server_secret_key = ***\n"), "%s", out);
     cr_assert_not_null(strstr(out, "database.url = postgresql://audora:***@"
                                    "db.example:5432/audora\n"));
     cr_assert_not_null(strstr(out, "redis.url = redis://:***@cache:6379/2\n"));
@@ -590,7 +602,7 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 34, "one line per field of au_config_t");
+    cr_assert_eq(lines, 43, "one line per field of au_config_t");
     free(out);
 }
 
@@ -656,7 +668,7 @@ Test(config, example_names_every_key_with_its_default)
         keys++;
         line = nl + 1;
     }
-    cr_assert_eq(keys, 34);
+    cr_assert_eq(keys, 43);
     free(d);
     free(ex);
 }

@@ -224,6 +224,38 @@ Test(pool, unreachable_server_is_a_connection_error_and_frees_the_slot)
     au_pool_destroy(&p);
 }
 
+/* The test server (deploy/servers.sh) wants a password over tcp and
+ * offers TLS, as a real one would: both come from the URL alone. */
+Test(pool, password_and_tls_come_from_the_url)
+{
+    char url[512], tls[600], wrong[600];
+    au_test_db_new(url, sizeof(url));
+    snprintf(tls, sizeof(tls), "%s?sslmode=require", url);
+    au_pool_t *p = pool_ok(tls, 1, 1000);
+    PGconn *c = get_ok(p);
+    cr_expect_eq(query_long(c, "SELECT ssl::int FROM pg_stat_ssl "
+                               "WHERE pid = pg_backend_pid()"),
+                 1, "sslmode=require without TLS");
+    au_pool_put(p, c);
+    au_pool_destroy(&p);
+
+    /* The same URL with another password: a connection error that says
+     * so and does not repeat either password. */
+    const char *colon = strchr(url + strlen("postgresql://"), ':');
+    const char *at = strchr(url, '@');
+    cr_assert(colon && at && colon < at, "no password in %s", url);
+    snprintf(wrong, sizeof(wrong), "%.*s:n0t-1t%s", (int)(colon - url), url,
+             at);
+    p = pool_ok(wrong, 1, 1000);
+    au_error_t err = {0};
+    cr_expect_null(au_pool_get(p, &err));
+    cr_expect_eq(err.code, AU_EDBCONN, "%s", err.msg);
+    cr_expect_not_null(strstr(err.msg, "password authentication failed"), "%s",
+                       err.msg);
+    cr_expect_null(strstr(err.msg, "n0t-1t"), "%s", err.msg);
+    au_pool_destroy(&p);
+}
+
 Test(pool, size_outside_one_to_twenty_is_rejected)
 {
     au_error_t err = {0};

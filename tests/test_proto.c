@@ -519,6 +519,13 @@ Test(proto, encoder_rejects_a_batch_that_would_not_decode)
     b.date = "2023-02-29";
     cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
     b = c_batch();
+    b.region = "new york";
+    cr_assert_eq(au_batch_validate(&b, &e), AU_EINVAL);
+    cr_assert_not_null(strstr(e.msg, "region"), "%s", e.msg);
+    b = c_batch();
+    b.date = "2101-01-01";
+    cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
+    b = c_batch();
     c_records[2].artist = "\xff";
     cr_assert_eq(au_batch_encode(&b, &buf, &len), AU_EINVAL);
     cr_assert_null(buf);
@@ -918,6 +925,19 @@ static void v_date_slash(msgpack_packer *pk)
 {
     pk_s(pk, "2024/06/01");
 }
+static void v_date_9999(msgpack_packer *pk)
+{
+    pk_s(pk, "9999-12-31");
+}
+static void v_region_blank(msgpack_packer *pk)
+{
+    pk_s(pk, "new york");
+}
+static void v_region_65(msgpack_packer *pk)
+{
+    pk_s(pk,
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
 static void v_minus2(msgpack_packer *pk)
 {
     msgpack_pack_int(pk, -2);
@@ -949,6 +969,11 @@ Test(proto, out_of_range_values_are_rejected_naming_the_field)
         {"last", v_false, "last"},
         {"date", v_date_feb30, "date"},
         {"date", v_date_slash, "date"},
+        /* The chart identity rule (au_proto.h): the years and the names
+         * the store and the cache keys accept. */
+        {"date", v_date_9999, "date"},
+        {"region", v_region_blank, "region"},
+        {"region", v_region_65, "region"},
         {"records[0].streams", v_minus2, "records[0].streams"},
         {"stage", v_two, "stage"},
         /* Stage 0 may not carry the enrich fields the records have. */

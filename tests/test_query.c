@@ -31,7 +31,7 @@
  * reference's two golden tracks; Gamma without a tempo; Delta and Epsilon
  * none; ZZZ has features but never charted. */
 static const char data_sql[] =
-    "INSERT INTO trends (platform, chart, region, chart_date, track_key,"
+    "INSERT INTO trends_v (platform, chart, region, chart_date, track_key,"
     " position, track_name, artist, score, prev_position, position_change,"
     " viral_score, confidence, momentum, direction, is_active) VALUES"
     " ('spotify','daily','us','2024-01-01','spotify:AAA',5,'Alpha Song',"
@@ -285,7 +285,7 @@ Test(query, long_cells_are_cut_at_forty_code_points)
     const char *p[] = {name};
     PGresult *r = PQexecParams(
         conn,
-        "INSERT INTO trends (platform, chart, region, chart_date, track_key,"
+        "INSERT INTO trends_v (platform, chart, region, chart_date, track_key,"
         " position, track_name, artist, score, viral_score) VALUES"
         " ('spotify','daily','us','2024-01-04','spotify:LONG',7,$1,'Zed',"
         "  97,95)",

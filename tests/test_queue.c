@@ -380,10 +380,11 @@ Test(queue, extend_with_the_wrong_attempt_is_stale)
     au_job_t job;
     claim_ok(c, &job);
     au_error_t err = {0};
-    cr_expect_eq(au_queue_extend(c, id, job.attempt + 1, 600, &err), AU_ESTALE);
+    cr_expect_eq(au_queue_extend(c, id, job.attempt + 1, 600, NULL, &err),
+                 AU_ESTALE);
     expect_field(c, id, "lease_until < now() + interval '120 s'", "true");
-    cr_expect_eq(au_queue_extend(c, id, job.attempt, 600, &err), 0, "%s",
-                 err.msg);
+    cr_expect_eq(au_queue_extend(c, id, job.attempt, 600, "testing", &err), 0,
+                 "%s", err.msg);
     expect_field(c, id, "lease_until > now() + interval '500 s'", "true");
     au_job_clear(&job);
     PQfinish(c);

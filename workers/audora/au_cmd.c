@@ -17,6 +17,7 @@
 
 #include "au_backtest.h"
 #include "au_chartname.h"
+#include "au_curve.h"
 #include "au_gen.h"
 #include "au_log.h"
 #include "au_migrate.h"
@@ -197,17 +198,48 @@ static const au_cmd_def_t def_config_example = {
     cmd_config_example,
 };
 
+/* ---- keys generate ---------------------------------------------------- */
+
+enum { KEYS_DIR, KEYS_N };
+
+static const au_cli_opt_t keys_opts[] = {
+    [KEYS_DIR] = {.name = "dir",
+                  .kind = AU_CLI_STR,
+                  .metavar = "DIR",
+                  .help = "folder for relay.env, worker.env and cluster.env "
+                          "(made 0700)",
+                  .flags = AU_CLI_REQUIRED},
+};
+
+static int cmd_keys_generate(au_cmd_t *cmd)
+{
+    const char *dir = au_cli_str(cmd->cli, KEYS_DIR, NULL);
+    if (au_curve_generate(dir, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    printf("keys: %s/relay.env (relays), %s/worker.env (workers, "
+           "`audora`), %s/cluster.env (both)\n",
+           dir, dir, dir);
+    return 0;
+}
+
+static const au_cmd_def_t def_keys_generate = {
+    {.prog = "audora keys generate",
+     .summary = "Write a fresh CURVE key set for the relays and the workers "
+                "(zmq.security=curve).",
+     .about = "Each file is an --env-file: relay.env holds the relays' "
+              "secret key and the worker\nkey they admit; worker.env the "
+              "relays' public key and the workers' pair;\ncluster.env both, "
+              "for a cluster on one machine. Files are mode 0600.\n",
+     .opts = keys_opts,
+     .nopts = KEYS_N,
+     .flags = AU_CLI_NO_CONFIG},
+    0,
+    cmd_keys_generate,
+};
+
 /* ---- gen ------------------------------------------------------------ */
 
-enum {
-    GEN_OUT,
-    GEN_RECORDS,
-    GEN_PER_FILE,
-    GEN_SEED,
-    GEN_COPY,
-    GEN_JSON,
-    GEN_N
-};
+enum { GEN_OUT, GEN_RECORDS, GEN_PER_FILE, GEN_SEED, GEN_JSON, GEN_N };
 
 static const au_cli_opt_t gen_opts[] = {
     [GEN_OUT] = {.name = "out",
@@ -234,11 +266,6 @@ static const au_cli_opt_t gen_opts[] = {
                   .help = "the same seed writes the same files, default 1",
                   .lo = 0,
                   .hi = LLONG_MAX},
-    [GEN_COPY] = {.name = "copy",
-                  .kind = AU_CLI_STR,
-                  .metavar = "FILE",
-                  .help =
-                      "also write the rows as COPY text for the trends table"},
     [GEN_JSON] = {.name = "json",
                   .kind = AU_CLI_FLAG,
                   .help = "print the counts as JSON"},
@@ -252,7 +279,6 @@ static int cmd_gen(au_cmd_t *cmd)
         .records = au_cli_int(a, GEN_RECORDS, 1000000),
         .per_file = (int)au_cli_int(a, GEN_PER_FILE, 200),
         .seed = (uint64_t)au_cli_int(a, GEN_SEED, 1),
-        .copy_path = au_cli_str(a, GEN_COPY, NULL),
     };
     long files = 0;
     if (au_gen_write(out, &o, &files, &cmd->err) < 0)
@@ -342,7 +368,8 @@ static const au_cmd_def_t *const commands[] = {
     &au_query_top_def,      &au_query_playlists_def,
     &au_query_spread_def,   &def_gen,
     &def_backtest,          &def_config_check,
-    &def_config_example,    &def_version,
+    &def_config_example,    &def_keys_generate,
+    &def_version,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -18,6 +18,7 @@
 #include "au_fleet.h"
 #include "au_log.h"
 #include "au_out.h"
+#include "au_proto.h"
 #include "au_queue.h"
 #include "au_store.h"
 
@@ -109,6 +110,18 @@ static int add_item(items_t *l, const char *path, const char *why)
     return 0;
 }
 
+/* NULL for a regular file, else why it cannot be a chart: a FIFO or a
+ * device would block the ingest worker that opens it. */
+static const char *regular(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return strerror(errno);
+    return S_ISREG(st.st_mode) ? NULL
+                               : "not a regular file (a FIFO, socket or "
+                                 "device cannot be a chart)";
+}
+
 /* Adds every *.csv under dir, recursively; *found counts them. */
 static int walk(items_t *l, const char *dir, long *found)
 {
@@ -128,7 +141,7 @@ static int walk(items_t *l, const char *dir, long *found)
         if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode)) {
             rc = walk(l, sub, found);
         } else if (len > 4 && !strcmp(e->d_name + len - 4, ".csv")) {
-            rc = add_item(l, sub, NULL);
+            rc = add_item(l, sub, regular(sub));
             (*found)++;
         }
     }
@@ -142,7 +155,7 @@ static int collect(items_t *l, const char *path)
     if (stat(path, &st) != 0)
         return add_item(l, path, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return add_item(l, path, NULL);
+        return add_item(l, path, regular(path));
     long found = 0;
     int rc = walk(l, path, &found);
     if (rc == 0 && found == 0)
@@ -189,9 +202,20 @@ static void resolve(item_t *it, const au_cli_t *a)
             append(give, sizeof(give), " ", flags[i]);
         }
     }
-    if (miss[0])
+    if (miss[0]) {
         snprintf(it->why, sizeof(it->why),
                  "the name does not say its %s; give %s", miss, give);
+        return;
+    }
+    /* The rule the ingest worker and the wire apply, here where a bad
+     * flag can still be fixed rather than in a job that dies. */
+    au_error_t e = {0};
+    for (size_t i = 0; i < 3 && e.code == 0; i++)
+        au_chart_name_check(what[i], *dst[i], &e);
+    if (e.code == 0)
+        au_chart_date_check(it->date, NULL, &e);
+    if (e.code != 0)
+        snprintf(it->why, sizeof(it->why), "%s", e.msg);
     else if (!(it->abs = realpath(it->path, NULL)))
         snprintf(it->why, sizeof(it->why), "%s", strerror(errno));
 }

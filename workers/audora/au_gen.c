@@ -1,7 +1,6 @@
 #include "au_gen.h"
 
 #include "au_date.h"
-#include "au_score.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -58,10 +57,6 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
     long nfiles = (o->records + o->per_file - 1) / o->per_file;
     long nregions = nfiles < 50 ? nfiles : 50;
     long pool = 2L * o->per_file;
-    FILE *copy = NULL;
-    if (o->copy_path && !(copy = fopen(o->copy_path, "w")))
-        return au_error_set(err, AU_EIO, "%s: %s", o->copy_path,
-                            strerror(errno));
     long left = o->records;
     uint64_t rng = o->seed;
     int rc = 0;
@@ -94,19 +89,11 @@ int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,
                     "%ld,\"Synthetic Track %ld\",\"Artist %ld\",%lld,"
                     "https://open.spotify.com/track/%s\n",
                     pos, idx, idx % 997, streams, id);
-            if (copy)
-                fprintf(copy,
-                        "spotify\tdaily\t%s\t%s\tspotify:%s\t%ld\t%lld\t"
-                        "Synthetic Track %ld\tArtist %ld\t%.6f\n",
-                        region, date, id, pos, streams, idx, idx % 997,
-                        au_position_score((int)pos, o->per_file));
         }
         if (fclose(out) != 0)
             rc = au_error_set(err, AU_EIO, "%s: write failed", path);
         left -= rows;
     }
-    if (copy && fclose(copy) != 0 && rc == 0)
-        rc = au_error_set(err, AU_EIO, "%s: write failed", o->copy_path);
     *files = nfiles;
     return rc;
 }

@@ -17,10 +17,6 @@ typedef struct {
     long records; /* total rows, >= 1 */
     int per_file; /* rows per chart file, 1..100000 */
     uint64_t seed;
-    /* When set, also write the same rows as the trends table's COPY text
-     * (platform, chart, region, chart_date, track_key, position, streams,
-     * track_name, artist, score) for a plain-COPY comparison. */
-    const char *copy_path;
 } au_gen_opts_t;
 
 int au_gen_write(const char *dir, const au_gen_opts_t *o, long *files,

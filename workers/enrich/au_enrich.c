@@ -7,55 +7,11 @@
 
 #include "au_bytes.h"
 #include "au_log.h"
+#include "au_queue.h"
 #include "au_consumer.h"
+#include "au_keys.h"
 #include "au_store.h"
 #include "au_zmq.h"
-
-static int is_space(unsigned char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
-           ch == '\f';
-}
-
-int au_artist_key(const char *artist, char *out, size_t cap)
-{
-    size_t n = 0;
-    int pending_space = 0;
-    for (const unsigned char *s = (const unsigned char *)artist; *s; s++) {
-        if (is_space(*s)) {
-            pending_space = n > 0;
-            continue;
-        }
-        if (n + 2 + (size_t)pending_space > cap)
-            return AU_ETOOBIG;
-        if (pending_space)
-            out[n++] = ' ';
-        pending_space = 0;
-        out[n++] = (char)((*s >= 'A' && *s <= 'Z') ? *s + 32 : *s);
-    }
-    if (cap == 0)
-        return AU_ETOOBIG;
-    out[n] = '\0';
-    return (int)n;
-}
-
-int au_track_key(const char *track_id, const char *name, const char *artist_key,
-                 char *out, size_t cap)
-{
-    int n;
-    if (track_id && *track_id) {
-        n = snprintf(out, cap, "spotify:%s", track_id);
-    } else {
-        char norm[AU_PROTO_MAX_STR + 1];
-        if (au_artist_key(name, norm, sizeof(norm)) < 0)
-            return AU_ETOOBIG;
-        const char *parts[] = {norm, artist_key};
-        char key[64];
-        au_cache_key(key, sizeof(key), "nk", 2, parts);
-        n = snprintf(out, cap, "%s", key);
-    }
-    return (n < 0 || (size_t)n >= cap) ? AU_ETOOBIG : n;
-}
 
 /* Cached value: the four features as little-endian float32 (16 bytes),
  * or an empty value for a track known to have none, so a miss in the
@@ -108,51 +64,74 @@ static int feature_row(void *arg, size_t k, const float f[AU_FEATURES])
     return 0;
 }
 
-static int lookup_features(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
-                           au_error_t *err)
+/* The cache keys of the batch's features: the features generation, then
+ * the track id ("" for a record without one). */
+static const char **feature_keys(au_batch_t *b, au_arena_t *arena,
+                                 long long gen)
+{
+    size_t n = b->count;
+    const char **keys = au_arena_alloc(arena, (n ? n : 1) * sizeof(*keys));
+    for (size_t i = 0; keys && i < n; i++) {
+        const char *id = b->records[i].track_id;
+        size_t len = id ? strlen(id) + 24 : 1;
+        char *k = au_arena_alloc(arena, len);
+        if (!k)
+            return NULL;
+        if (id)
+            snprintf(k, len, "%lld:%s", gen, id);
+        else
+            k[0] = '\0';
+        keys[i] = k;
+    }
+    return keys;
+}
+
+/* Cache first, the store for what it lacks; the store's answer (features
+ * or "none") goes to the cache under the current features generation. */
+static int lookup_features(au_ctx_t *ctx, PGconn *c, au_batch_t *b,
+                           au_arena_t *arena, au_error_t *err)
 {
     size_t n = b->count, nmiss = 0;
-    const char **keys = au_arena_alloc(arena, (n ? n : 1) * sizeof(*keys));
+    long long gen = 0;
+    int rc = au_store_features_generation(c, &gen, err);
+    if (rc < 0)
+        return rc;
+    const char **keys = feature_keys(b, arena, gen);
     const char **ids = au_arena_alloc(arena, (n ? n : 1) * sizeof(*ids));
+    const char **mkeys = au_arena_alloc(arena, (n ? n : 1) * sizeof(*mkeys));
     size_t *miss = au_arena_alloc(arena, (n ? n : 1) * sizeof(*miss));
     size_t *flens = au_arena_alloc(arena, (n ? n : 1) * sizeof(*flens));
     unsigned char(*bytes)[FEATURE_BYTES] =
         au_arena_alloc(arena, (n ? n : 1) * sizeof(*bytes));
     char **vals = calloc(n ? n : 1, sizeof(*vals));
     size_t *lens = calloc(n ? n : 1, sizeof(*lens));
-    int rc = 0;
-    if (!keys || !ids || !miss || !flens || !bytes || !vals || !lens) {
+    if (!keys || !ids || !mkeys || !miss || !flens || !bytes || !vals ||
+        !lens) {
         rc = au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        keys[i] = b->records[i].track_id ? b->records[i].track_id : "";
     if (ctx->cache)
         au_cache_mget(ctx->cache, AU_CK_FEATURES, n, keys, vals, lens);
     for (size_t i = 0; i < n; i++) {
         if (!keys[i][0] ||
             (vals[i] && decode_features(vals[i], lens[i], &b->records[i]) == 0))
             continue;
-        ids[nmiss] = keys[i];
+        ids[nmiss] = b->records[i].track_id;
+        mkeys[nmiss] = keys[i];
         flens[nmiss] = 0;
         miss[nmiss++] = i;
     }
     if (nmiss == 0)
         goto out;
-    PGconn *c = au_pool_get(ctx->pool, err);
-    if (!c) {
-        rc = err->code;
-        goto out;
-    }
     feat_fill_t x = {b, miss, bytes, flens};
     rc = au_store_read_features(c, nmiss, ids, feature_row, &x, err);
-    au_pool_put(ctx->pool, c);
     if (rc == 0 && ctx->cache) {
         const char **fvals = au_arena_alloc(arena, nmiss * sizeof(*fvals));
         for (size_t k = 0; fvals && k < nmiss; k++)
             fvals[k] = (const char *)bytes[k];
         if (fvals)
-            au_cache_mset(ctx->cache, AU_CK_FEATURES, nmiss, ids, fvals, flens);
+            au_cache_mset(ctx->cache, AU_CK_FEATURES, nmiss, mkeys, fvals,
+                          flens);
     }
 out:
     for (size_t i = 0; vals && i < n; i++)
@@ -178,7 +157,11 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
             return au_error_set(err, AU_ENOMEM, "enrich: out of memory");
         r->has_features = false;
     }
-    int rc = lookup_features(ctx, b, arena, err);
+    PGconn *c = au_pool_get(ctx->pool, err);
+    if (!c)
+        return err->code;
+    int rc = lookup_features(ctx, c, b, arena, err);
+    au_pool_put(ctx->pool, c);
     if (rc < 0)
         return rc;
     b->stage = AU_STAGE_ENRICHED;
@@ -186,6 +169,30 @@ int au_enrich_batch(au_ctx_t *ctx, au_batch_t *b, au_arena_t *arena,
 }
 
 /* Enriches one batch and forwards it to the analytics relays. */
+/* Tells the queue what went wrong with a batch's job: a cause no retry
+ * can fix ends it now, with that cause; any other is kept for the message
+ * when its lease runs out. */
+static void report(au_ctx_t *ctx, const au_batch_t *b, int rc,
+                   const au_error_t *e)
+{
+    au_error_t err = {0};
+    PGconn *c = au_pool_get(ctx->pool, &err);
+    if (!c)
+        return;
+    char cause[300];
+    snprintf(cause, sizeof(cause), "enrich: %s",
+             e->msg[0] ? e->msg : au_strerror(rc));
+    if (rc == AU_EINVAL || rc == AU_ETOOBIG) {
+        if (au_queue_fail(c, b->job_id, b->attempt, cause, 1,
+                          ctx->cfg.queue.backoff_base_ms,
+                          ctx->cfg.queue.backoff_max_ms, &err) == 0)
+            au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, 1);
+    } else {
+        au_queue_note(c, b->job_id, b->attempt, cause, &err);
+    }
+    au_pool_put(ctx->pool, c);
+}
+
 static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
                         au_arena_t *arena)
 {
@@ -194,7 +201,7 @@ static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
     int rc = 0;
     for (int tries = 0; tries < 3; tries++) {
         rc = au_enrich_batch(ctx, b, arena, &err);
-        if (rc == 0 || au_stop_requested)
+        if (rc == 0 || rc == AU_EINVAL || au_drain_expired())
             break;
         au_log_ev(AU_LOG_WARN, &lctx, rc, "enrich: %s", err.msg);
         au_metrics_inc(ctx->metrics, AU_M_RETRIES, 1);
@@ -202,8 +209,11 @@ static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
     }
     char *out = NULL;
     size_t len = 0;
-    if (rc == 0)
-        rc = au_batch_encode(b, &out, &len);
+    if (rc == 0 && (rc = au_batch_encode(b, &out, &len)) < 0)
+        au_error_set(&err, rc,
+                     "the enriched batch does not encode (over %d "
+                     "bytes or invalid)",
+                     ctx->cfg.zmq.max_msg_bytes);
     if (rc == 0)
         rc = au_zmq_send(push, out, len, -1);
     free(out);
@@ -214,6 +224,7 @@ static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
         au_metrics_error(ctx->metrics, rc);
         au_log_ev(AU_LOG_ERROR, &lctx, rc, "batch not forwarded: %s",
                   err.msg[0] ? err.msg : au_strerror(rc));
+        report(ctx, b, rc, &err);
     }
     return rc;
 }
@@ -221,20 +232,20 @@ static int enrich_batch(au_ctx_t *ctx, void *push, au_batch_t *b,
 int au_enrich_main(au_ctx_t *ctx)
 {
     au_error_t err = {0};
-    void *pull = au_zmq_socket(ctx->zctx, ZMQ_PULL, ctx->cfg.zmq.enrich_out, 0,
-                               &ctx->cfg, &err);
+    void *sock = au_zmq_socket(ctx->zctx, ZMQ_DEALER, ctx->cfg.zmq.enrich_out,
+                               0, &ctx->cfg, &err);
     void *push =
-        pull ? au_zmq_socket(ctx->zctx, ZMQ_PUSH, ctx->cfg.zmq.analytics_in, 0,
+        sock ? au_zmq_socket(ctx->zctx, ZMQ_PUSH, ctx->cfg.zmq.analytics_in, 0,
                              &ctx->cfg, &err)
              : NULL;
-    if (!pull || !push) {
+    if (!sock || !push) {
         au_log_ev(AU_LOG_ERROR, NULL, err.code, "%s", err.msg);
-        if (pull)
-            zmq_close(pull);
+        if (sock)
+            zmq_close(sock);
         return 1;
     }
-    int rc = au_consumer_run(ctx, "enrich", pull, enrich_batch, push);
-    zmq_close(pull);
+    int rc = au_consumer_run(ctx, "enrich", sock, enrich_batch, push);
+    zmq_close(sock);
     zmq_close(push);
     return rc;
 }

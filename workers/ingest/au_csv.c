@@ -577,6 +577,16 @@ static int au__csv_streams(au_csv_t *p, const char *s, int64_t *out)
     return 0;
 }
 
+/* 1 when s has a character other than white space: a name of blanks
+ * names nothing (an artist key could not be made of it). */
+static int au__csv_has_text(const char *s)
+{
+    for (; *s; s++)
+        if (!strchr(" \t\v\f", *s))
+            return 1;
+    return 0;
+}
+
 static int au__csv_to_row(au_csv_t *p, au_chart_row_t *row)
 {
     int legacy = p->layout == AU_CSV_LEGACY;
@@ -590,9 +600,9 @@ static int au__csv_to_row(au_csv_t *p, au_chart_row_t *row)
     int64_t streams = 0;
     if (au__csv_position(p, au__csv_field(p, 0), &pos) < 0)
         return p->failed;
-    if (!*name)
+    if (!au__csv_has_text(name))
         return au__csv_fail(p, AU_EMISSING, "empty track name");
-    if (!*artist)
+    if (!au__csv_has_text(artist))
         return au__csv_fail(p, AU_EMISSING, "empty artist");
     if (au__csv_streams(p, au__csv_field(p, legacy ? 3 : 8), &streams) < 0)
         return p->failed;

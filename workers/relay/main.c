@@ -20,19 +20,18 @@ static const au_cli_opt_t opts[] = {
          .metavar = "EP",
          .help = "endpoint to bind the PULL socket on (default: the first of "
                  "zmq.<stage>_in)"},
-    [OPT_OUT] =
-        {.name = "out",
-         .kind = AU_CLI_STR,
-         .metavar = "EP",
-         .help = "endpoint to bind the PUSH socket on (default: the first of "
-                 "zmq.<stage>_out)"},
+    [OPT_OUT] = {.name = "out",
+                 .kind = AU_CLI_STR,
+                 .metavar = "EP",
+                 .help = "endpoint to bind the consumers' ROUTER socket on "
+                         "(default: the first of zmq.<stage>_out)"},
 };
 
 static const au_cli_spec_t cli = {
     .prog = "audora-relay",
     .summary = "Binds a PULL socket on the stage's inbound endpoint and a "
-               "PUSH\nsocket on its outbound one and forwards messages "
-               "between them.",
+               "ROUTER\nsocket on its outbound one, and hands each batch to "
+               "the consumer that\nasked first.",
     .opts = opts,
     .nopts = NOPTS,
 };

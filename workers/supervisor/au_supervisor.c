@@ -184,6 +184,12 @@ static int start(const au_sup_opts_t *o, slot_t *s)
 {
     pid_t pid = fork();
     if (pid < 0) {
+        /* Out of processes or memory for now: try again after the
+         * backoff, as for a child that failed. */
+        s->restarts++;
+        s->restart_at =
+            mono_ms() + au_sup_backoff_ms(s->restarts, o->backoff_min_ms,
+                                          o->backoff_max_ms);
         au_log_ev(AU_LOG_ERROR, NULL, AU_EIO, "supervisor: fork %s: %s",
                   s->c->name, strerror(errno));
         return -1;
@@ -227,6 +233,7 @@ static void reaped(const au_sup_opts_t *o, slot_t *s, int status)
     int delay =
         au_sup_backoff_ms(s->restarts, o->backoff_min_ms, o->backoff_max_ms);
     s->restart_at = now + delay;
+    au_metrics_inc(o->metrics, AU_M_RESTARTS, 1);
     au_log_ev(AU_LOG_WARN, NULL, 0,
               "supervisor: %s %s; restart %d in %d ms (%d in a row)",
               s->c->name, why, s->total, delay, s->restarts);
@@ -314,6 +321,7 @@ int au_sup_run(const au_sup_spec_t *spec, const au_sup_opts_t *o)
         start(o, &slots[i]);
     }
     write_status(o, slots, n);
+    au_metrics_set_ready(o->metrics, 1);
     au_info("supervisor: %d children started", n);
     while (!au_stop_requested) {
         reap_all(o, slots, n, 0);
@@ -328,6 +336,7 @@ int au_sup_run(const au_sup_spec_t *spec, const au_sup_opts_t *o)
          * tenth of a second, which no restart policy needs faster. */
         poll(NULL, 0, 100);
     }
+    au_metrics_set_ready(o->metrics, 0);
     stop_all(o, slots, n);
     return 0;
 }

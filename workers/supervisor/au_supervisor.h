@@ -17,6 +17,7 @@
 #define AU_SUPERVISOR_H
 
 #include "au_err.h"
+#include "au_metrics.h"
 
 #define AU_SUP_MAX_CHILDREN 64
 #define AU_SUP_MAX_ARGS 16
@@ -38,11 +39,12 @@ int au_sup_spec_load(const char *path, au_sup_spec_t *spec, au_error_t *err);
 void au_sup_spec_free(au_sup_spec_t *spec);
 
 typedef struct {
-    const char *dir;    /* logs/, pids/ and supervisor.status go here */
-    int backoff_min_ms; /* first restart delay */
-    int backoff_max_ms; /* the ceiling it doubles up to */
-    int stable_ms;      /* up this long, a child's backoff starts over */
-    int grace_ms;       /* after SIGTERM, how long children may drain */
+    const char *dir;       /* logs/, pids/ and supervisor.status go here */
+    int backoff_min_ms;    /* first restart delay */
+    int backoff_max_ms;    /* the ceiling it doubles up to */
+    int stable_ms;         /* up this long, a child's backoff starts over */
+    int grace_ms;          /* after SIGTERM, how long children may drain */
+    au_metrics_t *metrics; /* restarts_total, and ready while running; NULL */
 } au_sup_opts_t;
 
 /* Runs the children until SIGTERM/SIGINT. Returns 0, or 1 when the run

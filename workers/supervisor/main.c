@@ -48,6 +48,7 @@ static int run(au_ctx_t *ctx)
         .backoff_max_ms = (int)au_cli_int(a, OPT_MAX, 10000),
         .stable_ms = (int)au_cli_int(a, OPT_STABLE, 10) * 1000,
         .grace_ms = (int)au_cli_int(a, OPT_GRACE, 30) * 1000,
+        .metrics = ctx->metrics,
     };
     int rc = au_sup_run(&spec, &o);
     au_sup_spec_free(&spec);

@@ -1,0 +1,58 @@
+/* au_source.h: what ingest reads a job from. A source turns a job's
+ * parameters into the chart they describe (platform, chart, region, date)
+ * and its rows; ingest does the rest the same way for every source
+ * (docs/ARCHITECTURE.md, "A new source"): it reads the rows once to
+ * validate them and plan the batches, records the plan, rewinds, reads
+ * them again and sends them.
+ *
+ * Adding a source is one module that fills an au_source_t and one line in
+ * the table of au_source.c. */
+#ifndef AU_SOURCE_H
+#define AU_SOURCE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "au_ctx.h"
+#include "au_err.h"
+
+/* One chart entry as the source gives it. Strings are borrowed until the
+ * next call to next() or close(). */
+typedef struct {
+    int32_t position;       /* >= 1, strictly increasing */
+    int64_t streams;        /* >= 0, or -1 when the source has none */
+    const char *track_name; /* non-empty */
+    const char *artist;     /* non-blank */
+    const char *track_id;   /* Spotify id, or NULL */
+    long where;             /* line or item number, for messages */
+} au_source_row_t;
+
+/* The chart a job's source is; the strings are the source's (valid until
+ * close). */
+typedef struct {
+    const char *platform, *chart, *region;
+    const char *date; /* YYYY-MM-DD */
+    const char *name; /* what messages call the source: a path, a URL */
+} au_source_chart_t;
+
+typedef struct {
+    const char *kind; /* the job kind it serves: "chart_csv" */
+    /* Opens the source of a job with these parameters. AU_EINVAL and the
+     * like for parameters or content no retry can fix; AU_EIO, AU_ETIMEOUT
+     * or AU_ERETRY for what a later attempt may find different. */
+    int (*open)(au_ctx_t *ctx, json_t *params, void **state,
+                au_source_chart_t *chart, au_error_t *err);
+    /* The next row: 1, 0 at the end, or < 0 with err naming where. */
+    int (*next)(void *state, au_source_row_t *row, au_error_t *err);
+    /* Back to the first row, for the second reading. */
+    int (*rewind)(void *state, au_error_t *err);
+    void (*close)(void *state);
+} au_source_t;
+
+/* The source of a job kind, or NULL. */
+const au_source_t *au_source_find(const char *kind);
+
+/* The sources. */
+extern const au_source_t au_source_csv;
+
+#endif
