@@ -39,11 +39,8 @@ struct au_cache_t {
 };
 
 static const char *const kind_names[AU_CK__COUNT] = {
-    [AU_CK_ARTIST] = "artist",
-    [AU_CK_CHART] = "chart",
-    [AU_CK_PREDICTION] = "prediction",
-    [AU_CK_SUMMARY] = "summary",
-    [AU_CK_BULK] = "bulk",
+    [AU_CK_ARTIST] = "artist",     [AU_CK_CHART] = "chart",
+    [AU_CK_SUMMARY] = "summary",   [AU_CK_BULK] = "bulk",
     [AU_CK_FEATURES] = "features",
 };
 
@@ -90,7 +87,6 @@ au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
     c->retry_ms = cfg->redis.retry_ms > 0 ? cfg->redis.retry_ms : 1000;
     c->ttl_s[AU_CK_ARTIST] = cfg->cache.ttl_artist_s;
     c->ttl_s[AU_CK_CHART] = cfg->cache.ttl_chart_s;
-    c->ttl_s[AU_CK_PREDICTION] = cfg->cache.ttl_prediction_s;
     c->ttl_s[AU_CK_SUMMARY] = cfg->cache.ttl_summary_s;
     c->ttl_s[AU_CK_BULK] = cfg->cache.ttl_bulk_s;
     c->ttl_s[AU_CK_FEATURES] = cfg->cache.ttl_features_s;

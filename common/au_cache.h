@@ -27,7 +27,6 @@
 typedef enum {
     AU_CK_ARTIST = 0, /* artist metadata, 24 h */
     AU_CK_CHART,      /* chart pages, 1 h */
-    AU_CK_PREDICTION, /* predictions, 30 min */
     AU_CK_SUMMARY,    /* trending summaries, 10 min */
     AU_CK_BULK,       /* bulk track lookups, 5 min */
     AU_CK_FEATURES,   /* audio features by track key */

@@ -90,8 +90,6 @@ static const au__cfg_key_t au__keys[] = {
             "time to live of artist metadata"),
     AU__INT(cache.ttl_chart_s, "3600", 1, AU__TTL_MAX,
             "time to live of chart data"),
-    AU__INT(cache.ttl_prediction_s, "1800", 1, AU__TTL_MAX,
-            "time to live of viral predictions"),
     AU__INT(cache.ttl_summary_s, "600", 1, AU__TTL_MAX,
             "time to live of trending summaries"),
     AU__INT(cache.ttl_bulk_s, "300", 1, AU__TTL_MAX,

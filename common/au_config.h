@@ -34,7 +34,6 @@ typedef struct {
         int local_max_entries; /* 16..10000000, default 10000 */
         int ttl_artist_s;      /* default 86400 */
         int ttl_chart_s;       /* default 3600 */
-        int ttl_prediction_s;  /* default 1800 */
         int ttl_summary_s;     /* default 600 */
         int ttl_bulk_s;        /* default 300 */
         int ttl_features_s;    /* default 86400 */

@@ -544,13 +544,13 @@ Test(cache_redis, keys_are_prefixed_and_carry_the_kinds_ttl)
 {
     au_config_t cfg;
     test_cfg(&cfg, au_test_redis_url());
-    cfg.cache.ttl_prediction_s = 1234;
+    cfg.cache.ttl_chart_s = 1234;
     au_cache_t *c = au_cache_new(&cfg, NULL);
     cr_assert_not_null(c);
     char k[64], full[128];
     ukey(k, sizeof(k), "ttl");
-    set_str(c, AU_CK_PREDICTION, k, "p");
-    snprintf(full, sizeof(full), "audora:v2:prediction:%s", k);
+    set_str(c, AU_CK_CHART, k, "p");
+    snprintf(full, sizeof(full), "audora:v2:chart:%s", k);
     redisContext *r = raw_connect(au_test_redis_url());
     long long ttl = raw_int(r, "TTL", full);
     cr_assert(ttl > 1224 && ttl <= 1234, "TTL %lld", ttl);

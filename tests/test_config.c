@@ -86,7 +86,6 @@ Test(config, defaults_are_the_documented_values)
     cr_assert_eq(c.cache.local_max_entries, 10000);
     cr_assert_eq(c.cache.ttl_artist_s, 86400);
     cr_assert_eq(c.cache.ttl_chart_s, 3600);
-    cr_assert_eq(c.cache.ttl_prediction_s, 1800);
     cr_assert_eq(c.cache.ttl_summary_s, 600);
     cr_assert_eq(c.cache.ttl_bulk_s, 300);
     cr_assert_eq(c.cache.ttl_features_s, 86400);
@@ -602,7 +601,7 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 43, "one line per field of au_config_t");
+    cr_assert_eq(lines, 42, "one line per field of au_config_t");
     free(out);
 }
 
@@ -668,7 +667,7 @@ Test(config, example_names_every_key_with_its_default)
         keys++;
         line = nl + 1;
     }
-    cr_assert_eq(keys, 43);
+    cr_assert_eq(keys, 42);
     free(d);
     free(ex);
 }
