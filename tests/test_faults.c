@@ -566,6 +566,65 @@ Test(faults,
     unsetenv("AUDORA_QUEUE__BATCH_RECORDS");
 }
 
+/* ---- a flood ------------------------------------------------------------ */
+
+/* VmHWM of a process, in MiB. */
+static double peak_mib(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    double kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = strtod(line + 6, NULL);
+    fclose(f);
+    return kb / 1024;
+}
+
+Test(faults, a_flood_of_large_messages_stays_within_the_relays_memory,
+     .fini = au_cluster_stop)
+{
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 6, .lease_s = 30});
+    /* Nobody takes from relay-enrich: its one consumer is stopped. */
+    cr_assert_eq(kill(au_cl_pid("enrich-1"), SIGSTOP), 0);
+    int relay = au_cl_pid("relay-enrich");
+    double before = peak_mib(relay);
+    /* 100 messages just under zmq.max_msg_bytes (4 MiB), with the
+     * workers' key, as fast as the relay takes them (at most 20 s). */
+    size_t len = (4u << 20) - 4096;
+    char *msg = calloc(1, len);
+    char pub[41], sec[41];
+    au_cl_key("AUDORA_ZMQ__CLIENT_PUBLIC_KEY", pub);
+    au_cl_key("AUDORA_ZMQ__CLIENT_SECRET_KEY", sec);
+    void *z = zmq_ctx_new();
+    void *s = au_cl_peer(z, getenv("AUDORA_ZMQ__ENRICH_IN"), pub, sec);
+    int linger = 0, sent = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    for (int i = 0; i < 200 && sent < 100; i++) {
+        int timeout = 100;
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, sizeof(timeout));
+        if (zmq_send(s, msg, len, 0) == (int)len)
+            sent++;
+    }
+    sleep_ms(1000);
+    double after = peak_mib(relay);
+    zmq_close(s);
+    zmq_ctx_term(z);
+    free(msg);
+    fprintf(stderr,
+            "faults: flood: %d of 100 messages of 4 MiB taken; relay peak "
+            "%.1f MiB before, %.1f MiB after (zmq.relay_memory_mb 64)\n",
+            sent, before, after);
+    /* The relay's buffers are bounded by zmq.relay_memory_mb (half of it
+     * for the inbound queue), whatever is sent; the rest waits in the
+     * sender's queue and the kernel's socket buffers. */
+    cr_assert_lt(after - before, 64 + 8, "the relay grew by %.1f MiB",
+                 after - before);
+    cr_assert_eq(kill(au_cl_pid("enrich-1"), SIGCONT), 0);
+}
+
 /* ---- permanent errors ---------------------------------------------------- */
 
 /* Queues a job as another client might, without push's checks. */
