@@ -143,6 +143,35 @@ static int check_refs(const au_track_ref_t *t, size_t n, au_error_t *err)
     return 0;
 }
 
+/* What au_store_resolve_tracks runs, in order: artists inserted, their
+ * spellings improved, then the same for tracks ($1..$3 the artists'
+ * columns, $1..$6 the tracks'). */
+#define ARTISTS_V                                                              \
+    "WITH v AS (SELECT DISTINCT ON (ak) ak, a, d FROM unnest($1::text[], "     \
+    " $2::text[], $3::date[]) u(a, ak, d) ORDER BY ak, d, a COLLATE \"C\") "
+#define TRACKS_V                                                               \
+    "WITH v AS (SELECT DISTINCT ON (u.k) u.k, nullif(u.sid, '') AS sid, "      \
+    " a.id AS aid, u.n, u.a, u.d FROM unnest($1::text[], $2::text[], "         \
+    " $3::text[], $4::text[], $5::text[], $6::date[]) "                        \
+    " u(k, sid, n, a, ak, d) JOIN artists a ON a.artist_key = u.ak "           \
+    " ORDER BY u.k, u.d, u.n COLLATE \"C\", u.a COLLATE \"C\") "
+static const char *const resolve_sql[] = {
+    ARTISTS_V "INSERT INTO artists (artist_key, name, name_date) "
+              "SELECT ak, a, d FROM v ON CONFLICT (artist_key) DO NOTHING",
+    ARTISTS_V "UPDATE artists x SET name = v.a, name_date = v.d FROM v "
+              "WHERE x.artist_key = v.ak AND (v.d, v.a COLLATE \"C\") < "
+              "(x.name_date, x.name COLLATE \"C\")",
+    TRACKS_V "INSERT INTO tracks (track_key, spotify_id, artist_id, name, "
+             "artist, name_date) SELECT k, sid, aid, n, a, d FROM v "
+             "ON CONFLICT (track_key) DO NOTHING",
+    TRACKS_V "UPDATE tracks x SET name = v.n, artist = v.a, artist_id = "
+             "v.aid, name_date = v.d FROM v WHERE x.track_key = v.k AND "
+             "(v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < (x.name_date, "
+             "x.name COLLATE \"C\", x.artist COLLATE \"C\")",
+};
+#undef ARTISTS_V
+#undef TRACKS_V
+
 int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
                             int32_t *ids, au_error_t *err)
 {
@@ -174,34 +203,9 @@ int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
     au_params_t pa = {0};
     for (size_t i = 3; i < sizeof(cols) / sizeof(cols[0]); i++)
         au_params_str(&pa, cols[i]->data);
-#define ARTISTS_V                                                              \
-    "WITH v AS (SELECT DISTINCT ON (ak) ak, a, d FROM unnest($1::text[], "     \
-    " $2::text[], $3::date[]) u(a, ak, d) ORDER BY ak, d, a COLLATE \"C\") "
-#define TRACKS_V                                                               \
-    "WITH v AS (SELECT DISTINCT ON (u.k) u.k, nullif(u.sid, '') AS sid, "      \
-    " a.id AS aid, u.n, u.a, u.d FROM unnest($1::text[], $2::text[], "         \
-    " $3::text[], $4::text[], $5::text[], $6::date[]) "                        \
-    " u(k, sid, n, a, ak, d) JOIN artists a ON a.artist_key = u.ak "           \
-    " ORDER BY u.k, u.d, u.n COLLATE \"C\", u.a COLLATE \"C\") "
-    static const char *const sql[] = {
-        ARTISTS_V "INSERT INTO artists (artist_key, name, name_date) "
-                  "SELECT ak, a, d FROM v ON CONFLICT (artist_key) DO NOTHING",
-        ARTISTS_V "UPDATE artists x SET name = v.a, name_date = v.d FROM v "
-                  "WHERE x.artist_key = v.ak AND (v.d, v.a COLLATE \"C\") < "
-                  "(x.name_date, x.name COLLATE \"C\")",
-        TRACKS_V "INSERT INTO tracks (track_key, spotify_id, artist_id, name, "
-                 "artist, name_date) SELECT k, sid, aid, n, a, d FROM v "
-                 "ON CONFLICT (track_key) DO NOTHING",
-        TRACKS_V "UPDATE tracks x SET name = v.n, artist = v.a, artist_id = "
-                 "v.aid, name_date = v.d FROM v WHERE x.track_key = v.k AND "
-                 "(v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < (x.name_date, "
-                 "x.name COLLATE \"C\", x.artist COLLATE \"C\")",
-    };
-#undef ARTISTS_V
-#undef TRACKS_V
     for (size_t i = 0; rc == 0 && i < 4; i++)
-        rc =
-            au_pg_run(c, sql[i], i < 2 ? &pa : &p, PGRES_COMMAND_OK, NULL, err);
+        rc = au_pg_run(c, resolve_sql[i], i < 2 ? &pa : &p, PGRES_COMMAND_OK,
+                       NULL, err);
     PGresult *r = NULL;
     if (rc == 0) {
         au_params_t k = {0};
