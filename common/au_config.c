@@ -151,6 +151,9 @@ static const au__cfg_key_t au__keys[] = {
     AU__STR(log.level, AU__CFG_CHOICE, "info", "debug|info|warn|error",
             "lowest level that is logged"),
     AU__INT(analytics.chart_size, "200", 1, 10000, "positions in a full chart"),
+    AU__INT(analytics.breakout_threshold, "25", 0, 100,
+            "chance in percent of reaching the top 50 within 4 weeks from "
+            "which a weekly chart's entry gets a viral_predictions row"),
     AU__INT(analytics.viral_threshold, "55", 0, 100,
             "viral score from which a viral_predictions row is written "
             "(chart data has no social signals, so the ported score "

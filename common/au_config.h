@@ -81,6 +81,9 @@ typedef struct {
     struct {
         int chart_size;      /* positions in a full chart, default 200 */
         int viral_threshold; /* 0..100: write a prediction from here, 55 */
+        /* 0..100: a weekly entry's breakout chance (percent) from which a
+         * prediction is written, 25 */
+        int breakout_threshold;
     } analytics;
 } au_config_t;
 

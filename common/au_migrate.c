@@ -281,6 +281,26 @@ static const char *const migrations[] = {
     "  ADD COLUMN plan_rows int,"
     "  ADD COLUMN plan_digests bytea,"
     "  ADD COLUMN activity text;",
+
+    /* 4: the breakout model's chance beside the ported viral score
+     * (docs/backtest.md: it ranks weekly charts better), and which of
+     * the two made a prediction. Rows stored before keep NULL until
+     * their charts are pushed again. */
+    "ALTER TABLE trends ADD COLUMN breakout real"
+    "  CHECK (breakout BETWEEN 0 AND 1);"
+    "ALTER TABLE viral_predictions ADD COLUMN method text NOT NULL"
+    "  DEFAULT 'viral' CHECK (method IN ('viral', 'breakout'));"
+    "ALTER TABLE viral_predictions ALTER COLUMN method DROP DEFAULT;"
+    "CREATE OR REPLACE VIEW trends_v AS SELECT s.platform, s.chart, s.region,"
+    "  t.chart_date, k.track_key, k.name AS track_name, k.artist,"
+    "  t.position, t.prev_position, t.prev_position - t.position AS"
+    "  position_change, t.streams, t.score, t.momentum, t.acceleration,"
+    "  t.viral_score, t.confidence, d.name AS direction, m.name AS mood,"
+    "  t.mood_score, t.is_active, t.series_id, t.track_id, t.breakout"
+    "  FROM trends t JOIN series s ON s.id = t.series_id"
+    "  JOIN tracks k ON k.id = t.track_id"
+    "  LEFT JOIN directions d ON d.code = t.direction"
+    "  LEFT JOIN moods m ON m.code = t.mood;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

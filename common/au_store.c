@@ -37,7 +37,8 @@ static int exec_cmd(PGconn *c, const char *sql, au_error_t *err)
     X(confidence, "real", real, 1, t->confidence, DERIVED)                     \
     X(mood_score, "real", real, 1, t->mood_score, DERIVED)                     \
     X(direction, "smallint", int, t->direction >= 0, t->direction, DERIVED)    \
-    X(mood, "smallint", int, t->mood >= 0, t->mood, DERIVED)
+    X(mood, "smallint", int, t->mood >= 0, t->mood, DERIVED)                   \
+    X(breakout, "real", real, 1, t->breakout, DERIVED)
 
 enum { KEY, FACT, DERIVED };
 
@@ -268,6 +269,8 @@ static int prediction_row(au_buf_t *b, const au_prediction_t *p)
     rc |= put_real(b, 1, p->predicted_peak_score);
     rc |= au_buf_put(b, "\t", 1);
     rc |= au_buf_copy_field(b, p->features_json);
+    rc |= au_buf_put(b, "\t", 1);
+    rc |= put_str(b, p->method);
     rc |= au_buf_put(b, "\n", 1);
     return rc ? AU_ENOMEM : 0;
 }
@@ -332,7 +335,8 @@ int au_store_write_predictions(PGconn *c, const au_entry_key_t *keys,
     rc = au_pg_copy(c,
                     "COPY viral_predictions (series_id, track_id, "
                     " prediction_date, confidence, predicted_peak_date, "
-                    " predicted_peak_score, prediction_features) FROM STDIN",
+                    " predicted_peak_score, prediction_features, method) "
+                    "FROM STDIN",
                     &b, err);
     au_buf_free(&b);
     return rc;

@@ -60,6 +60,7 @@ typedef struct {
     double score;          /* 0..100 */
     double momentum, acceleration, viral_score, confidence, mood_score;
     int direction, mood; /* au_direction_t, au_mood_t, or -1 */
+    double breakout;     /* weekly charts: the breakout chance, else NAN */
 } au_trend_t;
 
 /* How au_store_write_trends writes. */
@@ -90,11 +91,12 @@ int au_store_instance(PGconn *c, int64_t *instance, au_error_t *err);
 /* One row of viral_predictions: the prediction of one chart entry. */
 typedef struct {
     int32_t series_id, track_id;
-    long day;          /* the entry's chart date */
-    double confidence; /* 0..1 */
-    long peak_day;     /* predicted peak date; < 1 AD: unknown */
-    double predicted_peak_score;
-    const char *features_json; /* prediction_features, a JSON object */
+    long day;                    /* the entry's chart date */
+    double confidence;           /* 0..1 */
+    long peak_day;               /* predicted peak date; < 1 AD: unknown */
+    double predicted_peak_score; /* NAN: not predicted */
+    const char *features_json;   /* prediction_features, a JSON object */
+    const char *method;          /* "breakout" or "viral" */
 } au_prediction_t;
 
 /* The entry a derived value belongs to. */
@@ -206,8 +208,9 @@ void au_series_destroy(au_series_t **self_p);
  * named here, in order. Text parameters that are NULL mean "any". */
 
 typedef enum {
-    AU_TOP_BY_VIRAL,   /* highest viral_score */
-    AU_TOP_BY_MOVEMENT /* most positions gained (prev_position - position) */
+    AU_TOP_BY_VIRAL,    /* highest viral_score */
+    AU_TOP_BY_MOVEMENT, /* most positions gained (prev_position - position) */
+    AU_TOP_BY_BREAKOUT  /* highest breakout chance (weekly charts) */
 } au_top_by_t;
 
 typedef struct {
@@ -218,11 +221,12 @@ typedef struct {
 } au_store_top_q_t;
 
 /* One row per track: its best active entry in the range (highest viral
- * score, or most positions gained; ties to the better position, then the
- * later date); entries whose metric is NULL never count. Ranked by the
- * metric, then position, then track key. Columns: track_key, track_name,
- * artist, platform, region, chart, date, position, viral_score,
- * confidence, momentum, direction, prev_position, position_change. */
+ * score, most positions gained, or highest breakout chance; ties to the
+ * better position, then the later date); entries whose metric is NULL
+ * never count. Ranked by the metric, then position, then track key.
+ * Columns: track_key, track_name, artist, platform, region, chart, date,
+ * position, viral_score, confidence, momentum, direction, prev_position,
+ * position_change, breakout. */
 int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
                  au_error_t *err);
 /* Tracks charted between the dates (NULL: open) that have all four audio

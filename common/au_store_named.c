@@ -75,7 +75,8 @@ static int resolve_rows(PGconn *c, const au_named_trend_t *rows, size_t n,
                                .confidence = NAN,
                                .mood_score = NAN,
                                .direction = -1,
-                               .mood = -1};
+                               .mood = -1,
+                               .breakout = NAN};
         (*m)++;
     }
     if (rc == 0)

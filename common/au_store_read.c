@@ -169,8 +169,8 @@ out:
     "WITH best AS (SELECT DISTINCT ON (track_key) track_key, track_name,"      \
     " artist, platform, region, chart,"                                        \
     " to_char(chart_date, 'YYYY-MM-DD') AS date, position, viral_score,"       \
-    " confidence, momentum, direction, prev_position, position_change"         \
-    " FROM trends_v WHERE is_active AND " metric " IS NOT NULL"                \
+    " confidence, momentum, direction, prev_position, position_change,"        \
+    " breakout FROM trends_v WHERE is_active AND " metric " IS NOT NULL"       \
     " AND ($1::text IS NULL OR platform = $1)"                                 \
     " AND ($2::text IS NULL OR region = $2)"                                   \
     " AND ($3::text IS NULL OR chart = $3)"                                    \
@@ -191,7 +191,9 @@ int au_store_top(PGconn *c, const au_store_top_q_t *q, PGresult **out,
         au_params_str(&p, text[i]);
     au_params_int(&p, q->limit);
     const char *sql = q->by == AU_TOP_BY_VIRAL ? TOP_SQL("viral_score")
-                                               : TOP_SQL("position_change");
+                      : q->by == AU_TOP_BY_BREAKOUT
+                          ? TOP_SQL("breakout")
+                          : TOP_SQL("position_change");
     return au_pg_run(c, sql, &p, PGRES_TUPLES_OK, out, err);
 }
 

@@ -601,7 +601,7 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 42, "one line per field of au_config_t");
+    cr_assert_eq(lines, 43, "one line per field of au_config_t");
     free(out);
 }
 
@@ -667,7 +667,7 @@ Test(config, example_names_every_key_with_its_default)
         keys++;
         line = nl + 1;
     }
-    cr_assert_eq(keys, 42);
+    cr_assert_eq(keys, 43);
     free(d);
     free(ex);
 }

@@ -75,16 +75,35 @@ Test(e2e, all_real_charts_give_exact_rows_and_pushing_again_changes_none,
                   "p.region = t.region AND p.track_key = t.track_key "
                   "AND p.chart_date <= t.chart_date) < 5"),
         0);
-    /* Predictions: one per chart entry whose viral score reached the
-     * default threshold (55), peak dated after the prediction. */
-    cr_assert_gt(au_scalar("SELECT count(*) FROM viral_predictions"), 0);
-    cr_assert_eq(au_scalar("SELECT count(*) FROM viral_predictions WHERE "
-                           "predicted_peak_date <= prediction_date OR "
-                           "predicted_peak_score < 55"),
+    /* The breakout chance exactly on weekly entries below the top 50,
+     * a probability. */
+    cr_assert_eq(au_scalar("SELECT count(*) FROM trends_v WHERE (breakout "
+                           "IS NOT NULL) <> (chart = 'weekly' AND position "
+                           "> 50) OR breakout NOT BETWEEN 0 AND 1"),
                  0);
-    cr_assert_eq(
-        au_scalar("SELECT count(*) FROM viral_predictions"),
-        au_scalar("SELECT count(*) FROM trends WHERE viral_score >= 55"));
+    /* Predictions: on weekly charts the breakout model's, for entries
+     * whose chance reached the default threshold (25 %), due within 4
+     * weeks; on the others the ported predictor's, for viral scores from
+     * 55, peak dated after the prediction. */
+    cr_assert_gt(au_scalar("SELECT count(*) FROM viral_predictions WHERE "
+                           "method = 'breakout'"),
+                 0);
+    cr_assert_gt(au_scalar("SELECT count(*) FROM viral_predictions WHERE "
+                           "method = 'viral'"),
+                 0);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM viral_predictions v JOIN "
+                           "trends t USING (series_id, track_id) WHERE "
+                           "t.chart_date = v.prediction_date AND "
+                           "(v.method = 'breakout' AND (abs(v.confidence - "
+                           "t.breakout) > 1e-6 OR v.predicted_peak_date <> "
+                           "v.prediction_date + 28) OR v.method = 'viral' AND "
+                           "(v.predicted_peak_date <= v.prediction_date OR "
+                           "v.predicted_peak_score < 55))"),
+                 0);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM viral_predictions"),
+                 au_scalar("SELECT count(*) FROM trends_v WHERE CASE WHEN "
+                           "chart = 'weekly' THEN breakout >= 0.25 ELSE "
+                           "viral_score >= 55 END"));
     /* SOURCES.md counts 7,011 distinct track ids across the files; every
      * row's track is in tracks (workers remember the ids they resolved,
      * so this checks that shortcut too). */
@@ -294,4 +313,65 @@ Test(e2e, hostile_messages_are_dropped_and_the_run_stays_exact,
     cr_assert_eq(au_sh("cat %s/logs/analytics-*.log | grep -q 'dropping batch'",
                        au_cl_run),
                  0);
+}
+
+/* Rows per file of chart_history/MANIFEST.tsv, the fixture's own count
+ * (columns: folder, file, bytes, rows, ...). */
+typedef struct {
+    char file[128];
+    long rows;
+} manifest_row_t;
+
+static size_t read_manifest(manifest_row_t *m, size_t cap, long *total)
+{
+    char path[1024], line[1024];
+    snprintf(path, sizeof(path), "%s/chart_history/MANIFEST.tsv",
+             au_test_fixtures());
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    size_t n = 0;
+    *total = 0;
+    cr_assert(fgets(line, sizeof(line), f), "empty %s", path); /* header */
+    while (n < cap && fgets(line, sizeof(line), f)) {
+        char *save = NULL;
+        char *folder = strtok_r(line, "\t", &save);
+        char *file = strtok_r(NULL, "\t", &save);
+        strtok_r(NULL, "\t", &save); /* bytes */
+        char *rows = strtok_r(NULL, "\t", &save);
+        cr_assert(folder && file && rows, "%s:%zu: short line", path, n + 2);
+        snprintf(m[n].file, sizeof(m[n].file), "%s", file);
+        m[n].rows = strtol(rows, NULL, 10);
+        *total += m[n++].rows;
+    }
+    fclose(f);
+    return n;
+}
+
+Test(e2e, every_chart_history_file_gives_its_manifest_rows,
+     .fini = au_cluster_stop)
+{
+    static manifest_row_t m[1024];
+    long total;
+    size_t n = read_manifest(m, 1024, &total);
+    cr_assert_eq(n, 527, "MANIFEST.tsv lists %zu files", n);
+    cluster_start(7, 30);
+    cr_assert_eq(au_sh("%s/audora push %s/chart_history >/dev/null",
+                       au_test_build_dir(), au_test_fixtures()),
+                 0);
+    au_wait_all(900);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 527);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM trends"), total);
+    /* Each file's chart, found by the job that read it. */
+    for (size_t i = 0; i < n; i++) {
+        char sql[1024];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM trends_v t JOIN jobs j ON "
+                 "t.platform = j.params->>'platform' AND t.chart = "
+                 "j.params->>'chart' AND t.region = j.params->>'region' AND "
+                 "t.chart_date = (j.params->>'date')::date WHERE "
+                 "j.params->>'path' LIKE '%%/%s'",
+                 m[i].file);
+        cr_assert_eq(au_scalar(sql), m[i].rows, "%s", m[i].file);
+    }
 }

@@ -99,13 +99,15 @@ static const char *DUMP_TRENDS =
     " '-'), coalesce(streams::text, '-'), score, momentum, "
     " coalesce(acceleration::text, '-'), viral_score, confidence, "
     " coalesce(direction, '-'), coalesce(mood, '-'), "
-    " coalesce(mood_score::text, '-'), is_active, track_name, artist) l "
+    " coalesce(mood_score::text, '-'), is_active, track_name, artist, "
+    " coalesce(breakout::text, '-')) l "
     " FROM trends_v) x";
 static const char *DUMP_PREDICTIONS =
     "SELECT coalesce(string_agg(l, E'\\n' ORDER BY l), '') FROM (SELECT "
     " concat_ws(' ', s.platform, s.chart, s.region, k.track_key, "
     " p.prediction_date, p.confidence, p.predicted_peak_date, "
-    " p.predicted_peak_score, p.prediction_features::text, p.status) l "
+    " p.predicted_peak_score, p.prediction_features::text, p.status, "
+    " p.method) l "
     " FROM viral_predictions p JOIN series s ON s.id = p.series_id "
     " JOIN tracks k ON k.id = p.track_id) x";
 

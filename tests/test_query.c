@@ -229,6 +229,61 @@ Test(query, top_by_movement_ranks_positions_gained)
     free(out.buf);
 }
 
+Test(query, top_by_breakout_ranks_the_chance_of_reaching_the_top_50)
+{
+    /* Three weekly entries below the line with their chances, as the
+     * analytics worker stores them. */
+    PGresult *r = PQexec(
+        conn,
+        "INSERT INTO trends_v (platform, chart, region, chart_date, "
+        " track_key, position, track_name, artist, score) VALUES"
+        " ('spotify','weekly','br','2024-01-04','spotify:FFF',60,'Foxtrot',"
+        "  'Fay',70.5),"
+        " ('spotify','weekly','br','2024-01-04','spotify:GGG',120,'Golf',"
+        "  'Gus',40.5),"
+        " ('spotify','weekly','br','2024-01-04','spotify:HHH',180,'Hotel',"
+        "  'Hal',10.5);"
+        "UPDATE trends t SET breakout = v.b FROM tracks k, (VALUES "
+        " ('spotify:FFF', 0.25::real), ('spotify:GGG', 0.625), "
+        " ('spotify:HHH', 0.125)) v(key, b) "
+        "WHERE k.id = t.track_id AND k.track_key = v.key");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s",
+                 PQresultErrorMessage(r));
+    PQclear(r);
+    au_query_top_opts_t o;
+    au_query_top_opts_init(&o);
+    o.by = AU_QUERY_BY_BREAKOUT;
+    out_t out;
+    au_error_t err = {0};
+    cr_assert_eq(au_query_top(conn, &o, 1, out_open(&out), &err), 0, "%s",
+                 err.msg);
+    json_t *j = out_json(&out);
+    cr_expect_str_eq(jstr(j, "by"), "breakout");
+    json_t *t = json_object_get(j, "tracks");
+    cr_assert_eq(json_array_size(t), 3, "%s", out.buf);
+    const char *names[] = {"Golf", "Foxtrot", "Hotel"};
+    const double chance[] = {0.625, 0.25, 0.125};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *e = json_array_get(t, i);
+        cr_expect_str_eq(jstr(e, "track_name"), names[i]);
+        cr_expect_eq(jnum(e, "breakout"), chance[i], "row %zu", i);
+    }
+    json_decref(j);
+    free(out.buf);
+    cr_assert_eq(au_query_top(conn, &o, 0, out_open(&out), &err), 0);
+    const char *txt = out_text(&out);
+    cr_expect(strstr(txt, "breakout"), "%s", txt);
+    cr_expect(strstr(txt, "0.625"), "%s", txt);
+    free(out.buf);
+    /* Nothing weekly in the range. */
+    o.to = "2024-01-03";
+    cr_assert_eq(au_query_top(conn, &o, 0, out_open(&out), &err), 0);
+    cr_expect_str_eq(out_text(&out),
+                     "no tracks with a breakout chance (weekly charts, below "
+                     "the top 50) in the range\n");
+    free(out.buf);
+}
+
 Test(query, top_table_is_aligned_with_a_dash_for_missing_values)
 {
     au_query_top_opts_t o;
@@ -788,7 +843,8 @@ Test(query, commands_reject_bad_arguments_naming_flag_and_value,
     const char *a1[] = {"top", "--limit", "5x"};
     expect_usage_error(3, a1, "--limit 5x: not an integer in 1..1000");
     const char *a2[] = {"top", "--by", "speed"};
-    expect_usage_error(3, a2, "--by speed: must be viral or movement");
+    expect_usage_error(3, a2,
+                       "--by speed: must be viral, movement or breakout");
     const char *a3[] = {"top", "--from", "2024-1-01"};
     expect_usage_error(3, a3, "--from 2024-1-01: not a YYYY-MM-DD date");
     const char *a4[] = {"top", "--bogus"};

@@ -3,6 +3,7 @@
  * were worked out by hand from the formulas there (the arithmetic is in the
  * comments), range sweeps and determinism. */
 #include "au_err.h"
+#include "au_breakout.h"
 #include "au_score.h"
 
 #include <criterion/criterion.h>
@@ -1281,7 +1282,8 @@ Test(spread, simultaneous_first_appearances_are_ordered_by_name)
 
 static au_entry_in_t entry(long day, int position)
 {
-    au_entry_in_t in = {.day = day, .position = position, .chart_size = 200};
+    au_entry_in_t in = {
+        .day = day, .position = position, .streams = -1, .chart_size = 200};
     return in;
 }
 
@@ -1306,7 +1308,7 @@ Test(entry, first_entry_is_scored_from_its_own_position_alone)
 
 Test(entry, previous_position_is_the_newest_earlier_entry)
 {
-    au_entry_hist_t h[] = {{17990, 50}, {17999, 7}};
+    au_entry_hist_t h[] = {{17990, 50, -1}, {17999, 7, -1}};
     au_entry_in_t in = entry(18000, 3);
     in.history = h;
     in.n_history = 2;
@@ -1318,7 +1320,7 @@ Test(entry, previous_position_is_the_newest_earlier_entry)
 
 Test(entry, five_points_give_a_direction_and_features_a_mood)
 {
-    au_entry_hist_t h[] = {{1, 100}, {2, 80}, {3, 60}, {4, 40}};
+    au_entry_hist_t h[] = {{1, 100, -1}, {2, 80, -1}, {3, 60, -1}, {4, 40, -1}};
     au_entry_in_t in = entry(5, 20);
     in.history = h;
     in.n_history = 4;
@@ -1338,7 +1340,7 @@ Test(entry, five_points_give_a_direction_and_features_a_mood)
 
 Test(entry, the_same_inputs_give_the_same_values)
 {
-    au_entry_hist_t h[] = {{10, 30}, {11, 25}, {12, 9}};
+    au_entry_hist_t h[] = {{10, 30, -1}, {11, 25, -1}, {12, 9, -1}};
     au_entry_in_t in = entry(13, 4);
     in.history = h;
     in.n_history = 3;
@@ -1357,9 +1359,9 @@ Test(entry, the_same_inputs_give_the_same_values)
 
 Test(entry, history_not_strictly_before_the_entry_is_invalid)
 {
-    au_entry_hist_t late[] = {{20, 5}};
-    au_entry_hist_t unsorted[] = {{12, 5}, {11, 4}};
-    au_entry_hist_t bad_pos[] = {{11, 0}};
+    au_entry_hist_t late[] = {{20, 5, -1}};
+    au_entry_hist_t unsorted[] = {{12, 5, -1}, {11, 4, -1}};
+    au_entry_hist_t bad_pos[] = {{11, 0, -1}};
     au_entry_in_t in = entry(20, 4);
     au_entry_t out;
     in.history = late;
@@ -1377,4 +1379,54 @@ Test(entry, history_not_strictly_before_the_entry_is_invalid)
     in.n_history = AU_ENTRY_HISTORY + 1;
     in.history = late;
     cr_assert_eq(au_entry_score(&in, &out), AU_EINVAL);
+}
+
+/* ---- the breakout model on an entry ---------------------------------- */
+
+Test(entry, breakout_is_computed_for_weekly_entries_below_the_line_only)
+{
+    au_entry_in_t in = entry(18000, 80);
+    au_entry_t out;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    cr_assert(isnan(out.breakout), "not a weekly chart");
+    in.weekly = 1;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    cr_assert(out.breakout > 0 && out.breakout < 1, "%g", out.breakout);
+    in = entry(18000, 50);
+    in.weekly = 1;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    cr_assert(isnan(out.breakout), "at the line already");
+}
+
+/* The window an entry's history gives the model is the backtest's: the
+ * last 8 chart weeks, oldest first, 0 for a week off the chart, the
+ * entry itself last; a week read within 3 days of its date. */
+Test(entry, breakout_reads_the_same_window_as_the_backtest)
+{
+    const long d = 18000;
+    au_entry_hist_t h[] = {
+        {d - 56, 10, 900000},  /* eight weeks back: outside the window */
+        {d - 22, 150, 300000}, /* three weeks back, a day early */
+        {d - 7, 120, 400000},  /* last week; two weeks back off the chart */
+    };
+    au_entry_in_t in = entry(d, 80);
+    in.streams = 500000;
+    in.weekly = 1;
+    in.history = h;
+    in.n_history = 3;
+    au_entry_t out;
+    cr_assert_eq(au_entry_score(&in, &out), 0);
+    const int pos[8] = {0, 0, 0, 0, 150, 0, 120, 80};
+    const double st[8] = {NAN, NAN, NAN, NAN, 300000, NAN, 400000, 500000};
+    au_bt_hist_t bh = {pos, st, 8};
+    double want;
+    cr_assert_eq(au_bt_breakout_prob(&au_breakout_top50, &bh, &want), 0);
+    cr_assert_eq(out.breakout, want, "%.17g != %.17g", out.breakout, want);
+    /* The same track falling instead of climbing is less likely to
+     * break out. */
+    h[2].position = 60;
+    h[2].streams = 700000;
+    au_entry_t fall;
+    cr_assert_eq(au_entry_score(&in, &fall), 0);
+    cr_assert_lt(fall.breakout, out.breakout);
 }

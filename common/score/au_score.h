@@ -26,6 +26,7 @@
 #define AU_SCORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define AU_SCORE_DAY 86400.0
 
@@ -447,14 +448,18 @@ double au_position_score(int position, int chart_size);
 
 /* One earlier entry of the same track in the same series. */
 typedef struct {
-    long day;     /* days since 1970-01-01 */
-    int position; /* >= 1 */
+    long day;        /* days since 1970-01-01 */
+    int position;    /* >= 1 */
+    int64_t streams; /* -1: not reported */
 } au_entry_hist_t;
 
 typedef struct {
     long day;                       /* the entry's chart date */
     int position;                   /* >= 1 */
+    int64_t streams;                /* -1: not reported */
     int chart_size;                 /* positions in a full chart, >= 1 */
+    int weekly;                     /* 1: a weekly chart (the breakout
+                                       model applies) */
     const au_entry_hist_t *history; /* the <= AU_ENTRY_HISTORY newest
                                        entries before day, oldest first */
     size_t n_history;
@@ -469,6 +474,7 @@ typedef struct {
     int direction;     /* an au_direction_t, -1 with too few points */
     int mood;          /* the best au_mood_t, -1 without features */
     double mood_score; /* NAN without features */
+    double breakout;   /* au_breakout_entry on a weekly chart; else NAN */
 } au_entry_t;
 
 /* Every derived value of a chart entry, a function of its inputs alone:

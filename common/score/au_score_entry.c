@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "au_breakout.h"
 #include "au_err.h"
 
 /* The mood whose score is highest (ties to the first in enum order). */
@@ -73,5 +74,15 @@ int au_entry_score(const au_entry_in_t *in, au_entry_t *out)
     if (np >= AU_TREND_MIN_POINTS && au_trend_analyze(pts, np, &m) == 0)
         out->direction = (int)au_trend_direction(&m);
     best_mood(in, out);
+    out->breakout = NAN;
+    if (in->weekly) {
+        au_breakout_hist_t bh[AU_ENTRY_HISTORY];
+        for (size_t k = 0; k < in->n_history; k++)
+            bh[k] = (au_breakout_hist_t){in->history[k].day,
+                                         in->history[k].position,
+                                         in->history[k].streams};
+        out->breakout = au_breakout_entry(in->day, in->position, in->streams,
+                                          bh, in->n_history);
+    }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "au_breakout.h"
 #include "au_bytes.h"
 #include "au_consumer.h"
 #include "au_date.h"
@@ -75,6 +76,7 @@ typedef struct {
     au_error_t *err;
     au_batch_ref_t ref;
     long day;
+    int weekly; /* a weekly chart: the breakout model applies */
     int32_t series_id;
     int32_t *ids;        /* track id per record */
     hist_t *hist;        /* per record */
@@ -103,6 +105,7 @@ static int work_init(work_t *w)
     au_batch_t *b = w->b;
     size_t n = b->count;
     au_date_parse(b->date, strlen(b->date), &w->day);
+    w->weekly = strcmp(b->chart, "weekly") == 0;
     w->ref = (au_batch_ref_t){.job_id = b->job_id,
                               .attempt = b->attempt,
                               .seq = b->seq,
@@ -352,19 +355,21 @@ static int load_history(work_t *w)
 
 /* ---- derived values ------------------------------------------------------ */
 
-/* Scores the entry of `day` at `position` with the entries of h before it
- * (at most K, the newest), into row. */
+/* Scores the entry `row` (its key and facts set) with the entries of h
+ * before it (at most K, the newest). */
 static int derive(work_t *w, const au_record_t *r, const au_store_hist_t *h,
-                  int nh, long day, int32_t position, au_trend_t *row,
-                  au_entry_t *e)
+                  int nh, au_trend_t *row, au_entry_t *e)
 {
     au_entry_hist_t eh[K];
     int from = nh > K ? nh - K : 0, m = 0;
+    long day = row->day;
     for (int k = from; k < nh; k++)
-        eh[m++] = (au_entry_hist_t){h[k].day, h[k].position};
+        eh[m++] = (au_entry_hist_t){h[k].day, h[k].position, h[k].streams};
     au_entry_in_t in = {.day = day,
-                        .position = position,
+                        .position = row->position,
+                        .streams = row->streams,
                         .chart_size = w->ctx->cfg.analytics.chart_size,
+                        .weekly = w->weekly,
                         .history = eh,
                         .n_history = (size_t)m,
                         .has_features = r->has_features,
@@ -385,19 +390,44 @@ static int derive(work_t *w, const au_record_t *r, const au_store_hist_t *h,
     row->mood_score = e->mood_score;
     row->direction = e->direction;
     row->mood = e->mood;
+    row->breakout = e->breakout;
     return 0;
 }
 
-/* A prediction for an entry whose viral score reaches the threshold. */
+/* The prediction of an entry, if it gets one. A weekly chart's entry is
+ * predicted by the breakout model (docs/backtest.md: it ranks weekly
+ * charts better than the ported predictor): its chance of reaching the
+ * top 50 within 4 weeks, from analytics.breakout_threshold. Other charts
+ * by the ported viral predictor, from analytics.viral_threshold. */
 static int predict(work_t *w, const au_trend_t *row, const au_entry_t *e)
 {
-    if (!(row->viral_score >= w->ctx->cfg.analytics.viral_threshold))
-        return 0;
+    const au_config_t *cfg = &w->ctx->cfg;
     const au_viral_t *v = &e->viral;
-    char *feat = au_arena_alloc(w->arena, 256);
+    char *feat = au_arena_alloc(w->arena, 320);
     if (!feat)
         return oom(w);
-    snprintf(feat, 256,
+    if (w->weekly) {
+        if (!(row->breakout * 100.0 >= cfg->analytics.breakout_threshold))
+            return 0;
+        snprintf(feat, 320,
+                 "{\"model\":\"breakout-top50\",\"probability\":%.4f,"
+                 "\"line\":%d,\"horizon_weeks\":%d,\"viral_score\":%.4f}",
+                 row->breakout, au_breakout_top50.line, AU_BT_MODEL_HORIZON,
+                 v->viral_score);
+        w->pred[w->npred++] =
+            (au_prediction_t){row->series_id,
+                              row->track_id,
+                              row->day,
+                              row->breakout,
+                              row->day + 7 * AU_BT_MODEL_HORIZON,
+                              NAN,
+                              feat,
+                              "breakout"};
+        return 0;
+    }
+    if (!(row->viral_score >= cfg->analytics.viral_threshold))
+        return 0;
+    snprintf(feat, 320,
              "{\"viral_score\":%.4f,\"momentum\":%.4f,"
              "\"acceleration\":%.4f,\"velocity\":%.4f,"
              "\"peak_eta_days\":%d,\"risk\":\"%s\","
@@ -411,7 +441,8 @@ static int predict(work_t *w, const au_trend_t *row, const au_entry_t *e)
                                             v->measured_confidence,
                                             row->day + v->peak_eta_days,
                                             v->viral_score,
-                                            feat};
+                                            feat,
+                                            "viral"};
     return 0;
 }
 
@@ -437,7 +468,7 @@ static int derive_successors(work_t *w, size_t i, const au_store_hist_t *m,
         au_trend_t *row = &w->succ[w->nsucc];
         *row = fact_row(w, w->ids[i], m[k].day, m[k].position, m[k].streams);
         au_entry_t e;
-        int rc = derive(w, r, m, k, m[k].day, m[k].position, row, &e);
+        int rc = derive(w, r, m, k, row, &e);
         if (rc == 0)
             rc = predict(w, row, &e);
         if (rc < 0)
@@ -462,7 +493,7 @@ static int derive_record(work_t *w, size_t i)
         at = before;
     au_trend_t row = fact_row(w, w->ids[i], w->day, r->position, r->streams);
     au_entry_t e;
-    int rc = derive(w, r, h->e, before, w->day, r->position, &row, &e);
+    int rc = derive(w, r, h->e, before, &row, &e);
     if (rc == 0)
         rc = predict(w, &row, &e);
     if (rc < 0)

@@ -31,7 +31,8 @@ void au_query_top_opts_init(au_query_top_opts_t *o)
 
 int au_query_top_check(const au_query_top_opts_t *o, au_error_t *err)
 {
-    if (o->by != AU_QUERY_BY_VIRAL && o->by != AU_QUERY_BY_MOVEMENT)
+    if (o->by != AU_QUERY_BY_VIRAL && o->by != AU_QUERY_BY_MOVEMENT &&
+        o->by != AU_QUERY_BY_BREAKOUT)
         return au_error_set(err, AU_EINVAL, "--by %d: unknown ordering",
                             (int)o->by);
     int rc = au__q_check_limit(o->limit, err);
@@ -61,7 +62,14 @@ enum {
     TOP_MOMENTUM,
     TOP_DIRECTION,
     TOP_PREV,
-    TOP_CHANGE
+    TOP_CHANGE,
+    TOP_BREAKOUT
+};
+
+static const char *const by_names[] = {
+    [AU_QUERY_BY_VIRAL] = "viral",
+    [AU_QUERY_BY_MOVEMENT] = "movement",
+    [AU_QUERY_BY_BREAKOUT] = "breakout",
 };
 
 /* {"by", "count", "tracks": [{"rank", then every column of au_store_top,
@@ -72,9 +80,8 @@ static int top_json(const PGresult *r, au_query_by_t by, FILE *out,
     int n = PQntuples(r);
     au_out_table_t *t = au_out_table_pg(r, 1);
     json_t *arr = json_array();
-    json_t *root = json_pack("{s:s, s:i, s:o}", "by",
-                             by == AU_QUERY_BY_VIRAL ? "viral" : "movement",
-                             "count", n, "tracks", arr);
+    json_t *root = json_pack("{s:s, s:i, s:o}", "by", by_names[by], "count", n,
+                             "tracks", arr);
     int bad = !t || !root;
     for (int i = 0; i < n && !bad; i++) {
         json_t *row = json_pack("{s:i}", "rank", i + 1);
@@ -89,6 +96,37 @@ static int top_json(const PGresult *r, au_query_by_t by, FILE *out,
     return au_out_json(root, out, err);
 }
 
+/* One table row of r's row i, the columns `by` shows. */
+static int top_row(au_out_table_t *t, const PGresult *r, int i,
+                   au_query_by_t by)
+{
+    char rank[16], a[32], b[32], c[32];
+    snprintf(rank, sizeof(rank), "%d", i + 1);
+    const char *row[11] = {rank,
+                           au__q_pg_str(r, i, TOP_NAME),
+                           au__q_pg_str(r, i, TOP_ARTIST),
+                           au__q_pg_str(r, i, TOP_REGION),
+                           au__q_pg_str(r, i, TOP_CHART),
+                           au__q_pg_str(r, i, TOP_DATE)};
+    if (by == AU_QUERY_BY_VIRAL) {
+        row[6] = au__q_pg_str(r, i, TOP_POSITION);
+        row[7] = au__q_fmt_num(a, sizeof(a), r, i, TOP_VIRAL, "%.1f");
+        row[8] = au__q_fmt_num(b, sizeof(b), r, i, TOP_CONFIDENCE, "%.2f");
+        row[9] = au__q_fmt_num(c, sizeof(c), r, i, TOP_MOMENTUM, "%.1f");
+        row[10] = au__q_pg_str(r, i, TOP_DIRECTION);
+    } else if (by == AU_QUERY_BY_BREAKOUT) {
+        row[6] = au__q_pg_str(r, i, TOP_POSITION);
+        row[7] = au__q_fmt_num(a, sizeof(a), r, i, TOP_BREAKOUT, "%.3f");
+        row[8] = au__q_fmt_num(b, sizeof(b), r, i, TOP_VIRAL, "%.1f");
+    } else {
+        snprintf(a, sizeof(a), "%+lld", au__q_pg_int(r, i, TOP_CHANGE));
+        row[6] = a;
+        row[7] = au__q_pg_str(r, i, TOP_PREV);
+        row[8] = au__q_pg_str(r, i, TOP_POSITION);
+    }
+    return au_out_table_add(t, row);
+}
+
 static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
                      au_error_t *err)
 {
@@ -98,54 +136,28 @@ static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
     static const char *const move_heads[] = {"rank",   "track", "artist",
                                              "region", "chart", "date",
                                              "gained", "was",   "now"};
+    static const char *const breakout_heads[] = {
+        "rank", "track",    "artist",   "region",     "chart",
+        "date", "position", "breakout", "viral_score"};
+    static const char *const what[] = {
+        [AU_QUERY_BY_VIRAL] = "a viral score",
+        [AU_QUERY_BY_MOVEMENT] = "a position change",
+        [AU_QUERY_BY_BREAKOUT] = "a breakout chance (weekly charts, below "
+                                 "the top 50)",
+    };
     int n = PQntuples(r);
     if (n == 0) {
-        fprintf(out, "no tracks with %s in the range\n",
-                by == AU_QUERY_BY_VIRAL ? "a viral score"
-                                        : "a position change");
+        fprintf(out, "no tracks with %s in the range\n", what[by]);
         return 0;
     }
     au_out_table_t *t = by == AU_QUERY_BY_VIRAL
                             ? au__q_tbl_new(11, viral_heads, "rlllllrrrrl")
+                        : by == AU_QUERY_BY_BREAKOUT
+                            ? au__q_tbl_new(9, breakout_heads, "rlllllrrr")
                             : au__q_tbl_new(9, move_heads, "rlllllrrr");
     int rc = t ? 0 : AU_ENOMEM;
-    for (int i = 0; i < n && rc == 0; i++) {
-        char rank[16], a[32], b[32], c[32];
-        snprintf(rank, sizeof(rank), "%d", i + 1);
-        const char *common[] = {rank,
-                                au__q_pg_str(r, i, TOP_NAME),
-                                au__q_pg_str(r, i, TOP_ARTIST),
-                                au__q_pg_str(r, i, TOP_REGION),
-                                au__q_pg_str(r, i, TOP_CHART),
-                                au__q_pg_str(r, i, TOP_DATE)};
-        if (by == AU_QUERY_BY_VIRAL) {
-            const char *row[] = {
-                common[0],
-                common[1],
-                common[2],
-                common[3],
-                common[4],
-                common[5],
-                au__q_pg_str(r, i, TOP_POSITION),
-                au__q_fmt_num(a, sizeof(a), r, i, TOP_VIRAL, "%.1f"),
-                au__q_fmt_num(b, sizeof(b), r, i, TOP_CONFIDENCE, "%.2f"),
-                au__q_fmt_num(c, sizeof(c), r, i, TOP_MOMENTUM, "%.1f"),
-                au__q_pg_str(r, i, TOP_DIRECTION)};
-            rc = au_out_table_add(t, row);
-        } else {
-            snprintf(a, sizeof(a), "%+lld", au__q_pg_int(r, i, TOP_CHANGE));
-            const char *row[] = {common[0],
-                                 common[1],
-                                 common[2],
-                                 common[3],
-                                 common[4],
-                                 common[5],
-                                 a,
-                                 au__q_pg_str(r, i, TOP_PREV),
-                                 au__q_pg_str(r, i, TOP_POSITION)};
-            rc = au_out_table_add(t, row);
-        }
-    }
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = top_row(t, r, i, by);
     if (rc == 0)
         rc = au_out_table_print(t, out);
     au_out_table_destroy(&t);
@@ -160,14 +172,13 @@ int au_query_top(PGconn *c, const au_query_top_opts_t *o, int json, FILE *out,
     int rc = au_query_top_check(o, err);
     if (rc < 0)
         return rc;
-    au_store_top_q_t q = {o->by == AU_QUERY_BY_VIRAL ? AU_TOP_BY_VIRAL
-                                                     : AU_TOP_BY_MOVEMENT,
-                          o->platform,
-                          o->region,
-                          o->chart,
-                          o->from,
-                          o->to,
-                          o->limit};
+    static const au_top_by_t store_by[] = {
+        [AU_QUERY_BY_VIRAL] = AU_TOP_BY_VIRAL,
+        [AU_QUERY_BY_MOVEMENT] = AU_TOP_BY_MOVEMENT,
+        [AU_QUERY_BY_BREAKOUT] = AU_TOP_BY_BREAKOUT,
+    };
+    au_store_top_q_t q = {store_by[o->by], o->platform, o->region, o->chart,
+                          o->from,         o->to,       o->limit};
     PGresult *r;
     rc = au_store_top(c, &q, &r, err);
     if (rc < 0)
@@ -398,7 +409,7 @@ const au_cmd_def_t au_query_report_def = {
 
 /* ---- the trend store's commands ------------------------------------- */
 
-static const char *const top_by[] = {"viral", "movement", NULL};
+static const char *const top_by[] = {"viral", "movement", "breakout", NULL};
 
 enum {
     TOPO_BY,
@@ -415,7 +426,8 @@ enum {
 static const au_cli_opt_t top_opts[] = {
     [TOPO_BY] = {.name = "by",
                  .kind = AU_CLI_ENUM,
-                 .help = "rank by viral score (default) or positions gained",
+                 .help = "rank by viral score (default), positions gained, "
+                         "or breakout chance",
                  .words = top_by},
     [TOPO_PLATFORM] = {.name = "platform",
                        .kind = AU_CLI_STR,
@@ -448,8 +460,8 @@ static int cmd_top(au_cmd_t *cmd)
     const au_cli_t *a = cmd->cli;
     au_query_top_opts_t o;
     au_query_top_opts_init(&o);
-    o.by =
-        au_cli_word(a, TOPO_BY, 0) ? AU_QUERY_BY_MOVEMENT : AU_QUERY_BY_VIRAL;
+    /* The words of top_by, in au_query_by_t's order. */
+    o.by = (au_query_by_t)au_cli_word(a, TOPO_BY, AU_QUERY_BY_VIRAL);
     o.platform = au_cli_str(a, TOPO_PLATFORM, NULL);
     o.region = au_cli_str(a, TOPO_REGION, NULL);
     o.chart = au_cli_str(a, TOPO_CHART, NULL);
@@ -469,9 +481,12 @@ const au_cmd_def_t au_query_top_def = {
     {.prog = "audora top",
      .summary = "Top tracks of the active chart entries, one row per track.",
      .about = "Each track's best entry in the range (highest viral score, "
-              "or most positions\ngained since the previous chart; ties to "
-              "the better position, then the later\ndate). Entries whose "
-              "score was not computed are left out. Dates are\ninclusive.\n",
+              "most positions\ngained since the previous chart, or highest "
+              "breakout chance: the breakout\nmodel's probability of reaching "
+              "the top 50 within 4 weeks, computed for\nweekly charts below "
+              "the top 50; ties to the better position, then the\nlater "
+              "date). Entries whose score was not computed are left out. "
+              "Dates are\ninclusive.\n",
      .opts = top_opts,
      .nopts = TOPO_N},
     AU_CTX_DB,

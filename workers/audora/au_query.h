@@ -28,8 +28,9 @@
 /* ---- top ------------------------------------------------------------ */
 
 typedef enum {
-    AU_QUERY_BY_VIRAL,   /* highest viral_score */
-    AU_QUERY_BY_MOVEMENT /* most positions gained (position_change) */
+    AU_QUERY_BY_VIRAL,    /* highest viral_score */
+    AU_QUERY_BY_MOVEMENT, /* most positions gained (position_change) */
+    AU_QUERY_BY_BREAKOUT  /* highest breakout chance (weekly charts) */
 } au_query_by_t;
 
 typedef struct {
