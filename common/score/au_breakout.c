@@ -5,22 +5,24 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Coefficients: `audora backtest --region br --json` over the 417 Brazil
- * charts of fixtures/real/chart_history (docs/backtest.md, "Reproduce"),
- * series "BR 2018-2025", task "top 50", its "deploy_model" (a fit on
- * every labelled week), as that output prints them (six significant
- * digits): the standardization of each feature, then the intercept and
- * one weight per standardized feature. */
+/* Coefficients: `audora backtest --region br,us,global --json` after the
+ * 565 charts of docs/backtest.md ("Reproduce"), series "BR 2018-2025",
+ * task "top 50", its "deploy_model" (a fit on every labelled week), as
+ * that output prints them (six significant digits): the standardization
+ * of each feature, then the intercept and one weight per standardized
+ * feature. (The series' songs are joined by the stored names, which all
+ * the charts in the store decide: a store holding other charts may fit
+ * slightly different weights.) */
 const au_bt_model_t au_breakout_top50 = {
     .line = 50,
-    .mean = {4.03355, -0.00160407, -0.00554329, -0.0237412, -0.0209872,
-             0.104338, 0.804798, 0.517013, 0.479008, 0.21077, 0.463723,
-             -0.10429},
-    .sd = {0.941622, 0.238956, 0.224976, 0.121315, 0.11582, 0.305699, 0.302193,
-           0.554294, 0.345709, 0.407855, 1.38224, 0.465737},
-    .beta = {-4.10754, -0.887965, 0.15734, -0.00395459, 0.164034, 0.157464,
-             -0.587762, -0.386047, -0.447354, -0.753517, -0.0933786, 0.852024,
-             0.127892},
+    .mean = {4.03355, -0.00159318, -0.00553399, -0.0237433, -0.0209937,
+             0.104371, 0.804718, 0.517047, 0.478908, 0.210867, 0.463874,
+             -0.104299},
+    .sd = {0.941622, 0.238962, 0.224978, 0.121317, 0.115819, 0.305741, 0.302265,
+           0.554321, 0.345726, 0.407924, 1.38244, 0.465743},
+    .beta = {-4.10736, -0.887918, 0.157464, -0.00391418, 0.164003, 0.157551,
+             -0.587636, -0.385986, -0.44749, -0.753618, -0.0935968, 0.851897,
+             0.128035},
     .rows = 61636,
     .positives = 3135,
 };
