@@ -142,8 +142,7 @@ static int top_table(const PGresult *r, au_query_by_t by, FILE *out,
     static const char *const what[] = {
         [AU_QUERY_BY_VIRAL] = "a viral score",
         [AU_QUERY_BY_MOVEMENT] = "a position change",
-        [AU_QUERY_BY_BREAKOUT] = "a breakout chance (weekly charts, below "
-                                 "the top 50)",
+        [AU_QUERY_BY_BREAKOUT] = "a breakout chance (weekly, below the top 50)",
     };
     int n = PQntuples(r);
     if (n == 0) {
