@@ -11,7 +11,8 @@
 /* X(name, value, message). Values are stable: they appear in logs,
  * metrics labels and dead-letter reasons. Append, never renumber; a code
  * that is retired leaves its value unused (-24 was "job is dead"). HTTP
- * and RATELIMIT belong to the HTTP sources (docs/ARCHITECTURE.md). */
+ * and RATELIMIT belong to the HTTP sources (docs/ARCHITECTURE.md);
+ * SERVICE is a body that is the service's own error answer (au_svc.h). */
 #define AU_ERRNO_MAP(X)                                                        \
     X(OK, 0, "success")                                                        \
     X(NOMEM, -1, "out of memory")                                              \
@@ -40,7 +41,8 @@
     X(RETRY, -25, "transient failure, retry")                                  \
     X(NESTING, -26, "nesting too deep")                                        \
     X(UTF8, -27, "invalid UTF-8")                                              \
-    X(MISMATCH, -28, "does not match its job")
+    X(MISMATCH, -28, "does not match its job")                                 \
+    X(SERVICE, -29, "the service answered with an error")
 
 typedef enum {
 #define AU__ERR_ENUM(name, val, msg) AU_E##name = (val),
