@@ -394,6 +394,69 @@ int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
     return rc;
 }
 
+int au_cache_lock(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                  int ttl_ms)
+{
+    assert(c && key && (unsigned)kind < AU_CK__COUNT);
+    if (route(c) != ROUTE_PRIMARY)
+        return 1;
+    char **lk = full_keys(kind, 1, &key, AU__LOCK_SUFFIX);
+    if (!lk)
+        return 1;
+    int got = primary_done(
+        c, kind, c->primary->setnx(c->primary_self, lk[0], "1", 1, ttl_ms));
+    free(lk);
+    return got == 0 ? 0 : 1;
+}
+
+void au_cache_unlock(au_cache_t *c, au_cache_kind_t kind, const char *key)
+{
+    assert(c && key && (unsigned)kind < AU_CK__COUNT);
+    if (route(c) != ROUTE_PRIMARY)
+        return;
+    char **lk = full_keys(kind, 1, &key, AU__LOCK_SUFFIX);
+    if (!lk)
+        return;
+    primary_done(c, kind,
+                 c->primary->mdel(c->primary_self, 1, (const char *const *)lk));
+    free(lk);
+}
+
+int au_cache_locked(au_cache_t *c, au_cache_kind_t kind, const char *key)
+{
+    assert(c && key && (unsigned)kind < AU_CK__COUNT);
+    if (route(c) != ROUTE_PRIMARY)
+        return 0;
+    char **lk = full_keys(kind, 1, &key, AU__LOCK_SUFFIX);
+    if (!lk)
+        return 0;
+    char *v = NULL;
+    size_t n = 0;
+    int rc = primary_done(
+        c, kind,
+        c->primary->mget(c->primary_self, 1, (const char *const *)lk, &v, &n));
+    int held = rc == 0 && v != NULL;
+    free(v);
+    free(lk);
+    return held;
+}
+
+int au_cache_eval_int(au_cache_t *c, const char *script, size_t nkeys,
+                      const char *const *keys, size_t nargs,
+                      const char *const *args, long long *out)
+{
+    assert(c && script && out);
+    if (route(c) != ROUTE_PRIMARY || !c->primary->eval_int)
+        return AU_ECACHE;
+    /* Counted under no kind: a failure still marks the primary down, so
+     * the next calls wait redis.retry_ms like every other. */
+    int rc = c->primary->eval_int(c->primary_self, script, nkeys, keys, nargs,
+                                  args, out);
+    if (rc < 0 && rc != AU_EINVAL)
+        primary_done(c, AU_CK_BULK, rc);
+    return rc < 0 ? rc : 0;
+}
+
 void au_cache_stats(const au_cache_t *c, au_cache_kind_t kind,
                     au_cache_stats_t *out)
 {

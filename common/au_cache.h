@@ -47,6 +47,11 @@ typedef struct au_cache_backend {
      * set, 0 when it existed. Used for fill locks (stampede protection). */
     int (*setnx)(void *self, const char *key, const char *val, size_t len,
                  int ttl_ms);
+    /* Runs a Lua script with an integer result (the shared backend only;
+     * NULL in the local one). */
+    int (*eval_int)(void *self, const char *script, size_t nkeys,
+                    const char *const *keys, size_t nargs,
+                    const char *const *args, long long *out);
     void (*destroy)(void *self);
 } au_cache_backend_t;
 
@@ -109,6 +114,24 @@ uint64_t au_cache_hash(size_t nparts, const char *const *parts);
 typedef struct {
     uint64_t hits, misses, sets, errors;
 } au_cache_stats_t;
+
+/* Fill locks for callers that fetch many keys at once (single flight
+ * across processes): 1 when this process now holds key's lock for ttl_ms,
+ * 0 when another holds it, and 1 too when the shared backend is down
+ * (nobody else can be asked, so the caller fetches itself). */
+int au_cache_lock(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                  int ttl_ms);
+/* Releases a lock taken with au_cache_lock; harmless when not held. */
+void au_cache_unlock(au_cache_t *c, au_cache_kind_t kind, const char *key);
+/* 1 while some process holds key's lock (0 when the backend is down). */
+int au_cache_locked(au_cache_t *c, au_cache_kind_t kind, const char *key);
+
+/* Runs a Lua script on Redis with an integer result (keys are used as
+ * given, without the cache's prefix): 0 and *out, or AU_ECACHE when Redis
+ * is not available, so that the caller falls back to state of its own. */
+int au_cache_eval_int(au_cache_t *c, const char *script, size_t nkeys,
+                      const char *const *keys, size_t nargs,
+                      const char *const *args, long long *out);
 
 /* Counters for one kind since the cache was built. */
 void au_cache_stats(const au_cache_t *c, au_cache_kind_t kind,

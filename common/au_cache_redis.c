@@ -355,6 +355,42 @@ static int redis_setnx(void *self, const char *key, const char *val,
     return rc;
 }
 
+/* EVAL script numkeys keys... args... with an integer reply. A script
+ * error (a reply of type error) is AU_EINVAL: Redis answered, so it is not
+ * a reason to call it down. */
+static int redis_eval_int(void *self, const char *script, size_t nkeys,
+                          const char *const *keys, size_t nargs,
+                          const char *const *args, long long *out)
+{
+    au__redis_t *r = self;
+    const char *argv[3 + 16];
+    size_t argvlen[3 + 16];
+    if (nkeys + nargs > 16)
+        return AU_ETOOBIG;
+    char nk[24];
+    snprintf(nk, sizeof(nk), "%zu", nkeys);
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = nk;
+    size_t n = 3;
+    for (size_t i = 0; i < nkeys; i++)
+        argv[n++] = keys[i];
+    for (size_t i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    for (size_t i = 0; i < n; i++)
+        argvlen[i] = strlen(argv[i]);
+    redisReply *rep = command(r, (int)n, argv, argvlen);
+    if (!rep)
+        return AU_ECACHE;
+    int rc = AU_EINVAL;
+    if (rep->type == REDIS_REPLY_INTEGER) {
+        *out = rep->integer;
+        rc = 0;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 static void redis_destroy(void *self)
 {
     au__redis_t *r = self;
@@ -373,5 +409,6 @@ const au_cache_backend_t au_cache_redis_backend = {
     .mset = redis_mset,
     .mdel = redis_mdel,
     .setnx = redis_setnx,
+    .eval_int = redis_eval_int,
     .destroy = redis_destroy,
 };

@@ -79,6 +79,39 @@ typedef struct {
         char level[16]; /* debug|info|warn|error, default info */
     } log;
     struct {
+        /* Who to contact about this client: the User-Agent is
+         * "audora/<version> (<contact>)" (MusicBrainz asks for one). */
+        char contact[AU_CFG_STR];
+        int connect_timeout_ms;  /* 1..600000, default 5000 */
+        int timeout_ms;          /* one attempt, 1..3600000, default 15000 */
+        int deadline_ms;         /* a request with its retries, 60000 */
+        int max_response_bytes;  /* larger answers are errors, 16 MiB */
+        int retries;             /* 0..20, default 5 */
+        int backoff_base_ms;     /* first retry delay, default 500 */
+        int backoff_max_ms;      /* longest retry delay, default 30000 */
+        int breaker_failures;    /* failures in a row that open it, 5 */
+        int breaker_cooldown_ms; /* open this long, then one probe, 30000 */
+        /* Processes sharing a limit: while Redis is unreachable each one
+         * keeps to limit / fleet_size on its own. Default 4. */
+        int fleet_size;
+    } http;
+    struct {
+        char base_url[AU_CFG_STR]; /* the 2.0 API root */
+        char api_key[AU_CFG_STR];  /* secret */
+        int rate_per_s;            /* shared by the fleet, default 5 */
+    } lastfm;
+    struct {
+        char api_url[AU_CFG_STR];      /* the Web API root (v1) */
+        char accounts_url[AU_CFG_STR]; /* the token endpoint */
+        char client_id[AU_CFG_STR];
+        char client_secret[AU_CFG_STR]; /* secret */
+        int rate_per_s;                 /* shared by the fleet, default 10 */
+    } spotify;
+    struct {
+        char base_url[AU_CFG_STR]; /* ws/2 root */
+        int rate_per_s;            /* shared by the fleet, default 1 */
+    } musicbrainz;
+    struct {
         int chart_size;      /* positions in a full chart, default 200 */
         int viral_threshold; /* 0..100: write a prediction from here, 55 */
         /* 0..100: a weekly entry's breakout chance (percent) from which a

@@ -83,6 +83,8 @@ int au_ctx_need(au_ctx_t *ctx, int needs, au_error_t *err)
 
 void au_ctx_fini(au_ctx_t *ctx)
 {
+    if (ctx->http_fini)
+        ctx->http_fini(ctx);
     au_metrics_destroy(&ctx->metrics);
     au_pool_destroy(&ctx->pool);
     au_cache_destroy(&ctx->cache);
@@ -121,6 +123,8 @@ void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches)
         return;
     ctx->next_tick = now + 1000;
     au_metrics_collect(ctx->metrics, ctx->cache, ctx->pool);
+    if (ctx->http_tick)
+        ctx->http_tick(ctx);
     if (!ctx->pool) {
         au_metrics_set_ready(ctx->metrics, 1);
         return;

@@ -11,7 +11,12 @@
 #include "au_metrics.h"
 #include "au_pool.h"
 
-typedef struct {
+/* The HTTP client (au_http.h), attached by au_ctx_http_open only in the
+ * processes that fetch, so that the others link no libcurl. */
+typedef struct au_http_t au_http_t;
+
+typedef struct au_ctx au_ctx_t;
+struct au_ctx {
     au_config_t cfg;
     char component[32];
     char worker_id[128]; /* component@host:pid, unique per process */
@@ -20,9 +25,12 @@ typedef struct {
     void *zctx;
     au_metrics_t *metrics; /* NULL unless AU_CTX_METRICS and metrics.port
                               are set; every au_metrics_* call accepts NULL */
-    const au_cli_t *cli;   /* the command line, when au_ctx_open built it */
+    au_http_t *http;       /* au_ctx_http_open: the live sources' client */
+    void (*http_tick)(au_ctx_t *ctx); /* its counters into the metrics */
+    void (*http_fini)(au_ctx_t *ctx);
+    const au_cli_t *cli; /* the command line, when au_ctx_open built it */
     long long next_tick, next_sweep; /* au_ctx_tick's clock */
-} au_ctx_t;
+};
 
 /* What a context builds. Metrics are served by workers only: a command
  * run beside them must not take their port. */

@@ -89,6 +89,13 @@ struct au_metrics_t {
     atomic_uint_fast64_t cache_hits[AU_CK__COUNT];
     atomic_uint_fast64_t cache_misses[AU_CK__COUNT];
     atomic_uint_fast64_t pool_open, pool_idle, pool_timeouts;
+    /* HTTP services: written by the worker's tick, read by a scrape. */
+    pthread_mutex_t http_mu;
+    int nhttp;
+    struct {
+        char label[80]; /* service="..." */
+        au_metrics_http_t v;
+    } http[AU_METRICS_HTTP_MAX];
 };
 
 /* name="value" with the value escaped as the exposition format asks. */
@@ -127,6 +134,7 @@ au_metrics_t *au_metrics_new(const char *component, const char *worker_id)
     }
     /* calloc gives zero bits, which is 0.0 for the gauges; the atomics
      * are still initialised properly for the sake of the standard. */
+    pthread_mutex_init(&m->http_mu, NULL);
     for (int i = 0; i < AU_M__COUNT; i++)
         atomic_init(&m->counters[i], 0);
     for (int i = 0; i < AU_G__COUNT; i++)
@@ -155,6 +163,7 @@ void au_metrics_destroy(au_metrics_t **self_p)
     /* Joins the HTTP thread, so no scrape can read m after the free. */
     if (m->daemon)
         MHD_stop_daemon(m->daemon);
+    pthread_mutex_destroy(&m->http_mu);
     free(m->component_label);
     free(m->worker_label);
     free(m);
@@ -427,6 +436,66 @@ static void render_pool(buf_t *b, au_metrics_t *m)
     put(b, "%" PRIu64 "\n", load(&m->pool_timeouts));
 }
 
+void au_metrics_http_snapshot(au_metrics_t *m, const char *service,
+                              const au_metrics_http_t *v)
+{
+    if (!m || !service)
+        return;
+    char label[80];
+    snprintf(label, sizeof(label), "service=\"%.60s\"", service);
+    pthread_mutex_lock(&m->http_mu);
+    int i = 0;
+    while (i < m->nhttp && strcmp(m->http[i].label, label) != 0)
+        i++;
+    if (i == m->nhttp && m->nhttp < AU_METRICS_HTTP_MAX)
+        snprintf(m->http[m->nhttp++].label, sizeof(label), "%s", label);
+    if (i < m->nhttp)
+        m->http[i].v = *v;
+    pthread_mutex_unlock(&m->http_mu);
+}
+
+static void render_http(buf_t *b, au_metrics_t *m)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"http_requests_total", "counter", "HTTP requests sent, by service."},
+        {"http_retries_total", "counter",
+         "Requests sent again after a "
+         "failure, by service."},
+        {"http_throttled_total", "counter", "429 answers, by service."},
+        {"http_failures_total", "counter",
+         "Requests that ended in an error, by service."},
+        {"http_breaker_opens_total", "counter",
+         "Times a service's circuit breaker opened."},
+        {"http_limiter_wait_seconds_total", "counter",
+         "Time spent waiting for a service's shared rate limit."},
+        {"http_breaker_state", "gauge",
+         "A service's circuit breaker: 0 closed, 1 open, 2 half-open."},
+    };
+    pthread_mutex_lock(&m->http_mu);
+    for (size_t f = 0; m->nhttp > 0 && f < sizeof(fam) / sizeof(fam[0]); f++) {
+        family(b, fam[f].name, fam[f].type, fam[f].help);
+        for (int i = 0; i < m->nhttp; i++) {
+            const au_metrics_http_t *v = &m->http[i].v;
+            series(b, m, fam[f].name, m->http[i].label);
+            uint64_t x = f == 0   ? v->requests
+                         : f == 1 ? v->retries
+                         : f == 2 ? v->throttled
+                         : f == 3 ? v->failures
+                         : f == 4 ? v->breaker_opens
+                         : f == 6 ? (uint64_t)v->breaker
+                                  : 0;
+            if (f == 5)
+                put(b, "%" PRIu64 ".%03" PRIu64 "\n", v->limiter_wait_ms / 1000,
+                    v->limiter_wait_ms % 1000);
+            else
+                put(b, "%" PRIu64 "\n", x);
+        }
+    }
+    pthread_mutex_unlock(&m->http_mu);
+}
+
 int au_metrics_render(au_metrics_t *m, char **out, size_t *len)
 {
     buf_t b = {malloc(8192), 0, 8192, 0};
@@ -443,6 +512,7 @@ int au_metrics_render(au_metrics_t *m, char **out, size_t *len)
     render_flush(&b, m);
     render_cache(&b, m);
     render_pool(&b, m);
+    render_http(&b, m);
     if (b.oom) {
         free(b.p);
         return AU_ENOMEM;

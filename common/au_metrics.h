@@ -93,6 +93,18 @@ void au_metrics_pool_snapshot(au_metrics_t *m, int open, int idle,
 void au_metrics_collect(au_metrics_t *m, const au_cache_t *cache,
                         au_pool_t *pool);
 
+/* One HTTP service's totals and breaker state (au_http's counters; kept
+ * apart so that metrics need not know the client). Up to
+ * AU_METRICS_HTTP_MAX services, each rendered with a service label. */
+#define AU_METRICS_HTTP_MAX 8
+typedef struct {
+    uint64_t requests, retries, throttled, failures, breaker_opens;
+    uint64_t limiter_wait_ms;
+    int breaker; /* 0 closed, 1 open, 2 half-open */
+} au_metrics_http_t;
+void au_metrics_http_snapshot(au_metrics_t *m, const char *service,
+                              const au_metrics_http_t *v);
+
 /* The /metrics body as of now: *out is malloc'd and NUL-terminated, the
  * caller frees it. 0 or AU_ENOMEM. */
 int au_metrics_render(au_metrics_t *m, char **out, size_t *len);

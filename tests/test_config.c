@@ -586,13 +586,19 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     setenv("AUDORA_REDIS__URL", "redis://:rd-Pa55@cache:6379/2", 1);
     setenv("AUDORA_ZMQ__SERVER_SECRET_KEY", "sk-Pa55", 1);
     setenv("AUDORA_ZMQ__CLIENT_SECRET_KEY", "ck-Pa55", 1);
+    setenv("AUDORA_LASTFM__API_KEY", "lf-Pa55", 1);
+    setenv("AUDORA_SPOTIFY__CLIENT_SECRET", "sp-Pa55", 1);
     cr_assert_eq(load_file(&c, NULL, &err), 0, "%s", err.msg);
+    unsetenv("AUDORA_LASTFM__API_KEY");
+    unsetenv("AUDORA_SPOTIFY__CLIENT_SECRET");
     unsetenv("AUDORA_ZMQ__SERVER_SECRET_KEY");
     unsetenv("AUDORA_ZMQ__CLIENT_SECRET_KEY");
     size_t len;
     char *out = dump(&c, &len);
     cr_assert_null(strstr(out, "Pa55"), "%s", out);
     cr_assert_not_null(strstr(out, "zmq.server_secret_key = ***\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "lastfm.api_key = ***\n"), "%s", out);
+    cr_assert_not_null(strstr(out, "spotify.client_secret = ***\n"), "%s", out);
     cr_assert_not_null(strstr(out, "database.url = postgresql://audora:***@"
                                    "db.example:5432/audora\n"));
     cr_assert_not_null(strstr(out, "redis.url = redis://:***@cache:6379/2\n"));
@@ -601,7 +607,7 @@ Test(config, dump_lists_every_key_once_with_passwords_redacted)
     int lines = 0;
     for (char *p = out; *p; p++)
         lines += *p == '\n';
-    cr_assert_eq(lines, 43, "one line per field of au_config_t");
+    cr_assert_eq(lines, 64, "one line per field of au_config_t");
     free(out);
 }
 
@@ -667,7 +673,7 @@ Test(config, example_names_every_key_with_its_default)
         keys++;
         line = nl + 1;
     }
-    cr_assert_eq(keys, 43);
+    cr_assert_eq(keys, 64);
     free(d);
     free(ex);
 }

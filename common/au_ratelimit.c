@@ -1,0 +1,141 @@
+#include "au_ratelimit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "au_err.h"
+
+#define MAX_SERVICES 16
+#define SPACING 1.01 /* slots 1 % wider than 1/rate, see the header */
+
+/* KEYS[1] the service's slot; ARGV: interval and burst (ms, slots). The
+ * next free slot (tat) moves on by one interval per take; a take may start
+ * up to burst - 1 intervals before tat. Returns the wait in ms; the key
+ * expires once the schedule is idle long enough to be forgotten. */
+static const char SCRIPT[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local interval = tonumber(ARGV[1])\n"
+    "local burst = tonumber(ARGV[2])\n"
+    "local tat = tonumber(redis.call('GET', KEYS[1]) or now)\n"
+    "if tat < now then tat = now end\n"
+    "local wait = tat - (burst - 1) * interval - now\n"
+    "if wait < 0 then wait = 0 end\n"
+    "redis.call('SET', KEYS[1], tat + interval, 'PX',\n"
+    "           math.ceil(interval * burst + tat - now + 60000))\n"
+    "return math.ceil(wait)\n";
+
+typedef struct {
+    char name[64];
+    double tat; /* local schedule, monotonic ms */
+} local_slot_t;
+
+struct au_ratelimit_t {
+    au_cache_t *cache;
+    int fleet;
+    int shared;
+    local_slot_t local[MAX_SERVICES];
+    int nlocal;
+};
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (ms > 0 && nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+au_ratelimit_t *au_ratelimit_new(au_cache_t *cache, int fleet_size)
+{
+    au_ratelimit_t *rl = calloc(1, sizeof(*rl));
+    if (!rl)
+        return NULL;
+    rl->cache = cache;
+    rl->fleet = fleet_size > 0 ? fleet_size : 1;
+    return rl;
+}
+
+void au_ratelimit_destroy(au_ratelimit_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static int name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* The wait for the next local slot, which it takes. */
+static long long local_take(au_ratelimit_t *rl, const char *service,
+                            double interval, int burst)
+{
+    local_slot_t *s = NULL;
+    for (int i = 0; i < rl->nlocal; i++)
+        if (!strcmp(rl->local[i].name, service))
+            s = &rl->local[i];
+    if (!s) {
+        /* A table of services this small never fills in practice; if it
+         * did, sharing the last slot only makes the limit stricter. */
+        s = &rl->local[rl->nlocal < MAX_SERVICES ? rl->nlocal++
+                                                 : MAX_SERVICES - 1];
+        snprintf(s->name, sizeof(s->name), "%s", service);
+    }
+    double now = (double)mono_ms();
+    /* The fleet shares the limit: alone, a process keeps 1/fleet of it. */
+    interval *= rl->fleet;
+    if (s->tat < now)
+        s->tat = now;
+    double wait = s->tat - (burst - 1) * interval - now;
+    s->tat += interval;
+    return wait > 0 ? (long long)ceil(wait) : 0;
+}
+
+long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
+                            double rate_per_s, int burst, long long deadline_ms)
+{
+    if (!rl || !service || !name_ok(service) || !(rate_per_s > 0) || burst < 1)
+        return AU_EINVAL;
+    double interval = 1000.0 / rate_per_s * SPACING;
+    char key[96], iv[32], bu[16];
+    snprintf(key, sizeof(key), "audora:ratelimit:%s", service);
+    snprintf(iv, sizeof(iv), "%.3f", interval);
+    snprintf(bu, sizeof(bu), "%d", burst);
+    const char *keys[] = {key};
+    const char *args[] = {iv, bu};
+    long long wait = 0;
+    rl->shared = rl->cache && au_cache_eval_int(rl->cache, SCRIPT, 1, keys, 2,
+                                                args, &wait) == 0;
+    if (!rl->shared)
+        wait = local_take(rl, service, interval, burst);
+    /* The slot is taken either way; past the deadline it goes unused,
+     * which only leaves the service a little more room. */
+    if (deadline_ms > 0 && mono_ms() + wait > deadline_ms)
+        return AU_ETIMEOUT;
+    sleep_ms(wait);
+    return wait;
+}
+
+int au_ratelimit_shared(const au_ratelimit_t *rl)
+{
+    return rl && rl->shared;
+}
