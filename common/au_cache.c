@@ -41,7 +41,7 @@ struct au_cache_t {
 static const char *const kind_names[AU_CK__COUNT] = {
     [AU_CK_ARTIST] = "artist",     [AU_CK_CHART] = "chart",
     [AU_CK_SUMMARY] = "summary",   [AU_CK_BULK] = "bulk",
-    [AU_CK_FEATURES] = "features",
+    [AU_CK_FEATURES] = "features", [AU_CK_TOKEN] = "token",
 };
 
 static int64_t now_ms(void)
@@ -90,6 +90,7 @@ au_cache_t *au_cache_new_with(const au_cache_backend_t *primary,
     c->ttl_s[AU_CK_SUMMARY] = cfg->cache.ttl_summary_s;
     c->ttl_s[AU_CK_BULK] = cfg->cache.ttl_bulk_s;
     c->ttl_s[AU_CK_FEATURES] = cfg->cache.ttl_features_s;
+    c->ttl_s[AU_CK_TOKEN] = AU_CACHE_TOKEN_TTL_S;
     return c;
 }
 

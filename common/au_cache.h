@@ -30,8 +30,13 @@ typedef enum {
     AU_CK_SUMMARY,    /* trending summaries, 10 min */
     AU_CK_BULK,       /* bulk track lookups, 5 min */
     AU_CK_FEATURES,   /* audio features by track key */
+    AU_CK_TOKEN,      /* service access tokens, AU_CACHE_TOKEN_TTL_S */
     AU_CK__COUNT
 } au_cache_kind_t;
+
+/* Spotify's client-credentials tokens live 3600 s; the cached copy goes
+ * ten minutes earlier so that no request carries one about to expire. */
+#define AU_CACHE_TOKEN_TTL_S 3000
 
 /* A backend: a small function table so tests can swap implementations.
  * Every call returns 0 or a negative AU_E* code; vals[i] are malloc'd

@@ -132,7 +132,7 @@ void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches)
     au_error_t err = {0};
     PGconn *c = au_pool_get(ctx->pool, &err);
     int ok = c && au_fleet_beat(c, ctx->worker_id, ctx->component, records,
-                                batches, &err) == 0;
+                                batches, ctx->http_beat, &err) == 0;
     /* A worker that cannot reach PostgreSQL can do no work: not ready. */
     au_metrics_set_ready(ctx->metrics, ok);
     int sweep_ms = ctx->cfg.queue.lease_s * 500;

@@ -27,6 +27,7 @@ struct au_ctx {
                               are set; every au_metrics_* call accepts NULL */
     au_http_t *http;       /* au_ctx_http_open: the live sources' client */
     void (*http_tick)(au_ctx_t *ctx); /* its counters into the metrics */
+    char *http_beat; /* http_tick's counters as JSON, for the heartbeat */
     void (*http_fini)(au_ctx_t *ctx);
     const au_cli_t *cli; /* the command line, when au_ctx_open built it */
     long long next_tick, next_sweep; /* au_ctx_tick's clock */

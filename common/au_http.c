@@ -1,6 +1,7 @@
 #include "au_http.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,29 @@ static int secret_param(const char *name, size_t n)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)
             return 1;
+    return 0;
+}
+
+int au_http_escape(const char *s, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                    (*p >= '0' && *p <= '9') || strchr("-._~", *p);
+        if (n + (plain ? 1 : 3) >= cap)
+            return AU_ETOOBIG;
+        if (plain) {
+            out[n++] = (char)*p;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        }
+    }
+    if (cap == 0)
+        return AU_ETOOBIG;
+    out[n] = '\0';
     return 0;
 }
 
@@ -243,7 +267,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         const char *v = line + 13;
         while (*v == ' ')
             v++;
-        snprintf(a->resp->content_type, sizeof(a->resp->content_type), "%s", v);
+        /* A longer value is cut: only its media type is ever looked at. */
+        snprintf(a->resp->content_type, sizeof(a->resp->content_type), "%.*s",
+                 (int)sizeof(a->resp->content_type) - 1, v);
     } else if (!strncasecmp(line, "HTTP/", 5)) {
         /* A new status line (a redirect followed): forget the last. */
         a->retry_s = -1;
@@ -447,6 +473,15 @@ int au_http_stats(const au_http_t *h, const char *service, au_http_stats_t *out)
     return 0;
 }
 
+void au_http_count(au_http_t *h, const char *service, int hit)
+{
+    service_t *s = h ? find(h, service) : NULL;
+    if (s && hit)
+        s->st.cache_hits++;
+    else if (s)
+        s->st.cache_misses++;
+}
+
 const char *au_http_service_name(const au_http_t *h, int i)
 {
     return h && i >= 0 && i < h->nsvc ? h->svc[i].name : NULL;
@@ -464,6 +499,7 @@ const char *au_http_breaker_name(au_breaker_state_t s)
 
 static void ctx_tick(au_ctx_t *ctx)
 {
+    json_t *beat = json_object();
     const char *name;
     for (int i = 0; (name = au_http_service_name(ctx->http, i)); i++) {
         au_http_stats_t st;
@@ -473,12 +509,29 @@ static void ctx_tick(au_ctx_t *ctx)
             st.requests,      st.retries,         st.throttled,   st.failures,
             st.breaker_opens, st.limiter_wait_ms, (int)st.breaker};
         au_metrics_http_snapshot(ctx->metrics, name, &v);
+        json_object_set_new(
+            beat, name,
+            json_pack(
+                "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:f}",
+                "requests", (json_int_t)st.requests, "retries",
+                (json_int_t)st.retries, "throttled", (json_int_t)st.throttled,
+                "failures", (json_int_t)st.failures, "breaker_opens",
+                (json_int_t)st.breaker_opens, "limiter_wait_ms",
+                (json_int_t)st.limiter_wait_ms, "cache_hits",
+                (json_int_t)st.cache_hits, "cache_misses",
+                (json_int_t)st.cache_misses, "breaker",
+                au_http_breaker_name(st.breaker), "rate_per_s", st.rate_per_s));
     }
+    free(ctx->http_beat);
+    ctx->http_beat = beat ? json_dumps(beat, JSON_COMPACT) : NULL;
+    json_decref(beat);
 }
 
 static void ctx_fini(au_ctx_t *ctx)
 {
     au_http_destroy(&ctx->http);
+    free(ctx->http_beat);
+    ctx->http_beat = NULL;
 }
 
 int au_ctx_http_open(au_ctx_t *ctx, au_error_t *err)

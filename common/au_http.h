@@ -82,9 +82,15 @@ typedef struct {
     uint64_t failures;        /* requests that ended in an error */
     uint64_t breaker_opens;   /* times the breaker opened */
     uint64_t limiter_wait_ms; /* time spent waiting for the rate limit */
+    uint64_t cache_hits;      /* answers the cache had (au_http_count) */
+    uint64_t cache_misses;    /* answers that had to be fetched */
     au_breaker_state_t breaker;
     double rate_per_s;
 } au_http_stats_t;
+
+/* Counts an answer of service taken from the cache (hit) or not: the
+ * sources know, the client does not see the cache. */
+void au_http_count(au_http_t *h, const char *service, int hit);
 
 /* The counters of a service; AU_ENOTFOUND for an unknown one. */
 int au_http_stats(const au_http_t *h, const char *service,
@@ -104,6 +110,11 @@ int au_ctx_http_open(au_ctx_t *ctx, au_error_t *err);
  * client_secret, password and sig replaced by ***, and any user:password
  * in the authority too; cut to cap. */
 void au_http_redact(const char *url, char *out, size_t cap);
+
+/* s percent-encoded for a URL query or path segment (RFC 3986: all but
+ * the unreserved characters A-Z a-z 0-9 - . _ ~): 0, or AU_ETOOBIG when
+ * it does not fit in cap. */
+int au_http_escape(const char *s, char *out, size_t cap);
 
 /* Seconds a Retry-After value asks for (delta seconds, or an HTTP date
  * relative to now_s, the current Unix time); -1 when unreadable. */

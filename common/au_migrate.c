@@ -301,6 +301,10 @@ static const char *const migrations[] = {
     "  JOIN tracks k ON k.id = t.track_id"
     "  LEFT JOIN directions d ON d.code = t.direction"
     "  LEFT JOIN moods m ON m.code = t.mood;",
+    /* 5: what each worker's live sources did (requests, retries, 429s,
+     * breaker, limiter waits, cache hits per service), for `audora
+     * sources`: NULL for a worker that fetches nothing. */
+    "ALTER TABLE worker_heartbeats ADD COLUMN sources jsonb;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

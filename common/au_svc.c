@@ -274,7 +274,7 @@ static int px_int(px_t *p, const json_t *obj, const char *key, int flags,
                   int64_t lo, int64_t hi, int64_t *out)
 {
     json_t *v;
-    int64_t x;
+    int64_t x = 0;
     *out = -1;
     int rc = px_member(p, obj, key, flags, &v);
     if (rc || !v)

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # The pipeline on real data, end to end, on a fresh machine:
-#   deploy/run.sh [--then "COMMAND"] [PATH...]
-# PATH defaults to the real chart files in ../shared/fixtures/real/.
+#   deploy/run.sh [--then "COMMAND"] [--replay] [--live "PUSH ARGS"]...
+#                 [PATH...]
+# PATH defaults to the real chart files in ../shared/fixtures/real/ when
+# no live job is given. --live queues `audora push PUSH ARGS` (a live
+# source: "lastfm geo.getTopTracks --country Greece", "spotify-playlist
+# ID"), with the keys of the environment (AUDORA_LASTFM__API_KEY,
+# AUDORA_SPOTIFY__CLIENT_ID, AUDORA_SPOTIFY__CLIENT_SECRET). --replay
+# starts audora-replay on a free port and points the live sources at it:
+# the genuine stored answers of the services, on any machine (without
+# --live: three Last.fm charts and a Spotify playlist).
 # Installs what is missing, builds, starts throw-away PostgreSQL and Redis
 # (unless AUDORA_DATABASE__URL / AUDORA_REDIS__URL point at servers),
 # migrates, starts relays and workers, pushes one job per file, shows
@@ -15,12 +23,38 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 fixtures=${AUDORA_FIXTURES:-$root/../shared/fixtures/real}
 then_cmd=""
-if [ "${1:-}" = "--then" ]; then
-    then_cmd=${2:?--then needs a command}
-    shift 2
-fi
+live=()
+replay=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --then)
+        then_cmd=${2:?--then needs a command}
+        shift 2
+        ;;
+    --live)
+        live+=("${2:?--live needs the arguments of an audora push}")
+        shift 2
+        ;;
+    --replay)
+        replay=1
+        shift
+        ;;
+    --)
+        shift
+        break
+        ;;
+    *) break ;;
+    esac
+done
 paths=("$@")
-[ ${#paths[@]} -eq 0 ] && paths=("$fixtures/spotify_charts")
+if [ $replay -eq 1 ] && [ ${#live[@]} -eq 0 ]; then
+    live=("lastfm chart.getTopTracks"
+        "lastfm geo.getTopTracks --country Greece"
+        "lastfm tag.getTopTracks --tag rap"
+        "spotify-playlist 4vHIKV7j4QcZwgzGQcZg1x --chart demo")
+fi
+[ ${#paths[@]} -eq 0 ] && [ ${#live[@]} -eq 0 ] &&
+    paths=("$fixtures/spotify_charts")
 
 deploy/deps.sh
 export BIN=${AU_BUILD_DIR:-$root/build}
@@ -31,8 +65,11 @@ test -x "$BIN/audora" || { echo "run: build failed" >&2; exit 1; }
 run=$root/.run/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$run"
 started_servers=0
+replay_pid=""
 cleanup() {
     deploy/cluster.sh stop "$run" || true
+    [ -n "$replay_pid" ] && kill "$replay_pid" 2>/dev/null
+    [ -n "$replay_pid" ] && wait "$replay_pid" 2>/dev/null
     [ $started_servers -eq 1 ] && deploy/servers.sh stop "$run/srv"
     echo "logs: $run/logs"
 }
@@ -45,6 +82,25 @@ if [ -z "${AUDORA_DATABASE__URL:-}" ] || [ -z "${AUDORA_REDIS__URL:-}" ]; then
 fi
 . deploy/lib.sh
 export_relay_ports
+if [ $replay -eq 1 ]; then
+    "$BIN/audora-replay" --fixtures "$fixtures" >"$run/replay.out" \
+        2>"$run/replay.log" &
+    replay_pid=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$run/replay.out" && break
+        sleep 0.1
+    done
+    addr=$(sed -n 's/^replay: listening on //p' "$run/replay.out")
+    [ -n "$addr" ] || { echo "run: audora-replay did not start" >&2; exit 1; }
+    echo "replay: the services' stored answers at http://$addr"
+    export AUDORA_LASTFM__BASE_URL=http://$addr/lastfm/2.0/
+    export AUDORA_LASTFM__API_KEY=replay
+    export AUDORA_SPOTIFY__API_URL=http://$addr/spotify/v1
+    export AUDORA_SPOTIFY__ACCOUNTS_URL=http://$addr/spotify/api/token
+    export AUDORA_SPOTIFY__CLIENT_ID=audora-replay
+    export AUDORA_SPOTIFY__CLIENT_SECRET=audora-replay-secret
+    export AUDORA_MUSICBRAINZ__BASE_URL=http://$addr/musicbrainz/ws/2
+fi
 
 "$BIN/audora" migrate
 features=$fixtures/audio_features/spotify_hit_predictor_dataset-of-10s.csv
@@ -60,13 +116,25 @@ since=$("$BIN/audora" status --json | /usr/bin/python3 -c \
 # Charts whose names carry no date (the "-daily-latest" downloads) are the
 # 2019-12-17 files; every other date comes from the file name.
 push_rc=0
-"$BIN/audora" push --date "${AUDORA_LATEST_DATE:-2019-12-17}" "${paths[@]}" ||
-    push_rc=$?
+if [ ${#paths[@]} -gt 0 ]; then
+    "$BIN/audora" push --date "${AUDORA_LATEST_DATE:-2019-12-17}" \
+        "${paths[@]}" || push_rc=$?
+fi
+for l in "${live[@]}"; do
+    # The arguments as a shell would split them: --country 'United States'.
+    (eval "set -- $l" && "$BIN/audora" push "$@") || push_rc=1
+done
 wait_rc=0
 "$BIN/audora" wait --since-id "$since" || wait_rc=$?
 end=$(date +%s.%N)
 echo
 "$BIN/audora" report
+if [ ${#live[@]} -gt 0 ]; then
+    # One heartbeat more, so that the workers' last requests are counted.
+    sleep 1.5
+    echo
+    "$BIN/audora" sources
+fi
 printf '\nelapsed: %.2f s (workers started to last job finished)\n' \
     "$(echo "$end - $start" | bc)"
 if [ -n "$then_cmd" ]; then

@@ -17,6 +17,7 @@ typedef struct {
     int redis_db;                  /* 1..15: a Redis database of its own */
     int lease_s;                   /* queue.lease_s */
     int ingest, enrich, analytics; /* workers of each kind; 0: 2, 1, 2 */
+    int no_redis; /* a Redis that is not there (redis_db is then unused) */
 } au_cluster_opts_t;
 
 /* Fresh database (migrated, audio features loaded), fresh Redis db,

@@ -436,10 +436,11 @@ Test(metrics, exposition_is_valid_text_format)
     cr_expect_eq(status, 200);
     cr_expect_eq(strncmp(ctype, "text/plain; version=0.0.4", 25), 0, "%s",
                  ctype);
-    /* 15 counters, 2 gauges, 2 errors, 13 histogram lines, 2 * 5 cache
+    /* 15 counters, 2 gauges, 2 errors, 13 histogram lines, 2 * 6 cache
      * kinds, 3 pool lines and worker_info. */
     int lines = check_exposition(body);
-    cr_expect_eq(lines, 15 + 2 + 2 + 13 + 10 + 3 + 1, "%d lines", lines);
+    cr_expect_eq(lines, 15 + 2 + 2 + 13 + 2 * AU_CK__COUNT + 3 + 1, "%d lines",
+                 lines);
     cr_expect(has_line(body, "audora_worker_info{component=\"ingest\","
                              "worker_id=\"ingest@h\\\"q\\\\:1\\n\"} 1"),
               "%s", body);

@@ -279,8 +279,8 @@ Test(query, top_by_breakout_ranks_the_chance_of_reaching_the_top_50)
     o.to = "2024-01-03";
     cr_assert_eq(au_query_top(conn, &o, 0, out_open(&out), &err), 0);
     cr_expect_str_eq(out_text(&out),
-                     "no tracks with a breakout chance (weekly charts, below "
-                     "the top 50) in the range\n");
+                     "no tracks with a breakout chance (weekly, below the top "
+                     "50) in the range\n");
     free(out.buf);
 }
 

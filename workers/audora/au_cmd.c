@@ -359,16 +359,32 @@ static const au_cmd_def_t def_version = {
 #define PROG "audora"
 
 static const au_cmd_def_t *const commands[] = {
-    &def_migrate,           &au_cmd_push_def,
-    &au_cmd_status_def,     &au_cmd_wait_def,
-    &au_cmd_jobs_def,       &au_query_report_def,
-    &au_cmd_dlq_list_def,   &au_cmd_dlq_show_def,
-    &au_cmd_dlq_replay_def, &au_cmd_dlq_purge_def,
-    &def_features_load,     &au_query_summary_def,
-    &au_query_top_def,      &au_query_playlists_def,
-    &au_query_spread_def,   &def_gen,
-    &def_backtest,          &def_config_check,
-    &def_config_example,    &def_keys_generate,
+    /* "push lastfm" and "push spotify-playlist" before "push", which
+     * takes any other word as a file (a file named "lastfm" is
+     * ./lastfm). */
+    &def_migrate,
+    &au_cmd_push_lastfm_def,
+    &au_cmd_push_spotify_def,
+    &au_cmd_push_def,
+    &au_cmd_sources_def,
+    &au_cmd_status_def,
+    &au_cmd_wait_def,
+    &au_cmd_jobs_def,
+    &au_query_report_def,
+    &au_cmd_dlq_list_def,
+    &au_cmd_dlq_show_def,
+    &au_cmd_dlq_replay_def,
+    &au_cmd_dlq_purge_def,
+    &def_features_load,
+    &au_query_summary_def,
+    &au_query_top_def,
+    &au_query_playlists_def,
+    &au_query_spread_def,
+    &def_gen,
+    &def_backtest,
+    &def_config_check,
+    &def_config_example,
+    &def_keys_generate,
     &def_version,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

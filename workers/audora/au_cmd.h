@@ -64,6 +64,9 @@ extern const au_cmd_def_t au_cmd_dlq_list_def;
 extern const au_cmd_def_t au_cmd_dlq_show_def;
 extern const au_cmd_def_t au_cmd_dlq_replay_def;
 extern const au_cmd_def_t au_cmd_dlq_purge_def;
+extern const au_cmd_def_t au_cmd_push_lastfm_def; /* au_cmd_live.c */
+extern const au_cmd_def_t au_cmd_push_spotify_def;
+extern const au_cmd_def_t au_cmd_sources_def;
 
 /* Runs `audora <argv...>`; returns the process exit status. */
 int au_cmd_main(int argc, char **argv);

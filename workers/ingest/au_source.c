@@ -5,6 +5,8 @@
 /* Every source, by the job kind it serves. */
 static const au_source_t *const sources[] = {
     &au_source_csv,
+    &au_source_lastfm,
+    &au_source_spotify,
 };
 
 const au_source_t *au_source_find(const char *kind)

@@ -53,6 +53,8 @@ typedef struct {
 const au_source_t *au_source_find(const char *kind);
 
 /* The sources. */
-extern const au_source_t au_source_csv;
+extern const au_source_t au_source_csv;     /* chart_csv */
+extern const au_source_t au_source_lastfm;  /* lastfm_chart */
+extern const au_source_t au_source_spotify; /* spotify_playlist */
 
 #endif

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Ingest scaling over the network, against the replay server.
+#   bench/live.sh [JOBS] [LATENCY_MS] [LIMIT] [WORKERS...]
+#   (default 200 50 50 1 2 4 8)
+# audora-replay answers like Last.fm with its genuine stored chart page,
+# LATENCY_MS late; the fleet's limit is LIMIT requests/s. For each number
+# of ingest workers: JOBS chart.getTopTracks jobs (each reads two pages:
+# the stored page, then a second with nothing new), a fresh cache and
+# limiter, jobs/s and rows/s from the first push to the last job done,
+# beside the limit, the requests the replay server counted and the most it
+# saw in any one second. Enrich and analytics run as usual behind ingest.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${1:-200}
+latency=${2:-50}
+limit=${3:-50}
+shift $(($# < 3 ? $# : 3))
+workers=("$@")
+[ ${#workers[@]} -eq 0 ] && workers=(1 2 4 8)
+fixtures=${AUDORA_FIXTURES:-$root/../shared/fixtures/real}
+
+deploy/deps.sh
+export BIN=${AU_BUILD_DIR:-$root/build}
+cmake -S . -B "$BIN" -DCMAKE_BUILD_TYPE=Release -DAU_WERROR=OFF >/dev/null
+cmake --build "$BIN" -j"$(nproc)" >/dev/null
+
+work=$(mktemp -d /tmp/audora-bench-live.XXXXXX)
+chmod 755 "$work"
+replay_pid=""
+cleanup() {
+    deploy/cluster.sh stop "$work/run" 2>/dev/null || true
+    [ -n "$replay_pid" ] && kill "$replay_pid" 2>/dev/null
+    deploy/servers.sh stop "$work/srv" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+deploy/servers.sh start "$work/srv"
+. "$work/srv/env"
+. deploy/lib.sh
+export_relay_ports
+export AUDORA_LOG__LEVEL=warn
+
+"$BIN/audora-replay" --fixtures "$fixtures" --latency-ms "$latency" \
+    >"$work/replay.out" 2>"$work/replay.log" &
+replay_pid=$!
+for _ in $(seq 100); do
+    grep -q "listening on" "$work/replay.out" && break
+    sleep 0.1
+done
+addr=$(sed -n 's/^replay: listening on //p' "$work/replay.out")
+export AUDORA_LASTFM__BASE_URL=http://$addr/lastfm/2.0/
+export AUDORA_LASTFM__API_KEY=bench
+export AUDORA_LASTFM__RATE_PER_S=$limit
+"$BIN/audora" migrate >/dev/null
+
+stat() { # stat SERVICE FIELD
+    curl -s "http://$addr/_stats" | /usr/bin/python3 -c \
+        "import json, sys; print(json.load(sys.stdin)['services']['$1']['$2'])"
+}
+
+echo "bench: $jobs Last.fm chart jobs, replay latency $latency ms," \
+    "limit $limit requests/s for the fleet"
+printf '%8s %9s %8s %9s %7s %9s %13s %6s\n' workers seconds jobs/s rows/s \
+    limit requests busiest_1s dead
+round=0
+for n in "${workers[@]}"; do
+    round=$((round + 1))
+    redis-cli -u "$AUDORA_REDIS__URL" flushdb >/dev/null
+    curl -s -X DELETE "http://$addr/_stats" >/dev/null
+    since=$("$BIN/audora" status --json | /usr/bin/python3 -c \
+        'import json, sys; print(json.load(sys.stdin)["max_job_id"] or 0)')
+    deploy/cluster.sh start "$work/run" "$n" 1 2
+    t0=$(date +%s.%N)
+    # Dates no earlier round used: every page is a cache miss.
+    for i in $(seq "$jobs"); do
+        d=$(date -u -d "2000-01-01 + $((round * 1000 + i)) days" +%F)
+        "$BIN/audora" push lastfm chart.getTopTracks --date "$d" >/dev/null
+    done
+    "$BIN/audora" wait --since-id "$since" --quiet || true
+    t1=$(date +%s.%N)
+    deploy/cluster.sh stop "$work/run" >/dev/null
+    rows=$(psql -qtA "$AUDORA_DATABASE__URL" -c "SELECT coalesce(sum(
+        rows_written), 0) FROM jobs WHERE id > $since AND state = 'done'")
+    dead=$(psql -qtA "$AUDORA_DATABASE__URL" -c "SELECT count(*) FROM jobs
+        WHERE id > $since AND state = 'dead'")
+    s=$(echo "$t1 - $t0" | bc -l)
+    printf '%8d %9.2f %8.1f %9.0f %7d %9d %13d %6d\n' "$n" "$s" \
+        "$(echo "$jobs / $s" | bc -l)" "$(echo "$rows / $s" | bc -l)" \
+        "$limit" "$(stat lastfm requests)" "$(stat lastfm max_per_second)" \
+        "$dead"
+done
+echo "bench: a job needs two requests, so the limit allows at most" \
+    "$(echo "$limit / 2" | bc -l | xargs printf '%.1f') jobs/s"

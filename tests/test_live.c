@@ -1,0 +1,328 @@
+/* The live sources end to end: a real local cluster (deploy/cluster.sh)
+ * reads Last.fm charts and a Spotify playlist from the replay server
+ * started in this process, which answers with the genuine responses of
+ * ../shared/fixtures/real and breaks on demand. What is stored is checked
+ * against the fixture files themselves, read here with jansson; what was
+ * asked of the services, against the replay server's own counts. */
+#include "au_replay.h"
+#include "au_test.h"
+#include "au_test_cluster.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static au_replay_t *srv;
+
+static void stop_all(void)
+{
+    au_cluster_stop();
+    au_replay_destroy(&srv);
+}
+
+TestSuite(live, .fini = stop_all, .timeout = 600);
+
+#define PLAYLIST "4vHIKV7j4QcZwgzGQcZg1x" /* jmperez_playlist.json */
+#define KEY "lfm-key-Qw7Zt3"              /* must never reach a log */
+
+/* The replay server, and the cluster's sources pointed at it. */
+static void start_replay(void)
+{
+    au_replay_opts_t o = {.fixtures = au_test_fixtures()};
+    au_error_t err = {0};
+    srv = au_replay_new(&o, &err);
+    cr_assert_not_null(srv, "%s", err.msg);
+    char url[128];
+    int port = au_replay_port(srv);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/lastfm/2.0/", port);
+    setenv("AUDORA_LASTFM__BASE_URL", url, 1);
+    setenv("AUDORA_LASTFM__API_KEY", KEY, 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/spotify/v1", port);
+    setenv("AUDORA_SPOTIFY__API_URL", url, 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/spotify/api/token", port);
+    setenv("AUDORA_SPOTIFY__ACCOUNTS_URL", url, 1);
+    setenv("AUDORA_SPOTIFY__CLIENT_ID", AU_REPLAY_CLIENT_ID, 1);
+    if (!getenv("AUDORA_SPOTIFY__CLIENT_SECRET"))
+        setenv("AUDORA_SPOTIFY__CLIENT_SECRET", AU_REPLAY_CLIENT_SECRET, 1);
+    setenv("AUDORA_HTTP__CONTACT", "tests@audora.invalid", 1);
+}
+
+/* GET /_stats of the replay server, parsed. */
+static json_t *stats(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%d/_stats",
+             au_replay_port(srv));
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    json_error_t e;
+    json_t *js = json_loadf(p, 0, &e);
+    pclose(p);
+    cr_assert_not_null(js, "/_stats: %s", e.text);
+    return js;
+}
+
+/* Requests counted for a route ("lastfm/geo.getTopTracks") or, with
+ * field "max_per_second", a service's busiest second. */
+static long long stat(const char *group, const char *name, const char *field)
+{
+    json_t *js = stats();
+    json_t *v = json_object_get(
+        json_object_get(json_object_get(js, group), name), field);
+    cr_assert(json_is_integer(v), "%s.%s.%s", group, name, field);
+    long long n = json_integer_value(v);
+    json_decref(js);
+    return n;
+}
+
+static void audora(const char *args)
+{
+    cr_assert_eq(au_sh("%s/audora %s >/dev/null", au_test_build_dir(), args), 0,
+                 "audora %s", args);
+}
+
+static json_t *fixture(const char *path)
+{
+    char full[1024];
+    snprintf(full, sizeof(full), "%s/%s", au_test_fixtures(), path);
+    json_error_t e;
+    json_t *js = json_load_file(full, 0, &e);
+    cr_assert_not_null(js, "%s: %s", full, e.text);
+    return js;
+}
+
+static long long num(json_t *v)
+{
+    return json_is_string(v) ? strtoll(json_string_value(v), NULL, 10)
+                             : json_integer_value(v);
+}
+
+/* The stored chart, row by row, against a Last.fm fixture: name, artist,
+ * position (its rank from 0 in geo, from 1 in tag; its order on its page
+ * in chart) and the count that page carries. */
+static void check_lastfm(const char *file, const char *chart,
+                         const char *region, const char *count)
+{
+    json_t *js = fixture(file);
+    json_t *tracks = json_object_get(json_object_get(js, "tracks"), "track");
+    json_t *attr = json_object_get(json_object_get(js, "tracks"), "@attr");
+    long long page = num(json_object_get(attr, "page")),
+              per = num(json_object_get(attr, "perPage"));
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM trends_v WHERE platform = 'lastfm' AND "
+             "chart = '%s' AND region = '%s' AND chart_date = '2026-11-02'",
+             chart, region);
+    cr_expect_eq(au_scalar(sql), (long long)json_array_size(tracks), "%s",
+                 file);
+    PGconn *c = PQconnectdb(au_cl_db);
+    for (size_t i = 0; i < json_array_size(tracks); i++) {
+        json_t *t = json_array_get(tracks, i);
+        json_t *rank = json_object_get(json_object_get(t, "@attr"), "rank");
+        long long pos = !rank                  ? (page - 1) * per + (long)i + 1
+                        : strstr(file, "geo.") ? num(rank) + 1
+                                               : num(rank);
+        const char *p[] = {chart, region};
+        char q[512];
+        snprintf(q, sizeof(q),
+                 "SELECT track_name, artist, coalesce(streams, -1) FROM "
+                 "trends_v WHERE platform = 'lastfm' AND chart = $1 AND "
+                 "region = $2 AND chart_date = '2026-11-02' AND "
+                 "position = %lld",
+                 pos);
+        PGresult *r = PQexecParams(c, q, 2, NULL, p, NULL, NULL, 0);
+        cr_assert_eq(PQntuples(r), 1, "%s: no row at position %lld", file, pos);
+        cr_expect_str_eq(PQgetvalue(r, 0, 0),
+                         json_string_value(json_object_get(t, "name")));
+        cr_expect_str_eq(PQgetvalue(r, 0, 1),
+                         json_string_value(json_object_get(
+                             json_object_get(t, "artist"), "name")));
+        long long want = count ? num(json_object_get(t, count)) : -1;
+        cr_expect_eq(strtoll(PQgetvalue(r, 0, 2), NULL, 10), want,
+                     "%s position %lld", file, pos);
+        PQclear(r);
+    }
+    PQfinish(c);
+    json_decref(js);
+}
+
+static void push_lastfm_three(void)
+{
+    audora("push lastfm chart.getTopTracks --date 2026-11-02");
+    audora("push lastfm geo.getTopTracks --country Greece --date 2026-11-02");
+    audora("push lastfm tag.getTopTracks --tag rap --date 2026-11-02");
+}
+
+Test(live, lastfm_charts_are_stored_as_served_and_a_rerun_asks_nothing)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 1, .lease_s = 30});
+    push_lastfm_three();
+    au_wait_all(120);
+    check_lastfm("lastfm/chart.getTopTracks_limit10_page2_2018-11-10.json",
+                 "top-tracks", "global", "playcount");
+    check_lastfm("lastfm/geo.getTopTracks_greece_limit10_2018-11-10.json",
+                 "top-tracks", "greece", "listeners");
+    check_lastfm("lastfm/tag.getTopTracks_rap_limit2_2018-11-10.json",
+                 "tag-rap", "global", NULL);
+    long long before = stat("services", "lastfm", "requests");
+    cr_expect_gt(before, 0);
+    long long rows = au_scalar("SELECT count(*) FROM trends");
+    /* The same charts again within the cache's hour: every page comes
+     * from Redis, the service is asked nothing, the rows converge. */
+    push_lastfm_three();
+    au_wait_all(120);
+    cr_expect_eq(stat("services", "lastfm", "requests"), before);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM trends"), rows);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done' "
+                           "AND attempt = 1"),
+                 6);
+    /* `audora sources` adds up what the workers' heartbeats say. */
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "%s/audora sources --json | grep -q '\"cache_hit_ratio\": 0.5'",
+             au_test_build_dir());
+    cr_expect(au_eventually(10, cmd), "audora sources: half the pages hit");
+    cr_expect_eq(au_sh("grep -rq '%s' %s/logs", KEY, au_cl_run), 1,
+                 "the API key is in a log");
+}
+
+Test(live, a_spotify_playlist_is_a_chart_and_one_token_serves_the_fleet)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 2, .lease_s = 30});
+    /* Four days of the playlist at once, on two ingest workers: each day
+     * is its own page (the cache key has the date), all share a token. */
+    for (int d = 1; d <= 4; d++) {
+        char a[128];
+        snprintf(a, sizeof(a),
+                 "push spotify-playlist spotify:playlist:%s "
+                 "--chart top50 --date 2026-11-0%d",
+                 PLAYLIST, d);
+        audora(a);
+    }
+    au_wait_all(120);
+    cr_expect_eq(stat("routes", "spotify/token", "requests"), 1);
+    cr_expect_eq(stat("routes", "spotify/playlist", "requests"), 4);
+    json_t *js = fixture("spotify_api/jmperez_playlist.json");
+    json_t *items = json_object_get(json_object_get(js, "tracks"), "items");
+    PGconn *c = PQconnectdb(au_cl_db);
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *t = json_object_get(json_array_get(items, i), "track");
+        char q[512];
+        snprintf(q, sizeof(q),
+                 "SELECT count(*), min(track_key), min(track_name) FROM "
+                 "trends_v WHERE platform = 'spotify' AND chart = 'top50' "
+                 "AND region = 'global' AND position = %zu",
+                 i + 1);
+        PGresult *r = PQexec(c, q);
+        cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+        cr_expect_str_eq(PQgetvalue(r, 0, 0), "4", "position %zu", i + 1);
+        char key[64];
+        snprintf(key, sizeof(key), "spotify:%s",
+                 json_string_value(json_object_get(t, "id")));
+        cr_expect_str_eq(PQgetvalue(r, 0, 1), key);
+        cr_expect_str_eq(PQgetvalue(r, 0, 2),
+                         json_string_value(json_object_get(t, "name")));
+        PQclear(r);
+    }
+    PQfinish(c);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM trends"),
+                 4 * (long long)json_array_size(items));
+    json_decref(js);
+}
+
+Test(live, a_refused_credential_kills_the_job_at_once_and_no_log_has_it)
+{
+    setenv("AUDORA_SPOTIFY__CLIENT_SECRET", "wrong-secret-Zq81", 1);
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 3, .lease_s = 30});
+    audora("push spotify-playlist " PLAYLIST " --max-attempts 5");
+    cr_expect_neq(au_sh("%s/audora wait --since-id 0 --quiet --timeout 60",
+                        au_test_build_dir()),
+                  0, "the job is dead: wait says so");
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'dead' "
+                           "AND attempt = 1 AND last_error LIKE "
+                           "'%spotify: HTTP 400%invalid_client%'"),
+                 1, "dead after one attempt, the service and status named: %s",
+                 au_text("SELECT last_error FROM jobs"));
+    cr_expect_eq(stat("routes", "spotify/token", "requests"), 1);
+    cr_expect_eq(au_sh("grep -rq 'Zq81' %s/logs", au_cl_run), 1,
+                 "the secret is in a log");
+    char *e = au_text("SELECT last_error FROM jobs");
+    cr_expect_null(strstr(e, "Zq81"), "%s", e);
+    free(e);
+}
+
+Test(live, a_run_of_503s_opens_the_breaker_and_the_job_is_retried_not_dead)
+{
+    setenv("AUDORA_HTTP__RETRIES", "1", 1);
+    setenv("AUDORA_HTTP__BACKOFF_BASE_MS", "50", 1);
+    setenv("AUDORA_HTTP__BREAKER_FAILURES", "2", 1);
+    setenv("AUDORA_HTTP__BREAKER_COOLDOWN_MS", "500", 1);
+    start_replay();
+    au_error_t err = {0};
+    cr_assert_eq(au_replay_fault(srv, "route=lastfm fault=503 count=4", &err),
+                 0, "%s", err.msg);
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 4, .lease_s = 30});
+    /* Attempts enough to outlast the breaker's cool-downs: the point is
+     * that failing fast is a retry, never a death sentence. */
+    audora("push lastfm geo.getTopTracks --country Greece --date 2026-11-02 "
+           "--max-attempts 20");
+    au_wait_all(120);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done' "
+                           "AND attempt > 1"),
+                 1);
+    check_lastfm("lastfm/geo.getTopTracks_greece_limit10_2018-11-10.json",
+                 "top-tracks", "greece", "listeners");
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "%s/audora sources --json | grep -q '\"breaker_opens\": [1-9]'",
+             au_test_build_dir());
+    cr_expect(au_eventually(10, cmd), "no breaker opened");
+}
+
+/* The busiest second the replay server saw for Last.fm, after n jobs of
+ * two requests each (the fixture's page, then a second page with nothing
+ * new) on three ingest workers. */
+static void run_fleet(int redis_db, int no_redis, int n)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = redis_db,
+                                          .lease_s = 30,
+                                          .ingest = 3,
+                                          .no_redis = no_redis});
+    for (int d = 1; d <= n; d++) {
+        char a[128];
+        snprintf(a, sizeof(a),
+                 "push lastfm chart.getTopTracks --date 2026-10-%02d", d);
+        audora(a);
+    }
+    au_wait_all(300);
+    cr_expect_eq(stat("services", "lastfm", "requests"), 2 * n);
+}
+
+Test(live, three_ingest_workers_keep_to_one_shared_limit)
+{
+    setenv("AUDORA_LASTFM__RATE_PER_S", "2", 1);
+    run_fleet(5, 0, 10);
+    long long peak = stat("services", "lastfm", "max_per_second");
+    printf("live: 20 requests at 2/s shared: busiest second %lld\n", peak);
+    cr_expect_leq(peak, 2);
+    cr_expect_geq(peak, 1);
+}
+
+Test(live, without_redis_each_worker_keeps_to_its_share_of_the_limit)
+{
+    /* Three workers, a fleet of three: each 1/s on its own. */
+    setenv("AUDORA_LASTFM__RATE_PER_S", "3", 1);
+    setenv("AUDORA_HTTP__FLEET_SIZE", "3", 1);
+    run_fleet(0, 1, 8);
+    long long peak = stat("services", "lastfm", "max_per_second");
+    printf("live: 16 requests at 3/s, Redis down: busiest second %lld\n", peak);
+    cr_expect_leq(peak, 3);
+}

@@ -1,0 +1,340 @@
+/* au_cmd_live.c: the live sources from the command line: `audora push
+ * lastfm`, `audora push spotify-playlist` (one job each, read by ingest
+ * through its HTTP sources) and `audora sources` (their limits and what
+ * the fleet's workers did with them). */
+#include "au_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "au_fleet.h"
+#include "au_out.h"
+#include "au_queue.h"
+
+/* Today in UTC: a live chart is the chart as it is when pushed, and its
+ * job keeps that date through every retry. */
+static void today(char out[11])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Queues one job of kind with params (taken); prints its id, or the
+ * whole job with --json. */
+static int queue_live(au_cmd_t *cmd, const char *kind, json_t *params,
+                      size_t opt_attempts, size_t opt_json)
+{
+    char *js =
+        params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!js) {
+        json_decref(params);
+        return au_cmd_failf(cmd, "out of memory");
+    }
+    PGconn *c = au_cmd_conn(cmd);
+    int64_t id = 0;
+    int attempts = (int)au_cli_int(cmd->cli, opt_attempts,
+                                   cmd->ctx.cfg.queue.max_attempts);
+    int rc = c ? au_queue_push(c, kind, js, attempts, &id, &cmd->err) : -1;
+    free(js);
+    if (rc < 0) {
+        json_decref(params);
+        return au_cmd_fail(cmd);
+    }
+    if (au_cli_has(cmd->cli, opt_json))
+        return au_cmd_json(cmd,
+                           json_pack("{s:I, s:s, s:o}", "id", (json_int_t)id,
+                                     "kind", kind, "params", params));
+    char *shown = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    printf("queued job %lld: %s %s\n", (long long)id, kind, shown ? shown : "");
+    free(shown);
+    json_decref(params);
+    return AU_EXIT_OK;
+}
+
+/* ---- push lastfm ---------------------------------------------------- */
+
+enum { LF_COUNTRY, LF_TAG, LF_LIMIT, LF_DATE, LF_ATTEMPTS, LF_JSON, LF_NOPTS };
+
+static const au_cli_opt_t lastfm_opts[] = {
+    [LF_COUNTRY] = {.name = "country",
+                    .kind = AU_CLI_STR,
+                    .metavar = "NAME",
+                    .help = "geo.getTopTracks: the country, as Last.fm names "
+                            "it (\"United States\")"},
+    [LF_TAG] = {.name = "tag",
+                .kind = AU_CLI_STR,
+                .metavar = "TAG",
+                .help = "tag.getTopTracks: the tag (\"rap\")"},
+    [LF_LIMIT] = {.name = "limit",
+                  .kind = AU_CLI_INT,
+                  .metavar = "N",
+                  .help = "tracks in the chart (default 50)",
+                  .lo = 1,
+                  .hi = 1000},
+    [LF_DATE] = {.name = "date",
+                 .kind = AU_CLI_DATE,
+                 .help = "the chart's date (default today, UTC)"},
+    [LF_ATTEMPTS] = {.name = "max-attempts",
+                     .kind = AU_CLI_INT,
+                     .metavar = "N",
+                     .help = "attempts before the job is dead, default "
+                             "queue.max_attempts",
+                     .lo = 1,
+                     .hi = 100},
+    [LF_JSON] = {.name = "json",
+                 .kind = AU_CLI_FLAG,
+                 .help = "print the job queued as JSON"},
+};
+
+static const char *const lastfm_methods[] = {
+    "chart.getTopTracks", "geo.getTopTracks", "tag.getTopTracks", NULL};
+
+static int cmd_push_lastfm(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    const char *m = a->args[0];
+    int k = -1;
+    for (int i = 0; lastfm_methods[i]; i++)
+        if (!strcasecmp(m, lastfm_methods[i]))
+            k = i;
+    const au_cli_spec_t *spec = a->spec;
+    if (k < 0)
+        return au_cli_usage_error(spec,
+                                  "unknown method \"%s\" (chart.getTopTracks, "
+                                  "geo.getTopTracks or tag.getTopTracks)",
+                                  m);
+    int has_c = au_cli_has(a, LF_COUNTRY), has_t = au_cli_has(a, LF_TAG);
+    if ((k == 1) != has_c)
+        return au_cli_usage_error(
+            spec, k == 1 ? "%s needs --country" : "%s takes no --country",
+            lastfm_methods[k]);
+    if ((k == 2) != has_t)
+        return au_cli_usage_error(
+            spec, k == 2 ? "%s needs --tag" : "%s takes no --tag",
+            lastfm_methods[k]);
+    char day[11];
+    today(day);
+    json_t *p = json_pack("{s:s, s:I, s:s}", "method", lastfm_methods[k],
+                          "limit", (json_int_t)au_cli_int(a, LF_LIMIT, 50),
+                          "date", au_cli_str(a, LF_DATE, day));
+    if (p && has_c)
+        json_object_set_new(p, "country",
+                            json_string(au_cli_str(a, LF_COUNTRY, "")));
+    if (p && has_t)
+        json_object_set_new(p, "tag", json_string(au_cli_str(a, LF_TAG, "")));
+    return queue_live(cmd, "lastfm_chart", p, LF_ATTEMPTS, LF_JSON);
+}
+
+const au_cmd_def_t au_cmd_push_lastfm_def = {
+    {.prog = "audora push lastfm",
+     .summary = "Queue a Last.fm top-tracks chart: chart.getTopTracks "
+                "(global),\ngeo.getTopTracks --country, tag.getTopTracks "
+                "--tag.",
+     .about = "Ingest reads it from lastfm.base_url with lastfm.api_key "
+              "(AUDORA_LASTFM__API_KEY),\npage by page, into platform "
+              "lastfm, chart top-tracks (or tag-TAG), region global\n(or "
+              "the country), one row per track with its rank and play count "
+              "(global) or\nlisteners (geo).\n",
+     .args = {"METHOD", 1, 1, AU_CLI_STR, 0, 0},
+     .opts = lastfm_opts,
+     .nopts = LF_NOPTS},
+    AU_CTX_DB,
+    cmd_push_lastfm,
+};
+
+/* ---- push spotify-playlist ------------------------------------------- */
+
+enum { SP_CHART, SP_REGION, SP_DATE, SP_ATTEMPTS, SP_JSON, SP_NOPTS };
+
+static const au_cli_opt_t spotify_opts[] = {
+    [SP_CHART] = {.name = "chart",
+                  .kind = AU_CLI_STR,
+                  .metavar = "C",
+                  .help = "the chart it is (default playlist-ID)"},
+    [SP_REGION] = {.name = "region",
+                   .kind = AU_CLI_STR,
+                   .metavar = "R",
+                   .help = "its region (default global)"},
+    [SP_DATE] = {.name = "date",
+                 .kind = AU_CLI_DATE,
+                 .help = "the chart's date (default today, UTC)"},
+    [SP_ATTEMPTS] = {.name = "max-attempts",
+                     .kind = AU_CLI_INT,
+                     .metavar = "N",
+                     .help = "attempts before the job is dead, default "
+                             "queue.max_attempts",
+                     .lo = 1,
+                     .hi = 100},
+    [SP_JSON] = {.name = "json",
+                 .kind = AU_CLI_FLAG,
+                 .help = "print the job queued as JSON"},
+};
+
+/* The id of ID, spotify:playlist:ID or https://open.spotify.com/playlist/
+ * ID?si=...; 0, or -1 when it is none of them. */
+static int playlist_id(const char *s, char out[23])
+{
+    const char *p = strrchr(s, '/');
+    if (!p)
+        p = strrchr(s, ':');
+    p = p ? p + 1 : s;
+    size_t n = strspn(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "abcdefghijklmnopqrstuvwxyz");
+    if (n != 22 || (p[n] && p[n] != '?'))
+        return -1;
+    memcpy(out, p, 22);
+    out[22] = '\0';
+    return 0;
+}
+
+static int cmd_push_spotify(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    char id[23], day[11];
+    if (playlist_id(a->args[0], id) < 0)
+        return au_cli_usage_error(a->spec,
+                                  "\"%s\" is not a playlist id (22 letters "
+                                  "and digits), spotify:playlist:ID or its "
+                                  "open.spotify.com link",
+                                  a->args[0]);
+    today(day);
+    json_t *p = json_pack("{s:s, s:s}", "playlist", id, "date",
+                          au_cli_str(a, SP_DATE, day));
+    if (p && au_cli_has(a, SP_CHART))
+        json_object_set_new(p, "chart",
+                            json_string(au_cli_str(a, SP_CHART, "")));
+    if (p && au_cli_has(a, SP_REGION))
+        json_object_set_new(p, "region",
+                            json_string(au_cli_str(a, SP_REGION, "")));
+    return queue_live(cmd, "spotify_playlist", p, SP_ATTEMPTS, SP_JSON);
+}
+
+const au_cmd_def_t au_cmd_push_spotify_def = {
+    {.prog = "audora push spotify-playlist",
+     .summary = "Queue a Spotify playlist (Top 50, Viral 50, any) as a "
+                "chart.",
+     .about = "Ingest reads it from spotify.api_url with a "
+              "client-credentials token\n(AUDORA_SPOTIFY__CLIENT_ID, "
+              "AUDORA_SPOTIFY__CLIENT_SECRET) shared by the fleet,\ninto "
+              "platform spotify, one row per track in playlist order.\n",
+     .args = {"ID", 1, 1, AU_CLI_STR, 0, 0},
+     .opts = spotify_opts,
+     .nopts = SP_NOPTS},
+    AU_CTX_DB,
+    cmd_push_spotify,
+};
+
+/* ---- sources ---------------------------------------------------------- */
+
+typedef struct {
+    const char *service, *kind;
+    int rate;
+    int credentials; /* 1 set, 0 missing, -1 none needed */
+} source_row_t;
+
+static const char *field(const PGresult *r, int row, const char *name)
+{
+    int f = r && row >= 0 ? PQfnumber(r, name) : -1;
+    return f >= 0 ? PQgetvalue(r, row, f) : "0";
+}
+
+/* The row of service in the fleet's sums, or -1 when no worker used it. */
+static int row_of(const PGresult *r, const char *service)
+{
+    for (int k = 0; k < PQntuples(r); k++)
+        if (!strcmp(PQgetvalue(r, k, 0), service))
+            return k;
+    return -1;
+}
+
+static int add_source(au_out_table_t *t, const source_row_t *s,
+                      const PGresult *r)
+{
+    int row = row_of(r, s->service);
+    char rate[16], wait[24], hit[16];
+    snprintf(rate, sizeof(rate), "%d", s->rate);
+    snprintf(wait, sizeof(wait), "%.1f",
+             strtod(field(r, row, "limiter_wait_ms"), NULL) / 1000.0);
+    double h = strtod(field(r, row, "cache_hits"), NULL),
+           m = strtod(field(r, row, "cache_misses"), NULL);
+    snprintf(hit, sizeof(hit), "%.3f", h + m > 0 ? h / (h + m) : 0.0);
+    const char *brk = row < 0 ? NULL
+                      : strtol(field(r, row, "open_breakers"), NULL, 10) > 0
+                          ? "open"
+                          : "closed";
+    const char *cells[] = {s->service,
+                           s->kind,
+                           rate,
+                           s->credentials < 0   ? "none needed"
+                           : s->credentials > 0 ? "set"
+                                                : "missing",
+                           field(r, row, "workers"),
+                           field(r, row, "requests"),
+                           field(r, row, "retries"),
+                           field(r, row, "throttled"),
+                           field(r, row, "failures"),
+                           field(r, row, "breaker_opens"),
+                           brk,
+                           wait,
+                           h + m > 0 ? hit : NULL};
+    return au_out_table_add(t, cells);
+}
+
+static int cmd_sources(au_cmd_t *cmd)
+{
+    const au_config_t *cfg = &cmd->ctx.cfg;
+    const source_row_t s[] = {
+        {"lastfm", "lastfm_chart", cfg->lastfm.rate_per_s,
+         cfg->lastfm.api_key[0] != 0},
+        {"spotify", "spotify_playlist", cfg->spotify.rate_per_s,
+         cfg->spotify.client_id[0] && cfg->spotify.client_secret[0]},
+        {"musicbrainz", NULL, cfg->musicbrainz.rate_per_s, -1},
+    };
+    static const au_out_col_t cols[] = {
+        {"service", AU_OUT_STR},        {"job_kind", AU_OUT_STR},
+        {"limit_per_s", AU_OUT_INT},    {"credentials", AU_OUT_STR},
+        {"workers", AU_OUT_INT},        {"requests", AU_OUT_INT},
+        {"retries", AU_OUT_INT},        {"throttled", AU_OUT_INT},
+        {"failures", AU_OUT_INT},       {"breaker_opens", AU_OUT_INT},
+        {"breaker", AU_OUT_STR},        {"limiter_wait_s", AU_OUT_NUM},
+        {"cache_hit_ratio", AU_OUT_NUM}};
+    PGconn *c = au_cmd_conn(cmd);
+    PGresult *r = NULL;
+    if (!c || au_fleet_sources(c, 30, &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    au_out_table_t *t = au_out_table_new(cols, sizeof(cols) / sizeof(*cols));
+    int rc = t ? 0 : AU_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < sizeof(s) / sizeof(*s); i++)
+        rc = add_source(t, &s[i], r);
+    PQclear(r);
+    if (rc < 0) {
+        au_out_table_destroy(&t);
+        return au_cmd_failf(cmd, "out of memory");
+    }
+    if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON)) {
+        rc = au_cmd_json(cmd, au_out_table_json(t));
+    } else {
+        rc = au_out_table_print(t, stdout) < 0 ? AU_EXIT_FAIL : AU_EXIT_OK;
+        printf("\nA limit holds for the whole fleet. The counts add up the "
+               "workers seen in the\nlast 30 s since each started; breaker "
+               "is \"open\" while any worker's is.\n");
+    }
+    au_out_table_destroy(&t);
+    return rc;
+}
+
+const au_cmd_def_t au_cmd_sources_def = {
+    {.prog = "audora sources",
+     .summary = "The live sources: each service's shared limit, credentials, "
+                "and what the\nworkers did with it (requests, retries, 429s, "
+                "breakers, cache hits).",
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_sources,
+};
