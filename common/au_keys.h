@@ -23,6 +23,18 @@ int au_artist_key(const char *artist, char *out, size_t cap);
 int au_track_key(const char *track_id, const char *name, const char *artist_key,
                  char *out, size_t cap);
 
+/* The recording a track is, across platforms (docs/ARCHITECTURE.md, "One
+ * track across platforms"): "ck:<hash>" over the title and the first
+ * credited artist, both normalised as artist keys, with the typographic
+ * apostrophe as ', the title without a bracketed credit ("(feat. X)",
+ * "[ft. X]", "(with X)") or a " - ... Remaster..." suffix, and the artist
+ * cut before ", " or a "feat."/"ft."/"featuring" credit. A Spotify chart's
+ * "Post Malone, Swae Lee" / "Sunflower - Spider-Man: Into the
+ * Spider-Verse" and Last.fm's "Post Malone" / the same title meet; two
+ * different recordings with one title and one first artist (a live take,
+ * a re-recording) meet too, which is the rule's known error. */
+int au_canon_key(const char *title, const char *artist, char *out, size_t cap);
+
 /* 0 when record i carries the track and artist keys its fields give;
  * AU_EMISMATCH naming it otherwise (absent keys included). */
 int au_keys_check(const au_record_t *r, size_t i, au_error_t *err);

@@ -305,6 +305,23 @@ static const char *const migrations[] = {
      * breaker, limiter waits, cache hits per service), for `audora
      * sources`: NULL for a worker that fetches nothing. */
     "ALTER TABLE worker_heartbeats ADD COLUMN sources jsonb;",
+    /* 6: the recording a track is across platforms (au_canon_key): a
+     * Last.fm track (keyed by its name) and a Spotify one (keyed by its
+     * id) meet in it. Tracks stored before get it when a chart that
+     * lists them is pushed again. */
+    "ALTER TABLE tracks ADD COLUMN canon text;"
+    "CREATE INDEX tracks_canon_idx ON tracks (canon);"
+    "CREATE OR REPLACE VIEW trends_v AS SELECT s.platform, s.chart, s.region,"
+    "  t.chart_date, k.track_key, k.name AS track_name, k.artist,"
+    "  t.position, t.prev_position, t.prev_position - t.position AS"
+    "  position_change, t.streams, t.score, t.momentum, t.acceleration,"
+    "  t.viral_score, t.confidence, d.name AS direction, m.name AS mood,"
+    "  t.mood_score, t.is_active, t.series_id, t.track_id, t.breakout,"
+    "  k.canon"
+    "  FROM trends t JOIN series s ON s.id = t.series_id"
+    "  JOIN tracks k ON k.id = t.track_id"
+    "  LEFT JOIN directions d ON d.code = t.direction"
+    "  LEFT JOIN moods m ON m.code = t.mood;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

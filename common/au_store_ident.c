@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "au_date.h"
+#include "au_keys.h"
 
 static int name_ok(const char *what, const char *s, au_error_t *err)
 {
@@ -60,12 +61,13 @@ int au_store_series_id(PGconn *c, const char *platform, const char *chart,
 
 /* The references as the text[] literals the statements unnest. */
 typedef struct {
-    au_buf_t key, sid, name, artist, akey, day;
+    au_buf_t key, sid, name, artist, akey, day, canon;
 } ref_lits_t;
 
 static void lits_free(ref_lits_t *l)
 {
-    au_buf_t *b[] = {&l->key, &l->sid, &l->name, &l->artist, &l->akey, &l->day};
+    au_buf_t *b[] = {&l->key,  &l->sid, &l->name, &l->artist,
+                     &l->akey, &l->day, &l->canon};
     for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
         au_buf_free(b[i]);
 }
@@ -111,6 +113,13 @@ static const char *col_day(const au_track_ref_t *t, char *tmp)
     return tmp;
 }
 
+/* The recording across platforms; "" (NULL in the table) when the name
+ * normalises to nothing. */
+static const char *col_canon(const au_track_ref_t *t, char *tmp)
+{
+    return au_canon_key(t->name, t->artist, tmp, 24) < 0 ? "" : tmp;
+}
+
 static int build_lits(const au_track_ref_t *t, size_t n, ref_lits_t *l)
 {
     const char **v = malloc(n * sizeof(*v));
@@ -122,7 +131,8 @@ static int build_lits(const au_track_ref_t *t, size_t n, ref_lits_t *l)
              column(&l->name, t, n, col_name, tmp, v) |
              column(&l->artist, t, n, col_artist, tmp, v) |
              column(&l->akey, t, n, col_akey, tmp, v) |
-             column(&l->day, t, n, col_day, tmp, v);
+             column(&l->day, t, n, col_day, tmp, v) |
+             column(&l->canon, t, n, col_canon, tmp, v);
     free(v);
     free(tmp);
     return rc ? AU_ENOMEM : 0;
@@ -145,15 +155,17 @@ static int check_refs(const au_track_ref_t *t, size_t n, au_error_t *err)
 
 /* What au_store_resolve_tracks runs, in order: artists inserted, their
  * spellings improved, then the same for tracks ($1..$3 the artists'
- * columns, $1..$6 the tracks'). */
+ * columns, $1..$7 the tracks'). A track's canonical recording key goes
+ * with its spelling: the one of the name that wins. */
 #define ARTISTS_V                                                              \
     "WITH v AS (SELECT DISTINCT ON (ak) ak, a, d FROM unnest($1::text[], "     \
     " $2::text[], $3::date[]) u(a, ak, d) ORDER BY ak, d, a COLLATE \"C\") "
 #define TRACKS_V                                                               \
     "WITH v AS (SELECT DISTINCT ON (u.k) u.k, nullif(u.sid, '') AS sid, "      \
-    " a.id AS aid, u.n, u.a, u.d FROM unnest($1::text[], $2::text[], "         \
-    " $3::text[], $4::text[], $5::text[], $6::date[]) "                        \
-    " u(k, sid, n, a, ak, d) JOIN artists a ON a.artist_key = u.ak "           \
+    " a.id AS aid, u.n, u.a, u.d, nullif(u.c, '') AS c FROM unnest("           \
+    " $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "            \
+    " $6::date[], $7::text[]) u(k, sid, n, a, ak, d, c) "                      \
+    " JOIN artists a ON a.artist_key = u.ak "                                  \
     " ORDER BY u.k, u.d, u.n COLLATE \"C\", u.a COLLATE \"C\") "
 static const char *const resolve_sql[] = {
     ARTISTS_V "INSERT INTO artists (artist_key, name, name_date) "
@@ -162,12 +174,16 @@ static const char *const resolve_sql[] = {
               "WHERE x.artist_key = v.ak AND (v.d, v.a COLLATE \"C\") < "
               "(x.name_date, x.name COLLATE \"C\")",
     TRACKS_V "INSERT INTO tracks (track_key, spotify_id, artist_id, name, "
-             "artist, name_date) SELECT k, sid, aid, n, a, d FROM v "
+             "artist, name_date, canon) SELECT k, sid, aid, n, a, d, c FROM v "
              "ON CONFLICT (track_key) DO NOTHING",
+    /* The second arm gives a track stored before canonical keys existed
+     * its key when its winning spelling comes by again. */
     TRACKS_V "UPDATE tracks x SET name = v.n, artist = v.a, artist_id = "
-             "v.aid, name_date = v.d FROM v WHERE x.track_key = v.k AND "
-             "(v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < (x.name_date, "
-             "x.name COLLATE \"C\", x.artist COLLATE \"C\")",
+             "v.aid, name_date = v.d, canon = v.c FROM v WHERE x.track_key = "
+             "v.k AND ((v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < "
+             "(x.name_date, x.name COLLATE \"C\", x.artist COLLATE \"C\") OR "
+             "(x.canon IS NULL AND v.c IS NOT NULL AND (v.d, v.n, v.a) = "
+             "(x.name_date, x.name, x.artist)))",
 };
 #undef ARTISTS_V
 #undef TRACKS_V
@@ -187,8 +203,8 @@ int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
         return au_error_set(err, AU_ENOMEM, "tracks: out of memory");
     }
     au_params_t p = {0};
-    const au_buf_t *cols[] = {&l.key,    &l.sid,  &l.name,
-                              &l.artist, &l.akey, &l.day};
+    const au_buf_t *cols[] = {&l.key,  &l.sid, &l.name, &l.artist,
+                              &l.akey, &l.day, &l.canon};
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
         au_params_str(&p, cols[i]->data);
     /* Artists first (tracks name theirs), then tracks; each keeps the
@@ -201,7 +217,7 @@ int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
      * insert that met a concurrent writer's new row waited for it to
      * commit, and only the update's fresh snapshot sees that row. */
     au_params_t pa = {0};
-    for (size_t i = 3; i < sizeof(cols) / sizeof(cols[0]); i++)
+    for (size_t i = 3; i < 6; i++)
         au_params_str(&pa, cols[i]->data);
     for (size_t i = 0; rc == 0 && i < 4; i++)
         rc = au_pg_run(c, resolve_sql[i], i < 2 ? &pa : &p, PGRES_COMMAND_OK,

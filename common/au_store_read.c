@@ -238,7 +238,8 @@ int au_store_playlist_tracks(PGconn *c, const char *from, const char *to,
  * track; first_detected is when this pipeline loaded it, which for a
  * back-filled history says nothing about spread. */
 static const char spread_sql[] =
-    "WITH m AS (SELECT platform, chart, region, chart_date, score, track_key"
+    "WITH m AS (SELECT platform, chart, region, chart_date, score, track_key,"
+    " coalesce(canon, track_key) AS canon"
     " FROM trends_v"
     " WHERE strpos(lower(track_name), lower($1)) > 0"
     " AND strpos(lower(artist), lower($2)) > 0"
@@ -247,7 +248,8 @@ static const char spread_sql[] =
     "SELECT platform || '/' || chart || '/' || region,"
     " to_char(min(chart_date), 'YYYY-MM-DD'),"
     " min(chart_date) - DATE '1970-01-01', max(score),"
-    " (SELECT count(DISTINCT track_key) FROM m)"
+    " (SELECT count(DISTINCT track_key) FROM m),"
+    " (SELECT count(DISTINCT canon) FROM m)"
     " FROM m GROUP BY platform, chart, region ORDER BY 3, 1";
 
 int au_store_spread(PGconn *c, const char *track, const char *artist, int days,

@@ -57,7 +57,8 @@ if [ "${AU_SKIP_VALGRIND:-0}" != 1 ] && [ "$#" -eq 0 ]; then
     vg=${AU_VG_BUILD:-$root/build-vg}
     cmake -S . -B "$vg" -DAU_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
     units=(test_date test_proto test_csv test_chartname test_score test_log
-           test_config test_curve test_bt_boot test_bt_model test_svc)
+           test_config test_curve test_bt_boot test_bt_model test_svc
+           test_keys)
     cmake --build "$vg" -j"$(nproc)" --target "${units[@]}" >/dev/null
     export AU_SOURCE_DIR=$root
     if printf '%s\n' "${units[@]}" | xargs -P"$(nproc)" -I{} sh -c \

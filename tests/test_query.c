@@ -771,7 +771,7 @@ Test(query, spread_table_lists_lag_and_score_change)
                  err.msg);
     const char *want =
         "\"alpha\" by \"ANN\": 3 platform(s), first on spotify/daily/us; 1 "
-        "matching track(s)\n"
+        "matching track(s), 1 recording(s)\n"
         "rank  platform           first_seen  peak_score  lag_hours  "
         "score_change\n"
         "   1  spotify/daily/us   2024-01-01       99.00          -  "

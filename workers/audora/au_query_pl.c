@@ -261,7 +261,7 @@ int au_query_spread_check(const au_query_spread_opts_t *o, au_error_t *err)
     return rc;
 }
 
-enum { SP_SERIES, SP_FIRST, SP_DAY, SP_PEAK, SP_TRACKS };
+enum { SP_SERIES, SP_FIRST, SP_DAY, SP_PEAK, SP_TRACKS, SP_RECORDINGS };
 
 typedef struct {
     const au_query_spread_opts_t *o;
@@ -306,6 +306,9 @@ static int spread_json(const spread_view_t *v, FILE *out, au_error_t *err)
                               au__q_j_real(v->total_hours));
     bad |= root && au__q_jset(root, "matched_tracks",
                               json_integer(au__q_pg_int(v->r, 0, SP_TRACKS)));
+    bad |=
+        root && au__q_jset(root, "matched_recordings",
+                           json_integer(au__q_pg_int(v->r, 0, SP_RECORDINGS)));
     bad |= root && au__q_jset(root, "period_days", json_integer(v->o->days));
     bad |= root && au__q_jset(root, "as_of", au__q_j_str(v->o->as_of));
     for (size_t i = 0; i < v->n && !bad; i++) {
@@ -350,9 +353,10 @@ static int spread_table(const spread_view_t *v, FILE *out, au_error_t *err)
     }
     fprintf(out,
             "\"%s\" by \"%s\": %zu platform(s), first on %s; %lld "
-            "matching track(s)\n",
+            "matching track(s), %lld recording(s)\n",
             v->o->track, v->o->artist, v->n, v->pf[0].platform,
-            au__q_pg_int(v->r, 0, SP_TRACKS));
+            au__q_pg_int(v->r, 0, SP_TRACKS),
+            au__q_pg_int(v->r, 0, SP_RECORDINGS));
     static const char *const heads[] = {"rank",       "platform",
                                         "first_seen", "peak_score",
                                         "lag_hours",  "score_change"};
