@@ -30,13 +30,15 @@ static const char SCRIPT[] =
 
 typedef struct {
     char name[64];
-    double tat; /* local schedule, monotonic ms */
+    double tat;    /* local schedule, monotonic ms */
+    unsigned lost; /* rl->lost when this schedule last began */
 } local_slot_t;
 
 struct au_ratelimit_t {
     au_cache_t *cache;
     int fleet;
     int shared;
+    unsigned lost; /* times Redis was lost after a shared take */
     local_slot_t local[MAX_SERVICES];
     int nlocal;
 };
@@ -105,6 +107,14 @@ static long long local_take(au_ratelimit_t *rl, const char *service,
     interval *= rl->fleet;
     if (s->tat < now)
         s->tat = now;
+    /* Redis just went away: the fleet's processes may hold slots taken
+     * there, each at most one local interval ahead. Two intervals of
+     * silence first keep those from adding up with the local schedule. */
+    if (s->lost != rl->lost) {
+        s->lost = rl->lost;
+        if (s->tat < now + 2 * interval)
+            s->tat = now + 2 * interval;
+    }
     double wait = s->tat - (burst - 1) * interval - now;
     s->tat += interval;
     return wait > 0 ? (long long)ceil(wait) : 0;
@@ -123,8 +133,11 @@ long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
     const char *keys[] = {key};
     const char *args[] = {iv, bu};
     long long wait = 0;
+    int was = rl->shared;
     rl->shared = rl->cache && au_cache_eval_int(rl->cache, SCRIPT, 1, keys, 2,
                                                 args, &wait) == 0;
+    if (was && !rl->shared)
+        rl->lost++;
     if (!rl->shared)
         wait = local_take(rl, service, interval, burst);
     /* The slot is taken either way; past the deadline it goes unused,

@@ -12,7 +12,9 @@
  *
  * While Redis is unreachable, each process keeps the same schedule on its
  * own at rate / fleet_size (http.fleet_size), so a fleet of that size
- * still stays under the limit. Not thread-safe: one per process. */
+ * still stays under the limit. A process that loses Redis after using it
+ * first waits two of its local intervals: slots the fleet took in Redis
+ * just before are spent by then. Not thread-safe: one per process. */
 #ifndef AU_RATELIMIT_H
 #define AU_RATELIMIT_H
 

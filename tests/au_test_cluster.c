@@ -77,6 +77,8 @@ void au_cluster_start(const au_cluster_opts_t *o)
     /* Port 1 on loopback: refused at once, as a Redis that is down. */
     if (o->no_redis)
         setenv("AUDORA_REDIS__URL", "redis://127.0.0.1:1/0", 1);
+    else if (o->redis_url)
+        setenv("AUDORA_REDIS__URL", o->redis_url, 1);
     else
         cr_assert_eq(au_sh("redis-cli -u %s flushdb >/dev/null", redis), 0);
     const char *names[] = {"AUDORA_ZMQ__ENRICH_IN", "AUDORA_ZMQ__ENRICH_OUT",

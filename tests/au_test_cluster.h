@@ -18,6 +18,7 @@ typedef struct {
     int lease_s;                   /* queue.lease_s */
     int ingest, enrich, analytics; /* workers of each kind; 0: 2, 1, 2 */
     int no_redis; /* a Redis that is not there (redis_db is then unused) */
+    const char *redis_url; /* a Redis of the test's own (redis_db unused) */
 } au_cluster_opts_t;
 
 /* Fresh database (migrated, audio features loaded), fresh Redis db,

@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 static au_replay_t *srv;
+static char redis_pidfile[256]; /* a Redis of the test's own, if any */
 
 static void stop_all(void)
 {
     au_cluster_stop();
     au_replay_destroy(&srv);
+    if (redis_pidfile[0])
+        au_sh("kill -9 $(cat %s </dev/null) 2>/dev/null", redis_pidfile);
 }
 
 TestSuite(live, .fini = stop_all, .timeout = 600);
@@ -286,9 +289,32 @@ Test(live, a_run_of_503s_opens_the_breaker_and_the_job_is_retried_not_dead)
     cr_expect(au_eventually(10, cmd), "no breaker opened");
 }
 
-/* The busiest second the replay server saw for Last.fm, after n jobs of
- * two requests each (the fixture's page, then a second page with nothing
- * new) on three ingest workers. */
+static void push_days(int n)
+{
+    for (int d = 1; d <= n; d++) {
+        char a[128];
+        snprintf(a, sizeof(a),
+                 "push lastfm chart.getTopTracks --date 2026-10-%02d", d);
+        audora(a);
+    }
+}
+
+/* n jobs of two requests each (the fixture's page, then a second page
+ * with nothing new) on three ingest workers, every one done with its
+ * rows: nothing lost, nothing doubled. */
+static void check_days(int n)
+{
+    au_wait_all(300);
+    cr_expect_eq(stat("services", "lastfm", "requests"), 2 * n);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 n);
+    cr_expect_eq(au_scalar("SELECT count(DISTINCT chart_date) FROM trends"), n);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM (SELECT chart_date FROM "
+                           "trends GROUP BY chart_date HAVING count(*) <> "
+                           "20) x"),
+                 0, "a day without exactly the page's 20 tracks");
+}
+
 static void run_fleet(int redis_db, int no_redis, int n)
 {
     start_replay();
@@ -296,14 +322,8 @@ static void run_fleet(int redis_db, int no_redis, int n)
                                           .lease_s = 30,
                                           .ingest = 3,
                                           .no_redis = no_redis});
-    for (int d = 1; d <= n; d++) {
-        char a[128];
-        snprintf(a, sizeof(a),
-                 "push lastfm chart.getTopTracks --date 2026-10-%02d", d);
-        audora(a);
-    }
-    au_wait_all(300);
-    cr_expect_eq(stat("services", "lastfm", "requests"), 2 * n);
+    push_days(n);
+    check_days(n);
 }
 
 Test(live, three_ingest_workers_keep_to_one_shared_limit)
@@ -378,4 +398,46 @@ Test(live, a_lastfm_and_a_spotify_chart_of_one_week_meet_in_one_recording)
     cr_expect_eq(json_integer_value(json_object_get(js, "matched_recordings")),
                  1);
     json_decref(js);
+}
+
+/* A Redis of this test's own, so that it can be killed. */
+static void own_redis(char *url, size_t cap)
+{
+    int port = au_free_port();
+    const char *tmp = getenv("AUDORA_TEST_TMP");
+    snprintf(redis_pidfile, sizeof(redis_pidfile), "%s/live-redis-%d.pid",
+             tmp ? tmp : "/tmp", port);
+    cr_assert_eq(au_sh("redis-server --port %d --bind 127.0.0.1 --save '' "
+                       "--appendonly no --daemonize yes --pidfile %s "
+                       "--logfile /dev/null",
+                       port, redis_pidfile),
+                 0);
+    snprintf(url, cap, "redis://127.0.0.1:%d/0", port);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "redis-cli -p %d ping >/dev/null 2>&1", port);
+    cr_assert(au_eventually(10, cmd), "redis-server did not start");
+}
+
+Test(live,
+     redis_killed_mid_run_the_fleet_stays_under_the_limit_and_loses_nothing)
+{
+    setenv("AUDORA_LASTFM__RATE_PER_S", "3", 1);
+    setenv("AUDORA_HTTP__FLEET_SIZE", "3", 1);
+    setenv("AUDORA_REDIS__TIMEOUT_MS", "300", 1);
+    char url[64];
+    own_redis(url, sizeof(url));
+    start_replay();
+    au_cluster_start(
+        &(au_cluster_opts_t){.lease_s = 30, .ingest = 3, .redis_url = url});
+    push_days(12);
+    /* A third of the requests through Redis's schedule, then Redis dies. */
+    for (int i = 0; i < 300 && stat("services", "lastfm", "requests") < 8; i++)
+        usleep(50 * 1000);
+    cr_assert_eq(au_sh("kill -9 $(cat %s </dev/null)", redis_pidfile), 0);
+    check_days(12);
+    long long peak = stat("services", "lastfm", "max_per_second");
+    printf("live: 24 requests at 3/s, Redis killed after 8: busiest second "
+           "%lld\n",
+           peak);
+    cr_expect_leq(peak, 3);
 }
