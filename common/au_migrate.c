@@ -322,6 +322,11 @@ static const char *const migrations[] = {
     "  JOIN tracks k ON k.id = t.track_id"
     "  LEFT JOIN directions d ON d.code = t.direction"
     "  LEFT JOIN moods m ON m.code = t.mood;",
+    /* 7: an artist's MusicBrainz id, found by `audora push
+     * musicbrainz-artists` jobs; checked_at says it was looked for (NULL
+     * mbid and a date: MusicBrainz had no single exact match). */
+    "ALTER TABLE artists ADD COLUMN mbid uuid,"
+    "  ADD COLUMN mbid_checked_at timestamptz;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -204,6 +204,20 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
         &p, err);
 }
 
+int au_queue_finish(PGconn *c, int64_t id, int32_t attempt, long rows,
+                    au_error_t *err)
+{
+    au_params_t p = fence(id, attempt);
+    au_params_int(&p, rows);
+    return fenced_update(
+        c,
+        "UPDATE jobs SET state = 'done', finished_at = now(), "
+        " lease_until = NULL, rows_written = $3::bigint, last_error = NULL, "
+        " updated_at = now() "
+        "WHERE id = $1 AND attempt = $2 AND state = 'running'",
+        &p, err);
+}
+
 int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
 {
     au_params_t p = fence(id, attempt);

@@ -51,6 +51,11 @@ int au_queue_note(PGconn *c, int64_t id, int32_t attempt, const char *cause,
 int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
                   int permanent, int backoff_base_ms, int backoff_max_ms,
                   au_error_t *err);
+/* Marks a running job done by the worker that ran it whole (a job that
+ * sends no batches: a lookup), with the rows it wrote. Fenced: AU_ESTALE
+ * if the attempt no longer runs. */
+int au_queue_finish(PGconn *c, int64_t id, int32_t attempt, long rows,
+                    au_error_t *err);
 /* Hands a running job back at once (a worker draining on SIGTERM): queued
  * again, runnable now, and the attempt it used does not count against
  * max_attempts. The attempt counter itself still moves on at the next

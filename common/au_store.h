@@ -281,6 +281,21 @@ typedef int (*au_store_features_fn)(void *arg, size_t i,
                                     const float f[AU_FEATURES]);
 /* The generation of the stored audio features: it grows with every load,
  * so a cache keyed by it never serves features a load replaced. */
+/* ---- MusicBrainz ids of artists (au_store_named.c) ---- */
+
+/* Artists never looked up at MusicBrainz, oldest first: name, artist_key;
+ * or, with names (n > 0), those artists (by their keys) whatever their
+ * state. The caller PQclears *out. */
+int au_store_artists_to_look_up(PGconn *c, int limit, size_t n,
+                                const char *const *keys, PGresult **out,
+                                au_error_t *err);
+/* Records a lookup's answers: mbids[i] the artist's MusicBrainz id, or
+ * NULL for none found; every one is marked looked up now. *updated: rows
+ * changed (artists not in the store are skipped). */
+int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
+                       const char *const *mbids, long *updated,
+                       au_error_t *err);
+
 int au_store_features_generation(PGconn *c, long long *gen, au_error_t *err);
 /* The audio features of each Spotify track id that has all four. */
 int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,

@@ -435,3 +435,64 @@ int au_store_load_features(PGconn *c, const char *path, long *loaded,
         PQclear(PQexec(c, "ROLLBACK"));
     return rc;
 }
+
+/* ---- MusicBrainz ids of artists ------------------------------------- */
+
+int au_store_artists_to_look_up(PGconn *c, int limit, size_t n,
+                                const char *const *keys, PGresult **out,
+                                au_error_t *err)
+{
+    au_buf_t b = {0};
+    au_params_t p = {0};
+    au_params_int(&p, limit);
+    if (n > 0 && au_buf_text_array(&b, n, keys) < 0) {
+        au_buf_free(&b);
+        return au_error_set(err, AU_ENOMEM, "artists: out of memory");
+    }
+    au_params_str(&p, n > 0 ? b.data : NULL);
+    int rc = au_pg_run(c,
+                       "SELECT name, artist_key FROM artists WHERE "
+                       "CASE WHEN $2::text[] IS NULL THEN mbid_checked_at IS "
+                       " NULL ELSE artist_key = ANY ($2::text[]) END "
+                       "ORDER BY id LIMIT $1::int",
+                       &p, PGRES_TUPLES_OK, out, err);
+    au_buf_free(&b);
+    return rc;
+}
+
+int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
+                       const char *const *mbids, long *updated, au_error_t *err)
+{
+    *updated = 0;
+    if (n == 0)
+        return 0;
+    const char **m = malloc(n * sizeof(*m));
+    au_buf_t bk = {0}, bm = {0};
+    int rc = m ? 0 : AU_ENOMEM;
+    for (size_t i = 0; m && i < n; i++)
+        m[i] = mbids[i] ? mbids[i] : "";
+    if (rc == 0 && (au_buf_text_array(&bk, n, keys) < 0 ||
+                    au_buf_text_array(&bm, n, m) < 0))
+        rc = AU_ENOMEM;
+    free(m);
+    if (rc < 0) {
+        au_buf_free(&bk);
+        au_buf_free(&bm);
+        return au_error_set(err, AU_ENOMEM, "artists: out of memory");
+    }
+    au_params_t p = {0};
+    au_params_str(&p, bk.data);
+    au_params_str(&p, bm.data);
+    PGresult *r = NULL;
+    rc = au_pg_run(c,
+                   "UPDATE artists a SET mbid = nullif(u.m, '')::uuid, "
+                   " mbid_checked_at = now() FROM unnest($1::text[], "
+                   " $2::text[]) u(k, m) WHERE a.artist_key = u.k",
+                   &p, PGRES_COMMAND_OK, &r, err);
+    if (rc == 0)
+        *updated = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    au_buf_free(&bk);
+    au_buf_free(&bm);
+    return rc;
+}

@@ -49,6 +49,8 @@ static void start_replay(void)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/spotify/api/token", port);
     setenv("AUDORA_SPOTIFY__ACCOUNTS_URL", url, 1);
     setenv("AUDORA_SPOTIFY__CLIENT_ID", AU_REPLAY_CLIENT_ID, 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/musicbrainz/ws/2", port);
+    setenv("AUDORA_MUSICBRAINZ__BASE_URL", url, 1);
     if (!getenv("AUDORA_SPOTIFY__CLIENT_SECRET"))
         setenv("AUDORA_SPOTIFY__CLIENT_SECRET", AU_REPLAY_CLIENT_SECRET, 1);
     setenv("AUDORA_HTTP__CONTACT", "tests@audora.invalid", 1);
@@ -440,4 +442,53 @@ Test(live,
            "%lld\n",
            peak);
     cr_expect_leq(peak, 3);
+}
+
+Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
+{
+    start_replay();
+    au_cluster_start(
+        &(au_cluster_opts_t){.redis_db = 7, .lease_s = 30, .ingest = 3});
+    char a[1024];
+    snprintf(a, sizeof(a),
+             "push %s/chart_history/us_weekly_2017-12-29_2018-12-28_"
+             "spotifycharts_legacy/regional-us-weekly-2018-10-26--2018-11-"
+             "02.csv",
+             au_test_fixtures());
+    audora(a);
+    au_wait_all(120);
+    /* AC/DC and eleven other artists of that week, in three jobs at once:
+     * a cold cache, three workers wanting the same twelve answers. */
+    char *names = au_text("SELECT string_agg(quote_literal(name), ' ') FROM "
+                          "(SELECT name FROM artists WHERE name <> 'AC/DC' "
+                          "ORDER BY id LIMIT 11) x");
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "push musicbrainz-artists 'AC/DC' %s", names);
+    free(names);
+    for (int i = 0; i < 3; i++)
+        audora(cmd);
+    au_wait_all(180);
+    cr_expect_eq(stat("services", "musicbrainz", "requests"), 12,
+                 "one request per artist");
+    long long peak = stat("services", "musicbrainz", "max_per_second");
+    printf("live: 3 workers, 12 artists at 1/s: busiest second %lld\n", peak);
+    cr_expect_eq(peak, 1);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE kind = "
+                           "'musicbrainz_artists' AND state = 'done'"),
+                 3);
+    /* The one exact name among the stored search's results; "DJ AC-DC"
+     * scored higher. The others have no artist of their name there. */
+    char *id = au_text("SELECT mbid FROM artists WHERE name = 'AC/DC'");
+    cr_expect_str_eq(id, "66c662b6-6e2f-4930-8610-912e24c63ed1");
+    free(id);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM artists WHERE "
+                           "mbid_checked_at IS NOT NULL"),
+                 12);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM artists WHERE mbid IS NOT "
+                           "NULL"),
+                 1);
+    /* Again: every answer from the cache, MusicBrainz is asked nothing. */
+    audora(cmd);
+    au_wait_all(60);
+    cr_expect_eq(stat("services", "musicbrainz", "requests"), 12);
 }

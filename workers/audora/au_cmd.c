@@ -365,6 +365,7 @@ static const au_cmd_def_t *const commands[] = {
     &def_migrate,
     &au_cmd_push_lastfm_def,
     &au_cmd_push_spotify_def,
+    &au_cmd_push_mb_def,
     &au_cmd_push_def,
     &au_cmd_sources_def,
     &au_cmd_status_def,

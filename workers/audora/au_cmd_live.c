@@ -13,6 +13,7 @@
 #include "au_fleet.h"
 #include "au_out.h"
 #include "au_queue.h"
+#include "au_store.h"
 
 /* Today in UTC: a live chart is the chart as it is when pushed, and its
  * job keeps that date through every retry. */
@@ -229,6 +230,74 @@ const au_cmd_def_t au_cmd_push_spotify_def = {
     cmd_push_spotify,
 };
 
+/* ---- push musicbrainz-artists ------------------------------------------ */
+
+enum { MB_LIMIT, MB_ATTEMPTS, MB_JSON, MB_NOPTS };
+
+static const au_cli_opt_t mb_opts[] = {
+    [MB_LIMIT] = {.name = "limit",
+                  .kind = AU_CLI_INT,
+                  .metavar = "N",
+                  .help = "without ARTIST: at most N of the stored artists "
+                          "never looked up (default 100)",
+                  .lo = 1,
+                  .hi = 1000},
+    [MB_ATTEMPTS] = {.name = "max-attempts",
+                     .kind = AU_CLI_INT,
+                     .metavar = "N",
+                     .help = "attempts before the job is dead, default "
+                             "queue.max_attempts",
+                     .lo = 1,
+                     .hi = 100},
+    [MB_JSON] = {.name = "json",
+                 .kind = AU_CLI_FLAG,
+                 .help = "print the job queued as JSON"},
+};
+
+static int cmd_push_mb(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    json_t *names = json_array();
+    for (int i = 0; names && i < a->nargs; i++)
+        json_array_append_new(names, json_string(a->args[i]));
+    if (names && a->nargs == 0) {
+        PGconn *c = au_cmd_conn(cmd);
+        PGresult *r = NULL;
+        if (!c ||
+            au_store_artists_to_look_up(c, (int)au_cli_int(a, MB_LIMIT, 100), 0,
+                                        NULL, &r, &cmd->err) < 0) {
+            json_decref(names);
+            return au_cmd_fail(cmd);
+        }
+        for (int i = 0; i < PQntuples(r); i++)
+            json_array_append_new(names, json_string(PQgetvalue(r, i, 0)));
+        PQclear(r);
+    }
+    if (names && json_array_size(names) == 0) {
+        json_decref(names);
+        printf("no artist to look up\n");
+        return AU_EXIT_OK;
+    }
+    return queue_live(cmd, "musicbrainz_artists",
+                      names ? json_pack("{s:o}", "artists", names) : NULL,
+                      MB_ATTEMPTS, MB_JSON);
+}
+
+const au_cmd_def_t au_cmd_push_mb_def = {
+    {.prog = "audora push musicbrainz-artists",
+     .summary = "Queue a lookup of artists' MusicBrainz ids: each ARTIST, "
+                "or the stored\nartists never looked up.",
+     .about = "Ingest searches musicbrainz.base_url for each name at the "
+              "fleet's limit\n(musicbrainz.rate_per_s, 1/s), keeps the id "
+              "of the one result of exactly that\nname, and stores it "
+              "in artists.mbid; answers stay in the cache for a day.\n",
+     .args = {"ARTIST...", 0, AU_CLI_MANY, AU_CLI_STR, 0, 0},
+     .opts = mb_opts,
+     .nopts = MB_NOPTS},
+    AU_CTX_DB,
+    cmd_push_mb,
+};
+
 /* ---- sources ---------------------------------------------------------- */
 
 typedef struct {
@@ -293,7 +362,7 @@ static int cmd_sources(au_cmd_t *cmd)
          cfg->lastfm.api_key[0] != 0},
         {"spotify", "spotify_playlist", cfg->spotify.rate_per_s,
          cfg->spotify.client_id[0] && cfg->spotify.client_secret[0]},
-        {"musicbrainz", NULL, cfg->musicbrainz.rate_per_s, -1},
+        {"musicbrainz", "musicbrainz_artists", cfg->musicbrainz.rate_per_s, -1},
     };
     static const au_out_col_t cols[] = {
         {"service", AU_OUT_STR},        {"job_kind", AU_OUT_STR},

@@ -391,12 +391,29 @@ static int make_plan(au_ctx_t *ctx, const au_job_t *job, json_t *params,
     return rc;
 }
 
+/* A task runs whole here and its job is done when it returns. */
+static int run_task(au_ctx_t *ctx, const au_task_t *task, const au_job_t *job,
+                    json_t *params, au_error_t *err)
+{
+    long rows = 0;
+    int rc = task->run(ctx, job, params, &rows, err);
+    if (rc < 0)
+        return rc;
+    PGconn *c = au_pool_get(ctx->pool, err);
+    if (!c)
+        return AU_ERETRY;
+    rc = au_queue_finish(c, job->id, job->attempt, rows, err);
+    au_pool_put(ctx->pool, c);
+    return rc;
+}
+
 int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
                       au_ingest_stats_t *st, int *permanent, au_error_t *err)
 {
     *permanent = 0;
     plan_t p = {.src = au_source_find(job->kind)};
-    if (!p.src) {
+    const au_task_t *task = p.src ? NULL : au_task_find(job->kind);
+    if (!p.src && !task) {
         *permanent = 1;
         return au_error_set(err, AU_EINVAL, "unknown job kind \"%s\"",
                             job->kind);
@@ -406,6 +423,12 @@ int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
     if (!params) {
         *permanent = 1;
         return au_error_set(err, AU_EPARSE, "job parameters: %s", jerr.text);
+    }
+    if (task) {
+        int rc = run_task(ctx, task, job, params, err);
+        *permanent = rc < 0 && is_permanent(rc);
+        json_decref(params);
+        return rc;
     }
     int rc = make_plan(ctx, job, params, &p, err);
     if (rc == 0)
@@ -476,7 +499,8 @@ static void run_claimed(au_ctx_t *ctx, void *push, au_job_t *job,
                   permanent ? " (dead letter)" : " (will retry)");
         finish_failed(ctx, job, permanent, &jerr);
     } else {
-        au_log_ev(AU_LOG_INFO, &lctx, 0, "pushed all batches");
+        au_log_ev(AU_LOG_INFO, &lctx, 0, "%s",
+                  au_task_find(job->kind) ? "done" : "pushed all batches");
     }
 }
 

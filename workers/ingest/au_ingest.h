@@ -12,7 +12,8 @@ typedef struct {
     long long jobs, records, batches, failed;
 } au_ingest_stats_t;
 
-/* Runs one claimed job: 0 when every batch was pushed, otherwise a
+/* Runs one claimed job: 0 when every batch was pushed (a task: when it
+ * ran and its job was marked done), otherwise a
  * negative code with err set and *permanent telling whether a retry could
  * ever help (malformed input cannot be fixed by retrying). */
 int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,

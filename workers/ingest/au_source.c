@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "au_ctx.h"
+
 /* Every source, by the job kind it serves. */
 static const au_source_t *const sources[] = {
     &au_source_csv,
@@ -15,4 +17,34 @@ const au_source_t *au_source_find(const char *kind)
         if (!strcmp(sources[i]->kind, kind))
             return sources[i];
     return NULL;
+}
+
+/* Every task, by the job kind it serves. */
+static const au_task_t *const tasks[] = {
+    &au_task_mb_artists,
+};
+
+const au_task_t *au_task_find(const char *kind)
+{
+    for (size_t i = 0; i < sizeof(tasks) / sizeof(tasks[0]); i++)
+        if (!strcmp(tasks[i]->kind, kind))
+            return tasks[i];
+    return NULL;
+}
+
+int au_task_keep(au_ctx_t *ctx, const au_job_t *job, long long *last_ms,
+                 const char *activity, au_error_t *err)
+{
+    long long now = au_now_ms();
+    if (now - *last_ms < ctx->cfg.queue.lease_s * 1000LL / 3)
+        return 0;
+    PGconn *c = au_pool_get(ctx->pool, err);
+    if (!c)
+        return err->code;
+    int rc = au_queue_extend(c, job->id, job->attempt, ctx->cfg.queue.lease_s,
+                             activity, err);
+    au_pool_put(ctx->pool, c);
+    if (rc == 0)
+        *last_ms = now;
+    return rc;
 }

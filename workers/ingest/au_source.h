@@ -15,6 +15,7 @@
 
 #include "au_ctx.h"
 #include "au_err.h"
+#include "au_queue.h"
 
 /* One chart entry as the source gives it. Strings are borrowed until the
  * next call to next() or close(). */
@@ -49,12 +50,32 @@ typedef struct {
     void (*close)(void *state);
 } au_source_t;
 
+/* A job that is not a chart (a lookup): the ingest worker that claims it
+ * runs it whole and marks it done with the rows it wrote. run keeps the
+ * job's lease (au_task_keep) while it works and sorts its errors like a
+ * source's open. */
+typedef struct {
+    const char *kind;
+    int (*run)(au_ctx_t *ctx, const au_job_t *job, json_t *params, long *rows,
+               au_error_t *err);
+} au_task_t;
+
+/* Extends job's lease when a third of it has passed since *last_ms
+ * (monotonic), naming what it does: 0, or AU_ESTALE when the attempt
+ * was lost (stop at once), or another code. */
+int au_task_keep(au_ctx_t *ctx, const au_job_t *job, long long *last_ms,
+                 const char *activity, au_error_t *err);
+
 /* The source of a job kind, or NULL. */
 const au_source_t *au_source_find(const char *kind);
 
-/* The sources. */
+/* The task of a job kind, or NULL. */
+const au_task_t *au_task_find(const char *kind);
+
+/* The sources and tasks. */
 extern const au_source_t au_source_csv;     /* chart_csv */
 extern const au_source_t au_source_lastfm;  /* lastfm_chart */
 extern const au_source_t au_source_spotify; /* spotify_playlist */
+extern const au_task_t au_task_mb_artists;  /* musicbrainz_artists */
 
 #endif
