@@ -109,6 +109,14 @@ static void sweep(au_ctx_t *ctx, PGconn *c)
         au_metrics_inc(ctx->metrics, AU_M_RESCUED_JOBS, (uint64_t)q);
         au_metrics_inc(ctx->metrics, AU_M_DEAD_JOBS, (uint64_t)d);
     }
+    /* No healthy transaction outlives a lease: statements time out at
+     * half of one. A longer one belongs to a stopped worker. */
+    int ended = 0;
+    if (au_fleet_reap(c, ctx->cfg.queue.lease_s, &ended, &err) == 0 && ended)
+        au_log_ev(AU_LOG_WARN, NULL, 0,
+                  "sweeper: ended %d worker session(s) in a transaction for "
+                  "over %d s (a stopped worker)",
+                  ended, ctx->cfg.queue.lease_s);
     au_queue_counts_t counts;
     if (au_queue_counts(c, &counts, &err) == 0) {
         au_metrics_set(ctx->metrics, AU_G_QUEUE_DEPTH, (double)counts.ready);

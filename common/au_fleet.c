@@ -1,6 +1,7 @@
 #include "au_fleet.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "au_pg.h"
@@ -63,4 +64,24 @@ int au_fleet_sources(PGconn *c, int within_s, PGresult **out, au_error_t *err)
         "WHERE h.seen_at > now() - make_interval(secs => $1::int) "
         "GROUP BY s.key ORDER BY s.key",
         &p, PGRES_TUPLES_OK, out, err);
+}
+
+int au_fleet_reap(PGconn *c, int older_than_s, int *ended, au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, older_than_s);
+    PGresult *r = NULL;
+    *ended = 0;
+    int rc =
+        au_pg_run(c,
+                  "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                  "FROM pg_stat_activity WHERE datname = current_database() "
+                  " AND usename = current_user AND pid <> pg_backend_pid() "
+                  " AND application_name ~ '^(ingest|enrich|analytics)@' "
+                  " AND xact_start < now() - make_interval(secs => $1::int)",
+                  &p, PGRES_TUPLES_OK, &r, err);
+    if (rc == 0)
+        *ended = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return rc;
 }

@@ -14,6 +14,12 @@
 int au_fleet_beat(PGconn *c, const char *worker, const char *component,
                   long long records, long long batches, const char *sources,
                   au_error_t *err);
+/* Ends every worker session (ingest, enrich, analytics) of this database
+ * whose transaction has been open for over older_than_s seconds: a worker
+ * stopped while it streams COPY data holds its transaction and locks
+ * forever, because the server does not time out a statement waiting for
+ * its client's data. *ended: how many. */
+int au_fleet_reap(PGconn *c, int older_than_s, int *ended, au_error_t *err);
 /* Per service, over the workers seen in the last within_s seconds:
  * service, workers, requests, retries, throttled, failures, breaker_opens,
  * limiter_wait_ms, cache_hits, cache_misses, open_breakers (workers whose

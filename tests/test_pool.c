@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "au_migrate.h"
+#include "au_fleet.h"
 #include "au_pool.h"
 #include "au_test.h"
 
@@ -423,4 +424,42 @@ Test(migrate, two_concurrent_migrations_apply_each_version_once)
     au_error_t err = {0};
     cr_expect_eq(au_schema_check(c, &err), 0, "%s", err.msg);
     PQfinish(c);
+}
+
+/* ---- a stopped worker's session ---- */
+
+Test(pool, a_session_stuck_in_copy_is_ended_by_the_reaper_not_by_timeouts)
+{
+    char url[512];
+    au_test_db_new(url, sizeof(url));
+    PGconn *w = connect_ok(url);
+    exec_ok(w, "SET application_name = 'analytics@test:1'");
+    exec_ok(w, "SET statement_timeout = 500");
+    exec_ok(w, "SET idle_in_transaction_session_timeout = 500");
+    exec_ok(w, "CREATE TABLE t (x int)");
+    exec_ok(w, "BEGIN");
+    /* A worker stopped between its COPY and the data: the server waits
+     * for the client and neither timeout ends the statement. */
+    PGresult *r = PQexec(w, "COPY t FROM STDIN");
+    cr_assert_eq(PQresultStatus(r), PGRES_COPY_IN);
+    PQclear(r);
+    sleep_ms(1500);
+    PGconn *o = connect_ok(url);
+    cr_expect_eq(query_long(o, "SELECT count(*) FROM pg_stat_activity WHERE "
+                               "application_name = 'analytics@test:1' AND "
+                               "xact_start IS NOT NULL"),
+                 1, "the timeouts ended the session after all");
+    au_error_t err = {0};
+    int ended = -1;
+    cr_assert_eq(au_fleet_reap(o, 1, &ended, &err), 0, "%s", err.msg);
+    cr_expect_eq(ended, 1);
+    sleep_ms(200);
+    cr_expect_eq(query_long(o, "SELECT count(*) FROM pg_stat_activity WHERE "
+                               "application_name = 'analytics@test:1'"),
+                 0);
+    /* Younger transactions, and sessions that are not a worker's, stay. */
+    cr_assert_eq(au_fleet_reap(o, 1, &ended, &err), 0, "%s", err.msg);
+    cr_expect_eq(ended, 0);
+    PQfinish(w);
+    PQfinish(o);
 }
