@@ -28,6 +28,12 @@ struct au_ctx {
     au_http_t *http;       /* au_ctx_http_open: the live sources' client */
     void (*http_tick)(au_ctx_t *ctx); /* its counters into the metrics */
     char *http_beat; /* http_tick's counters as JSON, for the heartbeat */
+    /* While a job runs: keeps its lease (a third of it at most since
+     * keep_last), called before each slow step such as a request; NULL
+     * between jobs. */
+    int (*keep)(au_ctx_t *ctx, const char *activity, au_error_t *err);
+    const void *keep_arg;
+    long long keep_last;
     void (*http_fini)(au_ctx_t *ctx);
     const au_cli_t *cli; /* the command line, when au_ctx_open built it */
     long long next_tick, next_sweep; /* au_ctx_tick's clock */

@@ -12,6 +12,7 @@
 
 #include "au_log.h"
 #include "au_ratelimit.h"
+#include "au_zmq.h"
 
 typedef struct {
     char name[64];
@@ -51,11 +52,19 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long long ms)
+/* Sleeps ms in steps of at most 100 ms, and stops early when the process
+ * is asked to stop: 0, or AU_EINTR. */
+static int sleep_ms(long long ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0)
-        ;
+    long long end = mono_ms() + ms;
+    for (long long left = ms; left > 0; left = end - mono_ms()) {
+        if (au_stop_requested)
+            return AU_EINTR;
+        long long step = left < 100 ? left : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return au_stop_requested ? AU_EINTR : 0;
 }
 
 void au_http_resp_clear(au_http_resp_t *r)
@@ -181,7 +190,11 @@ au_http_t *au_http_new(const au_config_t *cfg, au_cache_t *cache,
         snprintf(h->agent, sizeof(h->agent), "audora/%s", AU_VERSION);
     h->connect_ms = cfg->http.connect_timeout_ms;
     h->timeout_ms = cfg->http.timeout_ms;
+    /* A request with its retries must end well inside the job's lease,
+     * which the caller extends between requests (au_ctx_t.keep). */
     h->deadline_ms = cfg->http.deadline_ms;
+    if (h->deadline_ms > cfg->queue.lease_s * 1000 / 3)
+        h->deadline_ms = cfg->queue.lease_s * 1000 / 3;
     h->retries = cfg->http.retries;
     h->backoff_base_ms = cfg->http.backoff_base_ms;
     h->backoff_max_ms = cfg->http.backoff_max_ms;
@@ -216,7 +229,8 @@ int au_http_service(au_http_t *h, const char *name, double rate_per_s,
                     int burst)
 {
     if (!h || !name || !*name || strlen(name) > 63 || !(rate_per_s > 0) ||
-        burst < 1)
+        burst < 1 ||
+        name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-")])
         return AU_EINVAL;
     service_t *s = find(h, name);
     if (!s) {
@@ -378,6 +392,22 @@ static int breaker_allows(service_t *s, const char *url, au_error_t *err)
 }
 
 /* Judges an attempt: 0 done, 1 retry, or a final error code. */
+/* curl codes no retry can fix: the request itself is wrong (a bad URL
+ * in the configuration, a scheme curl lacks, a redirect loop, a
+ * certificate that does not verify). */
+static int curl_permanent(CURLcode cc)
+{
+    return cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+           cc == CURLE_TOO_MANY_REDIRECTS ||
+           cc == CURLE_PEER_FAILED_VERIFICATION ||
+           cc == CURLE_SSL_CACERT_BADFILE;
+}
+
+/* What an attempt came to: 0 a 2xx answer; < 0 final (err set); RETRY_SICK
+ * when the service looks unwell (a connection error, a timeout, a 5xx),
+ * RETRY_BUSY when it is well but throttling (429); err set for both. */
+enum { RETRY_SICK = 1, RETRY_BUSY = 2 };
+
 static int judge(au_http_t *h, service_t *s, CURLcode cc, attempt_t *a,
                  const char *url, au_error_t *err)
 {
@@ -392,10 +422,10 @@ static int judge(au_http_t *h, service_t *s, CURLcode cc, attempt_t *a,
                             "%s: answer over %zu bytes from %s", s->name,
                             h->max_bytes, url);
     if (cc != CURLE_OK) {
-        au_error_set(err, AU_ERETRY, "%s: %s (%s)", s->name,
+        au_error_set(err, curl_permanent(cc) ? AU_EINVAL : AU_ERETRY,
+                     "%s: %s (%s)", s->name,
                      a->errbuf[0] ? a->errbuf : curl_easy_strerror(cc), url);
-        breaker_failed(h, s);
-        return 1;
+        return curl_permanent(cc) ? AU_EINVAL : RETRY_SICK;
     }
     const char *body = a->resp->body ? a->resp->body : "";
     if (st == 429 || st >= 500) {
@@ -403,9 +433,7 @@ static int judge(au_http_t *h, service_t *s, CURLcode cc, attempt_t *a,
                      st, url, body);
         if (st == 429)
             s->st.throttled++;
-        else
-            breaker_failed(h, s);
-        return 1;
+        return st == 429 ? RETRY_BUSY : RETRY_SICK;
     }
     /* The service is up and said no: its health is not in question. */
     s->fails = 0;
@@ -425,17 +453,25 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
     char url[1024];
     au_http_redact(req->url, url, sizeof(url));
     long long deadline = mono_ms() + h->deadline_ms;
-    int rc = AU_ERETRY;
+    int rc = AU_ERETRY, sick = 0;
     for (int attempt = 0; attempt <= h->retries; attempt++) {
+        int probe = s->st.breaker == AU_BREAKER_OPEN;
         if ((rc = breaker_allows(s, url, err)) < 0)
             break;
         long long waited =
             au_ratelimit_take(h->limit, s->name, s->rate, s->burst, deadline);
-        if (waited < 0) {
+        if (waited == AU_EINTR) {
+            rc = au_error_set(err, AU_EINTR, "%s: stopping", s->name);
+            break;
+        }
+        /* Too little time left for an attempt is the deadline's doing, not
+         * the service's: nothing is sent and its health is not judged. */
+        long long least =
+            (h->connect_ms < h->timeout_ms ? h->connect_ms : h->timeout_ms) / 2;
+        if (waited < 0 || deadline - mono_ms() < least) {
             rc = au_error_set(err, AU_ERETRY,
-                              "%s: deadline of %d ms reached waiting for the "
-                              "rate limit (%s)",
-                              s->name, h->deadline_ms, url);
+                              "%s: deadline of %d ms reached (%s)", s->name,
+                              h->deadline_ms, url);
             break;
         }
         s->st.limiter_wait_ms += (uint64_t)waited;
@@ -447,12 +483,23 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
         rc = judge(h, s, cc, &a, url, err);
         if (rc <= 0)
             break;
+        sick = rc == RETRY_SICK;
         rc = AU_ERETRY;
+        /* One probe decides: a failed one opens the breaker again. */
+        if (probe && sick)
+            break;
         long long delay = backoff_ms(h, attempt, a.retry_s);
         if (attempt == h->retries || mono_ms() + delay >= deadline)
             break;
-        sleep_ms(delay);
+        if (sleep_ms(delay) < 0) {
+            rc = au_error_set(err, AU_EINTR, "%s: stopping", s->name);
+            break;
+        }
     }
+    /* The breaker counts requests that failed on a sick service, not
+     * their attempts: "failures in a row" are the caller's failures. */
+    if (rc == AU_ERETRY && sick)
+        breaker_failed(h, s);
     if (rc < 0)
         s->st.failures++;
     return rc;

@@ -76,7 +76,8 @@ static void trim_end(char *s)
 /* Drops "(feat. ...)", "[ft. ...)", "(with ...)" and the like. */
 static void drop_credits(char *s)
 {
-    static const char *const words[] = {"feat", "ft.", "with ", "featuring"};
+    static const char *const words[] = {"feat. ", "feat ",      "ft. ",
+                                        "ft ",    "featuring ", "with "};
     for (char *o = s; (o = strpbrk(o, "([")) != NULL;) {
         int credit = 0;
         for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
@@ -103,6 +104,11 @@ int au_canon_key(const char *title, const char *artist, char *out, size_t cap)
     char *dash = strstr(t, " - ");
     if (dash && strstr(dash, "remaster"))
         *dash = '\0';
+    /* What was cut may leave two blanks where there was one. */
+    char t2[sizeof(t)];
+    if (au_artist_key(t, t2, sizeof(t2)) < 0)
+        return AU_ETOOBIG;
+    memcpy(t, t2, strlen(t2) + 1);
     static const char *const cuts[] = {", ", " feat. ", " feat ", " ft. ",
                                        " featuring "};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {

@@ -308,7 +308,7 @@ static const char *const migrations[] = {
     /* 6: the recording a track is across platforms (au_canon_key): a
      * Last.fm track (keyed by its name) and a Spotify one (keyed by its
      * id) meet in it. Tracks stored before get it when a chart that
-     * lists them is pushed again. */
+     * lists them under their stored spelling is pushed again. */
     "ALTER TABLE tracks ADD COLUMN canon text;"
     "CREATE INDEX tracks_canon_idx ON tracks (canon);"
     "CREATE OR REPLACE VIEW trends_v AS SELECT s.platform, s.chart, s.region,"
@@ -325,8 +325,10 @@ static const char *const migrations[] = {
     /* 7: an artist's MusicBrainz id, found by `audora push
      * musicbrainz-artists` jobs; checked_at says it was looked for (NULL
      * mbid and a date: MusicBrainz had no single exact match). */
-    "ALTER TABLE artists ADD COLUMN mbid uuid,"
-    "  ADD COLUMN mbid_checked_at timestamptz;",
+    "ALTER TABLE artists ADD COLUMN mbid uuid, ADD COLUMN mbid_checked_at "
+    "timestamptz;"
+    "CREATE INDEX artists_unchecked_idx ON artists (id) "
+    "WHERE mbid_checked_at IS NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -7,14 +7,17 @@
 #include <time.h>
 
 #include "au_err.h"
+#include "au_zmq.h"
 
 #define MAX_SERVICES 16
 #define SPACING 1.01 /* slots 1 % wider than 1/rate, see the header */
 
-/* KEYS[1] the service's slot; ARGV: interval and burst (ms, slots). The
- * next free slot (tat) moves on by one interval per take; a take may start
- * up to burst - 1 intervals before tat. Returns the wait in ms; the key
- * expires once the schedule is idle long enough to be forgotten. */
+/* KEYS[1] the service's slot; ARGV: interval and burst (ms, slots) and the
+ * longest wait the caller accepts (ms, -1: any). The next free slot (tat)
+ * moves on by one interval per take; a take may start up to burst - 1
+ * intervals before tat. Returns the wait in ms, or -1 without taking the
+ * slot when it is longer than accepted; the key expires once the schedule
+ * is idle long enough to be forgotten. */
 static const char SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -24,6 +27,8 @@ static const char SCRIPT[] =
     "if tat < now then tat = now end\n"
     "local wait = tat - (burst - 1) * interval - now\n"
     "if wait < 0 then wait = 0 end\n"
+    "local most = tonumber(ARGV[3])\n"
+    "if most >= 0 and wait > most then return -1 end\n"
     "redis.call('SET', KEYS[1], tat + interval, 'PX',\n"
     "           math.ceil(interval * burst + tat - now + 60000))\n"
     "return math.ceil(wait)\n";
@@ -50,11 +55,19 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(long long ms)
+/* In steps of at most 100 ms, stopping early when the process is asked
+ * to stop: 0, or AU_EINTR. */
+static int sleep_ms(long long ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0)
-        ;
+    long long end = mono_ms() + ms;
+    for (long long left = ms; left > 0; left = end - mono_ms()) {
+        if (au_stop_requested)
+            return AU_EINTR;
+        long long step = left < 100 ? left : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
 }
 
 au_ratelimit_t *au_ratelimit_new(au_cache_t *cache, int fleet_size)
@@ -87,9 +100,10 @@ static int name_ok(const char *s)
     return 1;
 }
 
-/* The wait for the next local slot, which it takes. */
+/* The wait for the next local slot, which it takes; -1 without taking it
+ * when the wait is over most (>= 0). */
 static long long local_take(au_ratelimit_t *rl, const char *service,
-                            double interval, int burst)
+                            double interval, int burst, long long most)
 {
     local_slot_t *s = NULL;
     for (int i = 0; i < rl->nlocal; i++)
@@ -116,6 +130,8 @@ static long long local_take(au_ratelimit_t *rl, const char *service,
             s->tat = now + 2 * interval;
     }
     double wait = s->tat - (burst - 1) * interval - now;
+    if (most >= 0 && wait > (double)most)
+        return -1;
     s->tat += interval;
     return wait > 0 ? (long long)ceil(wait) : 0;
 }
@@ -126,25 +142,30 @@ long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
     if (!rl || !service || !name_ok(service) || !(rate_per_s > 0) || burst < 1)
         return AU_EINVAL;
     double interval = 1000.0 / rate_per_s * SPACING;
-    char key[96], iv[32], bu[16];
+    long long most = deadline_ms > 0 ? deadline_ms - mono_ms() : -1;
+    if (deadline_ms > 0 && most < 0)
+        return AU_ETIMEOUT;
+    char key[96], iv[32], bu[16], mo[32];
     snprintf(key, sizeof(key), "audora:ratelimit:%s", service);
     snprintf(iv, sizeof(iv), "%.3f", interval);
     snprintf(bu, sizeof(bu), "%d", burst);
+    snprintf(mo, sizeof(mo), "%lld", most);
     const char *keys[] = {key};
-    const char *args[] = {iv, bu};
+    const char *args[] = {iv, bu, mo};
     long long wait = 0;
     int was = rl->shared;
-    rl->shared = rl->cache && au_cache_eval_int(rl->cache, SCRIPT, 1, keys, 2,
+    rl->shared = rl->cache && au_cache_eval_int(rl->cache, SCRIPT, 1, keys, 3,
                                                 args, &wait) == 0;
     if (was && !rl->shared)
         rl->lost++;
     if (!rl->shared)
-        wait = local_take(rl, service, interval, burst);
-    /* The slot is taken either way; past the deadline it goes unused,
-     * which only leaves the service a little more room. */
-    if (deadline_ms > 0 && mono_ms() + wait > deadline_ms)
+        wait = local_take(rl, service, interval, burst, most);
+    /* Past the deadline the slot is not taken: callers that give up do
+     * not push the schedule on for those that wait. */
+    if (wait < 0)
         return AU_ETIMEOUT;
-    sleep_ms(wait);
+    if (sleep_ms(wait) < 0)
+        return AU_EINTR;
     return wait;
 }
 

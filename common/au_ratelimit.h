@@ -30,8 +30,9 @@ void au_ratelimit_destroy(au_ratelimit_t **self_p);
 /* Takes the next slot of `service` (1..63 bytes of [a-z0-9_-]) at
  * rate_per_s with burst slots allowed at once, and sleeps until it comes.
  * Returns the milliseconds slept, or AU_ETIMEOUT without taking a slot
- * when it would come after deadline_ms (monotonic, au_now_ms; 0: none), or
- * AU_EINVAL. */
+ * when it would come after deadline_ms (monotonic, au_now_ms; 0: none),
+ * AU_EINTR when the process was asked to stop while it slept (the slot
+ * goes unused), or AU_EINVAL. */
 long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
                             double rate_per_s, int burst,
                             long long deadline_ms);

@@ -290,7 +290,8 @@ int au_store_artists_to_look_up(PGconn *c, int limit, size_t n,
                                 const char *const *keys, PGresult **out,
                                 au_error_t *err);
 /* Records a lookup's answers: mbids[i] the artist's MusicBrainz id, or
- * NULL for none found; every one is marked looked up now. *updated: rows
+ * NULL for none found (an id found before is kept); every one is marked
+ * looked up now. *updated: rows
  * changed (artists not in the store are skipped). */
 int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
                        const char *const *mbids, long *updated,

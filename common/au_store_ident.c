@@ -176,14 +176,17 @@ static const char *const resolve_sql[] = {
     TRACKS_V "INSERT INTO tracks (track_key, spotify_id, artist_id, name, "
              "artist, name_date, canon) SELECT k, sid, aid, n, a, d, c FROM v "
              "ON CONFLICT (track_key) DO NOTHING",
-    /* The second arm gives a track stored before canonical keys existed
-     * its key when its winning spelling comes by again. */
     TRACKS_V "UPDATE tracks x SET name = v.n, artist = v.a, artist_id = "
              "v.aid, name_date = v.d, canon = v.c FROM v WHERE x.track_key = "
-             "v.k AND ((v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < "
-             "(x.name_date, x.name COLLATE \"C\", x.artist COLLATE \"C\") OR "
-             "(x.canon IS NULL AND v.c IS NOT NULL AND (v.d, v.n, v.a) = "
-             "(x.name_date, x.name, x.artist)))",
+             "v.k AND (v.d, v.n COLLATE \"C\", v.a COLLATE \"C\") < "
+             "(x.name_date, x.name COLLATE \"C\", x.artist COLLATE \"C\")",
+    /* A track stored before canonical keys existed gets its key from any
+     * chart that spells it as it is stored (its date aside): the key is
+     * the spelling's, so this cannot disagree with the rule above. */
+    TRACKS_V "UPDATE tracks x SET canon = v.c FROM v WHERE x.track_key = "
+             "v.k AND x.canon IS NULL AND v.c IS NOT NULL AND (v.n COLLATE "
+             "\"C\", v.a COLLATE \"C\") = (x.name COLLATE \"C\", x.artist "
+             "COLLATE \"C\")",
 };
 #undef ARTISTS_V
 #undef TRACKS_V
@@ -219,7 +222,8 @@ int au_store_resolve_tracks(PGconn *c, const au_track_ref_t *t, size_t n,
     au_params_t pa = {0};
     for (size_t i = 3; i < 6; i++)
         au_params_str(&pa, cols[i]->data);
-    for (size_t i = 0; rc == 0 && i < 4; i++)
+    for (size_t i = 0;
+         rc == 0 && i < sizeof(resolve_sql) / sizeof(resolve_sql[0]); i++)
         rc = au_pg_run(c, resolve_sql[i], i < 2 ? &pa : &p, PGRES_COMMAND_OK,
                        NULL, err);
     PGresult *r = NULL;

@@ -485,7 +485,8 @@ int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
     au_params_str(&p, bm.data);
     PGresult *r = NULL;
     rc = au_pg_run(c,
-                   "UPDATE artists a SET mbid = nullif(u.m, '')::uuid, "
+                   "UPDATE artists a SET mbid = coalesce(nullif(u.m, "
+                   " '')::uuid, a.mbid), "
                    " mbid_checked_at = now() FROM unnest($1::text[], "
                    " $2::text[]) u(k, m) WHERE a.artist_key = u.k",
                    &p, PGRES_COMMAND_OK, &r, err);

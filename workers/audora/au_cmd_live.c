@@ -123,11 +123,16 @@ static int cmd_push_lastfm(au_cmd_t *cmd)
     json_t *p = json_pack("{s:s, s:I, s:s}", "method", lastfm_methods[k],
                           "limit", (json_int_t)au_cli_int(a, LF_LIMIT, 50),
                           "date", au_cli_str(a, LF_DATE, day));
-    if (p && has_c)
-        json_object_set_new(p, "country",
-                            json_string(au_cli_str(a, LF_COUNTRY, "")));
-    if (p && has_t)
-        json_object_set_new(p, "tag", json_string(au_cli_str(a, LF_TAG, "")));
+    const char *arg = has_c   ? au_cli_str(a, LF_COUNTRY, "")
+                      : has_t ? au_cli_str(a, LF_TAG, "")
+                              : NULL;
+    json_t *v = arg ? json_string(arg) : NULL;
+    if (arg && !v) {
+        json_decref(p);
+        return au_cli_usage_error(spec, "\"%s\" is not UTF-8", arg);
+    }
+    if (p && v)
+        json_object_set_new(p, has_c ? "country" : "tag", v);
     return queue_live(cmd, "lastfm_chart", p, LF_ATTEMPTS, LF_JSON);
 }
 
@@ -206,12 +211,20 @@ static int cmd_push_spotify(au_cmd_t *cmd)
     today(day);
     json_t *p = json_pack("{s:s, s:s}", "playlist", id, "date",
                           au_cli_str(a, SP_DATE, day));
-    if (p && au_cli_has(a, SP_CHART))
-        json_object_set_new(p, "chart",
-                            json_string(au_cli_str(a, SP_CHART, "")));
-    if (p && au_cli_has(a, SP_REGION))
-        json_object_set_new(p, "region",
-                            json_string(au_cli_str(a, SP_REGION, "")));
+    /* Chart names are printable ASCII (ingest checks them); a name that
+     * is not UTF-8 cannot even go into the job. */
+    const int opt[] = {SP_CHART, SP_REGION};
+    const char *const key[] = {"chart", "region"};
+    for (int i = 0; p && i < 2; i++) {
+        if (!au_cli_has(a, (size_t)opt[i]))
+            continue;
+        json_t *v = json_string(au_cli_str(a, (size_t)opt[i], ""));
+        if (!v) {
+            json_decref(p);
+            return au_cli_usage_error(a->spec, "--%s is not UTF-8", key[i]);
+        }
+        json_object_set_new(p, key[i], v);
+    }
     return queue_live(cmd, "spotify_playlist", p, SP_ATTEMPTS, SP_JSON);
 }
 
@@ -258,8 +271,15 @@ static int cmd_push_mb(au_cmd_t *cmd)
 {
     const au_cli_t *a = cmd->cli;
     json_t *names = json_array();
-    for (int i = 0; names && i < a->nargs; i++)
-        json_array_append_new(names, json_string(a->args[i]));
+    for (int i = 0; names && i < a->nargs; i++) {
+        json_t *v = json_string(a->args[i]);
+        if (!v) {
+            json_decref(names);
+            return au_cli_usage_error(a->spec, "ARTIST \"%s\" is not UTF-8",
+                                      a->args[i]);
+        }
+        json_array_append_new(names, v);
+    }
     if (names && a->nargs == 0) {
         PGconn *c = au_cmd_conn(cmd);
         PGresult *r = NULL;

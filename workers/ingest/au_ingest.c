@@ -424,13 +424,16 @@ int au_ingest_run_job(au_ctx_t *ctx, void *push, const au_job_t *job,
         *permanent = 1;
         return au_error_set(err, AU_EPARSE, "job parameters: %s", jerr.text);
     }
+    au_job_keep_begin(ctx, job);
     if (task) {
         int rc = run_task(ctx, task, job, params, err);
+        au_job_keep_end(ctx);
         *permanent = rc < 0 && is_permanent(rc);
         json_decref(params);
         return rc;
     }
     int rc = make_plan(ctx, job, params, &p, err);
+    au_job_keep_end(ctx);
     if (rc == 0)
         rc = send_rows(ctx, push, job, &p, st, err);
     *permanent = rc < 0 && is_permanent(rc);

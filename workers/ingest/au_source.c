@@ -48,3 +48,21 @@ int au_task_keep(au_ctx_t *ctx, const au_job_t *job, long long *last_ms,
         *last_ms = now;
     return rc;
 }
+
+static int keep_job(au_ctx_t *ctx, const char *activity, au_error_t *err)
+{
+    return au_task_keep(ctx, ctx->keep_arg, &ctx->keep_last, activity, err);
+}
+
+void au_job_keep_begin(au_ctx_t *ctx, const au_job_t *job)
+{
+    ctx->keep = keep_job;
+    ctx->keep_arg = job;
+    ctx->keep_last = au_now_ms();
+}
+
+void au_job_keep_end(au_ctx_t *ctx)
+{
+    ctx->keep = NULL;
+    ctx->keep_arg = NULL;
+}

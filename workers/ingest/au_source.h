@@ -66,6 +66,11 @@ typedef struct {
 int au_task_keep(au_ctx_t *ctx, const au_job_t *job, long long *last_ms,
                  const char *activity, au_error_t *err);
 
+/* While a job runs, every fetch of a source or task keeps its lease
+ * (au_source_fetch calls ctx->keep). */
+void au_job_keep_begin(au_ctx_t *ctx, const au_job_t *job);
+void au_job_keep_end(au_ctx_t *ctx);
+
 /* The source of a job kind, or NULL. */
 const au_source_t *au_source_find(const char *kind);
 

@@ -49,7 +49,8 @@ static int fill(void *arg, char **val, size_t *len)
         return rc;
     }
     au_error_t cerr = {0};
-    rc = f->check(resp.body, resp.len, f->arg, &cerr);
+    /* No body at all is a body cut short, as far as a parser can tell. */
+    rc = f->check(resp.body ? resp.body : "", resp.len, f->arg, &cerr);
     if (rc < 0) {
         au_error_set(f->err, transient_body(rc) ? AU_ERETRY : rc, "%s: %s: %s",
                      f->req->service, url, cerr.msg);
@@ -67,6 +68,8 @@ int au_source_fetch(au_ctx_t *ctx, const au_http_req_t *req,
                     size_t *len, long *status, au_error_t *err)
 {
     int rc = au_ctx_http_open(ctx, err);
+    if (rc == 0 && ctx->keep)
+        rc = ctx->keep(ctx, req->service, err);
     if (rc < 0)
         return rc;
     fill_t f = {ctx, req, check, arg, err, 0};

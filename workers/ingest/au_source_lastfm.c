@@ -97,8 +97,11 @@ static int read_params(json_t *params, lastfm_job_t *j, au_error_t *err)
                             "1..%d",
                             LASTFM_MAX_LIMIT);
     const char *d = au_live_param(params, "date");
+    long day;
+    if (d && au_chart_date_check(d, &day, err) < 0)
+        return err->code;
     if (d)
-        snprintf(j->date, sizeof(j->date), "%.10s", d);
+        snprintf(j->date, sizeof(j->date), "%s", d);
     else
         au_source_today(j->date);
     return 0;

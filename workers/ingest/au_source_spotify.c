@@ -25,6 +25,7 @@
 
 #define SPOTIFY_PAGE 100     /* items per page, the API's most */
 #define SPOTIFY_MAX_PAGES 50 /* 5,000 items: far more than any chart */
+#define SPOTIFY_MAX_ROWS (SPOTIFY_PAGE * SPOTIFY_MAX_PAGES)
 
 typedef struct {
     au_ctx_t *ctx;
@@ -76,7 +77,7 @@ static int get_token(spotify_job_t *j, int fresh, au_error_t *err)
     size_t len = 0;
     int rc = au_source_fetch(j->ctx, &req, AU_CK_TOKEN, ck, check_token, j->a,
                              &body, &len, NULL, err);
-    memset(basic, 0, sizeof(basic));
+    explicit_bzero(basic, sizeof(basic));
     au_spotify_token_t t;
     if (rc == 0) {
         au_arena_reset(j->a);
@@ -174,6 +175,14 @@ static int read_playlist(spotify_job_t *j, au_live_t *l, au_error_t *err)
         int rc = get_page(j, offset, &t, err);
         if (rc < 0)
             return rc;
+        /* A page longer than asked for is not the Web API's: refused
+         * before it costs anything. */
+        if (t.count + t.skipped > SPOTIFY_PAGE)
+            return au_error_set(err, AU_ERANGE,
+                                "spotify: a page of %u items (at most %d "
+                                "asked for), playlist %s offset %ld",
+                                t.count + t.skipped, SPOTIFY_PAGE, j->id,
+                                offset);
         for (uint32_t i = 0; i < t.count; i++) {
             const au_spotify_track_t *tr = &t.tracks[i];
             const char *artist = artists_of(j->a, tr);
@@ -213,6 +222,10 @@ static int spotify_open(au_ctx_t *ctx, json_t *params, void **state,
         au_source_today(today);
         date = today;
     }
+    long day;
+    int rc = au_chart_date_check(date, &day, err);
+    if (rc < 0)
+        return rc;
     const char *c = au_live_param(params, "chart");
     const char *region = au_live_param(params, "region");
     snprintf(cname, sizeof(cname), "playlist-%s", id);
@@ -227,8 +240,8 @@ static int spotify_open(au_ctx_t *ctx, json_t *params, void **state,
     }
     *state = l;
     au_live_chart(l, chart);
-    int rc = read_playlist(&j, l, err);
-    memset(j.auth, 0, sizeof(j.auth));
+    rc = read_playlist(&j, l, err);
+    explicit_bzero(j.auth, sizeof(j.auth));
     au_arena_destroy(&j.a);
     return rc;
 }

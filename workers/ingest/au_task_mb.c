@@ -9,14 +9,19 @@
  * share artists ask once per artist. The id kept is that of the one
  * result whose name is the artist's (compared as artist keys); none, or
  * two different artists of that name, is "not found": a score alone
- * would have taken "DJ AC-DC" (100) for AC/DC (86). Every artist named is
- * marked looked up. */
+ * would have taken "DJ AC-DC" (100) for AC/DC (86). An answer no retry
+ * can change (a 4xx, a body that is not a search) counts as not found
+ * for that artist, logged; the service being down fails the job, to be
+ * retried. Every artist named is marked looked up; an id found before is
+ * kept when a later search finds none. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "au_arena.h"
 #include "au_keys.h"
+#include "au_log.h"
+#include "au_zmq.h"
 #include "au_source_http.h"
 #include "au_store.h"
 #include "au_svc.h"
@@ -85,6 +90,14 @@ static int look_up(au_ctx_t *ctx, const char *name, const char *key,
     return rc;
 }
 
+/* What a later attempt may find different. */
+static int transient(int rc)
+{
+    return rc == AU_ERETRY || rc == AU_ETIMEOUT || rc == AU_EIO ||
+           rc == AU_EINTR || rc == AU_ENOMEM || rc == AU_EDB ||
+           rc == AU_EDBCONN || rc == AU_ESTALE || rc == AU_ECONFIG;
+}
+
 typedef struct {
     size_t n;
     const char **names, **keys, **mbids;
@@ -142,10 +155,23 @@ static int mb_run(au_ctx_t *ctx, const au_job_t *job, json_t *params,
                  l.n);
         if ((rc = au_task_keep(ctx, job, &last, what, err)) < 0)
             break;
+        if (au_stop_requested) {
+            rc = au_error_set(err, AU_EINTR, "stopping");
+            break;
+        }
         const char *id = NULL;
-        if ((rc = look_up(ctx, l.names[i], l.keys[i], a, &id, err)) == 0)
-            l.mbids[i] = id ? au_arena_strdup(keep, id) : NULL;
-        if (rc == 0 && id && !l.mbids[i])
+        rc = look_up(ctx, l.names[i], l.keys[i], a, &id, err);
+        /* An answer no retry can change (a 4xx, a body that is not a
+         * search) is this artist's "not found", not the job's end: the
+         * others would be blocked behind it for good. */
+        if (rc < 0 && !transient(rc))
+            au_log_ev(AU_LOG_WARN, NULL, rc, "musicbrainz: %s: %s", l.names[i],
+                      err->msg);
+        else if (rc < 0)
+            break;
+        rc = 0;
+        l.mbids[i] = id ? au_arena_strdup(keep, id) : NULL;
+        if (id && !l.mbids[i])
             rc = au_error_set(err, AU_ENOMEM, "out of memory");
     }
     PGconn *c = rc == 0 ? au_pool_get(ctx->pool, err) : NULL;
