@@ -142,6 +142,13 @@ static int get_page(au_ctx_t *ctx, const lastfm_job_t *j, long page,
     size_t len = 0;
     int rc = au_source_fetch(ctx, &req, AU_CK_CHART, ck, check_page, a, &body,
                              &len, NULL, err);
+    /* Last.fm may say "not now" with a 4xx status too: the message holds
+     * the start of its body. */
+    static const char *const later[] = {"\"error\":8,", "\"error\":11,",
+                                        "\"error\":16,", "\"error\":29,"};
+    for (size_t i = 0; rc == AU_EHTTP && i < 4; i++)
+        if (strstr(err->msg, later[i]))
+            rc = err->code = AU_ERETRY;
     if (rc == 0) {
         au_arena_reset(a);
         rc = au_lastfm_parse_top_tracks(body, len, a, out, err);
