@@ -41,23 +41,10 @@ deploy/servers.sh start "$work/srv"
 export_relay_ports
 export AUDORA_LOG__LEVEL=warn
 
-"$BIN/audora-replay" --fixtures "$fixtures" --latency-ms "$latency" \
-    >"$work/replay.out" 2>"$work/replay.log" &
-replay_pid=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$work/replay.out" && break
-    sleep 0.1
-done
-addr=$(sed -n 's/^replay: listening on //p' "$work/replay.out")
-export AUDORA_LASTFM__BASE_URL=http://$addr/lastfm/2.0/
-export AUDORA_LASTFM__API_KEY=bench
+start_replay "$fixtures" "$latency" "$work/replay"
 export AUDORA_LASTFM__RATE_PER_S=$limit
 "$BIN/audora" migrate >/dev/null
 
-stat() { # stat SERVICE FIELD
-    curl -s "http://$addr/_stats" | /usr/bin/python3 -c \
-        "import json, sys; print(json.load(sys.stdin)['services']['$1']['$2'])"
-}
 
 echo "bench: $jobs Last.fm chart jobs, replay latency $latency ms," \
     "limit $limit requests/s for the fleet"
@@ -67,7 +54,7 @@ round=0
 for n in "${workers[@]}"; do
     round=$((round + 1))
     redis-cli -u "$AUDORA_REDIS__URL" flushdb >/dev/null
-    curl -s -X DELETE "http://$addr/_stats" >/dev/null
+    curl -s -X DELETE "http://$replay_addr/_stats" >/dev/null
     since=$("$BIN/audora" status --json | /usr/bin/python3 -c \
         'import json, sys; print(json.load(sys.stdin)["max_job_id"] or 0)')
     deploy/cluster.sh start "$work/run" "$n" 1 2
@@ -87,7 +74,7 @@ for n in "${workers[@]}"; do
     s=$(echo "$t1 - $t0" | bc -l)
     printf '%8d %9.2f %8.1f %9.0f %7d %9d %13d %6d\n' "$n" "$s" \
         "$(echo "$jobs / $s" | bc -l)" "$(echo "$rows / $s" | bc -l)" \
-        "$limit" "$(stat lastfm requests)" "$(stat lastfm max_per_second)" \
+        "$limit" "$(replay_stat lastfm requests)" "$(replay_stat lastfm max_per_second)" \
         "$dead"
 done
 echo "bench: a job needs two requests, so the limit allows at most" \

@@ -41,27 +41,15 @@ deploy/servers.sh start "$work/srv"
 export_relay_ports
 export AUDORA_LOG__LEVEL=warn
 
-"$BIN/audora-replay" --fixtures "$fixtures" --latency-ms "$latency" \
-    >"$work/replay.out" 2>"$work/replay.log" &
-replay_pid=$!
-for _ in $(seq 100); do
-    grep -q "listening on" "$work/replay.out" && break
-    sleep 0.1
-done
-addr=$(sed -n 's/^replay: listening on //p' "$work/replay.out")
-export AUDORA_MUSICBRAINZ__BASE_URL=http://$addr/musicbrainz/ws/2
+start_replay "$fixtures" "$latency" "$work/replay"
 export AUDORA_MUSICBRAINZ__RATE_PER_S=$limit
 "$BIN/audora" migrate >/dev/null
 
-stat() { # stat SERVICE FIELD
-    curl -s "http://$addr/_stats" | /usr/bin/python3 -c \
-        "import json, sys; print(json.load(sys.stdin)['services']['$1']['$2'])"
-}
 
 # run ROUND: the jobs of ten names each, timed; prints one line.
 run() {
     local round=$1 cache=$2 n=$3
-    curl -s -X DELETE "http://$addr/_stats" >/dev/null
+    curl -s -X DELETE "http://$replay_addr/_stats" >/dev/null
     local since
     since=$("$BIN/audora" status --json | /usr/bin/python3 -c \
         'import json, sys; print(json.load(sys.stdin)["max_job_id"] or 0)')
@@ -82,8 +70,8 @@ run() {
         WHERE id > $since AND state = 'dead'")
     printf '%8d %6s %9.2f %10.1f %10.1f %7d %9d %11d %5d\n' "$n" "$cache" \
         "$s" "$(echo "$nartists / $s" | bc -l)" \
-        "$(echo "$(stat musicbrainz requests) / $s" | bc -l)" "$limit" \
-        "$(stat musicbrainz requests)" "$(stat musicbrainz max_per_second)" \
+        "$(echo "$(replay_stat musicbrainz requests) / $s" | bc -l)" "$limit" \
+        "$(replay_stat musicbrainz requests)" "$(replay_stat musicbrainz max_per_second)" \
         "$dead"
 }
 

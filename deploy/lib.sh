@@ -1,6 +1,5 @@
 # Shell helpers shared by the deploy and bench scripts (sourced).
 
-# A free TCP port on loopback, chosen by the kernel.
 # A port nothing listens on, below the kernel's ephemeral range: a port
 # the kernel picked would be free now but may be given to an outgoing
 # connection before the process that is to listen on it starts.
@@ -24,4 +23,33 @@ export_relay_ports() {
     export AUDORA_ZMQ__ENRICH_OUT=tcp://127.0.0.1:$(free_port)
     export AUDORA_ZMQ__ANALYTICS_IN=tcp://127.0.0.1:$(free_port)
     export AUDORA_ZMQ__ANALYTICS_OUT=tcp://127.0.0.1:$(free_port)
+}
+
+# Starts audora-replay ($BIN) on a free port with the fixtures $1, adding
+# $2 ms to every answer, its output in $3.out and $3.log; sets replay_pid
+# and replay_addr and points every live source at it (with the
+# credentials it accepts).
+start_replay() {
+    "$BIN/audora-replay" --fixtures "$1" --latency-ms "${2:-0}" \
+        >"$3.out" 2>"$3.log" &
+    replay_pid=$!
+    for _ in $(seq 100); do
+        grep -q "listening on" "$3.out" && break
+        sleep 0.1
+    done
+    replay_addr=$(sed -n 's/^replay: listening on //p' "$3.out")
+    [ -n "$replay_addr" ] || { echo "audora-replay did not start" >&2; return 1; }
+    export AUDORA_LASTFM__BASE_URL=http://$replay_addr/lastfm/2.0/
+    export AUDORA_LASTFM__API_KEY=replay
+    export AUDORA_SPOTIFY__API_URL=http://$replay_addr/spotify/v1
+    export AUDORA_SPOTIFY__ACCOUNTS_URL=http://$replay_addr/spotify/api/token
+    export AUDORA_SPOTIFY__CLIENT_ID=audora-replay
+    export AUDORA_SPOTIFY__CLIENT_SECRET=audora-replay-secret
+    export AUDORA_MUSICBRAINZ__BASE_URL=http://$replay_addr/musicbrainz/ws/2
+}
+
+# replay_stat SERVICE FIELD: a service's count from the replay server.
+replay_stat() {
+    curl -s "http://$replay_addr/_stats" | /usr/bin/python3 -c \
+        "import json, sys; print(json.load(sys.stdin)['services']['$1']['$2'])"
 }

@@ -83,23 +83,8 @@ fi
 . deploy/lib.sh
 export_relay_ports
 if [ $replay -eq 1 ]; then
-    "$BIN/audora-replay" --fixtures "$fixtures" >"$run/replay.out" \
-        2>"$run/replay.log" &
-    replay_pid=$!
-    for _ in $(seq 100); do
-        grep -q "listening on" "$run/replay.out" && break
-        sleep 0.1
-    done
-    addr=$(sed -n 's/^replay: listening on //p' "$run/replay.out")
-    [ -n "$addr" ] || { echo "run: audora-replay did not start" >&2; exit 1; }
-    echo "replay: the services' stored answers at http://$addr"
-    export AUDORA_LASTFM__BASE_URL=http://$addr/lastfm/2.0/
-    export AUDORA_LASTFM__API_KEY=replay
-    export AUDORA_SPOTIFY__API_URL=http://$addr/spotify/v1
-    export AUDORA_SPOTIFY__ACCOUNTS_URL=http://$addr/spotify/api/token
-    export AUDORA_SPOTIFY__CLIENT_ID=audora-replay
-    export AUDORA_SPOTIFY__CLIENT_SECRET=audora-replay-secret
-    export AUDORA_MUSICBRAINZ__BASE_URL=http://$addr/musicbrainz/ws/2
+    start_replay "$fixtures" 0 "$run/replay"
+    echo "replay: the services' stored answers at http://$replay_addr"
 fi
 
 "$BIN/audora" migrate

@@ -57,6 +57,19 @@ static int queue_live(au_cmd_t *cmd, const char *kind, json_t *params,
     return AU_EXIT_OK;
 }
 
+/* The options every live push takes. */
+#define ATTEMPTS_OPT                                                           \
+    {                                                                          \
+        .name = "max-attempts", .kind = AU_CLI_INT, .metavar = "N",            \
+        .help = "attempts before the job is dead, default queue.max_attempts", \
+        .lo = 1, .hi = 100                                                     \
+    }
+#define JSON_OPT                                                               \
+    {                                                                          \
+        .name = "json", .kind = AU_CLI_FLAG,                                   \
+        .help = "print the job queued as JSON"                                 \
+    }
+
 /* ---- push lastfm ---------------------------------------------------- */
 
 enum { LF_COUNTRY, LF_TAG, LF_LIMIT, LF_DATE, LF_ATTEMPTS, LF_JSON, LF_NOPTS };
@@ -80,16 +93,8 @@ static const au_cli_opt_t lastfm_opts[] = {
     [LF_DATE] = {.name = "date",
                  .kind = AU_CLI_DATE,
                  .help = "the chart's date (default today, UTC)"},
-    [LF_ATTEMPTS] = {.name = "max-attempts",
-                     .kind = AU_CLI_INT,
-                     .metavar = "N",
-                     .help = "attempts before the job is dead, default "
-                             "queue.max_attempts",
-                     .lo = 1,
-                     .hi = 100},
-    [LF_JSON] = {.name = "json",
-                 .kind = AU_CLI_FLAG,
-                 .help = "print the job queued as JSON"},
+    [LF_ATTEMPTS] = ATTEMPTS_OPT,
+    [LF_JSON] = JSON_OPT,
 };
 
 static const char *const lastfm_methods[] = {
@@ -141,11 +146,11 @@ const au_cmd_def_t au_cmd_push_lastfm_def = {
      .summary = "Queue a Last.fm top-tracks chart: chart.getTopTracks "
                 "(global),\ngeo.getTopTracks --country, tag.getTopTracks "
                 "--tag.",
-     .about = "Ingest reads it from lastfm.base_url with lastfm.api_key "
-              "(AUDORA_LASTFM__API_KEY),\npage by page, into platform "
-              "lastfm, chart top-tracks (or tag-TAG), region global\n(or "
-              "the country), one row per track with its rank and play count "
-              "(global) or\nlisteners (geo).\n",
+     .about = "Ingest reads it from lastfm.base_url with lastfm.api_key\n"
+              "(AUDORA_LASTFM__API_KEY), page by page, into platform lastfm, "
+              "chart top-tracks\n(or tag-TAG), region global (or the "
+              "country), one row per track with its rank\nand play count "
+              "(global) or listeners (geo).\n",
      .args = {"METHOD", 1, 1, AU_CLI_STR, 0, 0},
      .opts = lastfm_opts,
      .nopts = LF_NOPTS},
@@ -169,16 +174,8 @@ static const au_cli_opt_t spotify_opts[] = {
     [SP_DATE] = {.name = "date",
                  .kind = AU_CLI_DATE,
                  .help = "the chart's date (default today, UTC)"},
-    [SP_ATTEMPTS] = {.name = "max-attempts",
-                     .kind = AU_CLI_INT,
-                     .metavar = "N",
-                     .help = "attempts before the job is dead, default "
-                             "queue.max_attempts",
-                     .lo = 1,
-                     .hi = 100},
-    [SP_JSON] = {.name = "json",
-                 .kind = AU_CLI_FLAG,
-                 .help = "print the job queued as JSON"},
+    [SP_ATTEMPTS] = ATTEMPTS_OPT,
+    [SP_JSON] = JSON_OPT,
 };
 
 /* The id of ID, spotify:playlist:ID or https://open.spotify.com/playlist/
@@ -255,16 +252,8 @@ static const au_cli_opt_t mb_opts[] = {
                           "never looked up (default 100)",
                   .lo = 1,
                   .hi = 1000},
-    [MB_ATTEMPTS] = {.name = "max-attempts",
-                     .kind = AU_CLI_INT,
-                     .metavar = "N",
-                     .help = "attempts before the job is dead, default "
-                             "queue.max_attempts",
-                     .lo = 1,
-                     .hi = 100},
-    [MB_JSON] = {.name = "json",
-                 .kind = AU_CLI_FLAG,
-                 .help = "print the job queued as JSON"},
+    [MB_ATTEMPTS] = ATTEMPTS_OPT,
+    [MB_JSON] = JSON_OPT,
 };
 
 static int cmd_push_mb(au_cmd_t *cmd)
