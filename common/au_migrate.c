@@ -329,6 +329,12 @@ static const char *const migrations[] = {
     "timestamptz;"
     "CREATE INDEX artists_unchecked_idx ON artists (id) "
     "WHERE mbid_checked_at IS NULL;",
+    /* 8: what the Spotify Web API says of a track (`audora push
+     * spotify-tracks`): popularity 0..100 and the ISRC; checked_at says
+     * it was asked (NULLs and a date: the API did not know the id). */
+    "ALTER TABLE tracks ADD COLUMN popularity smallint CHECK (popularity "
+    "BETWEEN 0 AND 100), ADD COLUMN isrc text, ADD COLUMN "
+    "spotify_checked_at timestamptz;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -297,6 +297,19 @@ int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
                        const char *const *mbids, long *updated,
                        au_error_t *err);
 
+/* ---- what the Spotify Web API says of tracks (au_store_named.c) ---- */
+
+/* Stored tracks with a Spotify id never looked up, oldest first: their
+ * spotify_id. The caller PQclears *out. */
+int au_store_tracks_to_look_up(PGconn *c, int limit, PGresult **out,
+                               au_error_t *err);
+/* Records a lookup's answers for n Spotify ids: popularity[i] (-1: none)
+ * and isrc[i] (NULL: none); what was known before is kept where the
+ * answer has nothing; every one is marked looked up. *updated: rows. */
+int au_store_set_track_meta(PGconn *c, size_t n, const char *const *ids,
+                            const int *popularity, const char *const *isrc,
+                            long *updated, au_error_t *err);
+
 int au_store_features_generation(PGconn *c, long long *gen, au_error_t *err);
 /* The audio features of each Spotify track id that has all four. */
 int au_store_read_features(PGconn *c, size_t n, const char *const *spotify_ids,

@@ -497,3 +497,66 @@ int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
     au_buf_free(&bm);
     return rc;
 }
+
+/* ---- what the Spotify Web API says of tracks ------------------------ */
+
+int au_store_tracks_to_look_up(PGconn *c, int limit, PGresult **out,
+                               au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, limit);
+    return au_pg_run(c,
+                     "SELECT spotify_id FROM tracks WHERE spotify_id IS NOT "
+                     "NULL AND spotify_checked_at IS NULL ORDER BY id "
+                     "LIMIT $1::int",
+                     &p, PGRES_TUPLES_OK, out, err);
+}
+
+int au_store_set_track_meta(PGconn *c, size_t n, const char *const *ids,
+                            const int *popularity, const char *const *isrc,
+                            long *updated, au_error_t *err)
+{
+    *updated = 0;
+    if (n == 0)
+        return 0;
+    const char **pop = malloc(n * sizeof(*pop));
+    const char **is = malloc(n * sizeof(*is));
+    char(*num)[12] = malloc(n * sizeof(*num));
+    au_buf_t bi = {0}, bp = {0}, bs = {0};
+    int rc = pop && is && num ? 0 : AU_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        snprintf(num[i], sizeof(num[i]), "%d", popularity[i]);
+        pop[i] = popularity[i] >= 0 ? num[i] : "";
+        is[i] = isrc[i] ? isrc[i] : "";
+    }
+    if (rc == 0 && (au_buf_text_array(&bi, n, ids) < 0 ||
+                    au_buf_text_array(&bp, n, pop) < 0 ||
+                    au_buf_text_array(&bs, n, is) < 0))
+        rc = AU_ENOMEM;
+    free(pop);
+    free(is);
+    free(num);
+    if (rc == 0) {
+        au_params_t p = {0};
+        au_params_str(&p, bi.data);
+        au_params_str(&p, bp.data);
+        au_params_str(&p, bs.data);
+        PGresult *r = NULL;
+        rc = au_pg_run(
+            c,
+            "UPDATE tracks t SET popularity = coalesce(nullif(u.p, "
+            " '')::smallint, t.popularity), isrc = coalesce(nullif(u.s, ''), "
+            " t.isrc), spotify_checked_at = now() FROM unnest($1::text[], "
+            " $2::text[], $3::text[]) u(id, p, s) WHERE t.spotify_id = u.id",
+            &p, PGRES_COMMAND_OK, &r, err);
+        if (rc == 0)
+            *updated = strtol(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+    } else {
+        au_error_set(err, AU_ENOMEM, "tracks: out of memory");
+    }
+    au_buf_free(&bi);
+    au_buf_free(&bp);
+    au_buf_free(&bs);
+    return rc;
+}

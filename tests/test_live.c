@@ -494,3 +494,55 @@ Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
     au_wait_all(60);
     cr_expect_eq(stat("services", "musicbrainz", "requests"), 12);
 }
+
+Test(live, stored_spotify_tracks_get_their_popularity_and_isrc_once)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 8, .lease_s = 30});
+    /* A chart of the two tracks the stored several-tracks answer holds. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/regional-global-daily-2024-01-02.csv",
+             au_cl_run);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("rank,uri,artist_names,track_name,source,peak_rank,previous_rank,"
+          "weeks_on_chart,streams\n"
+          "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+          "\"Somebody Told Me\",\"x\",1,1,1,\"100\"\n"
+          "2,\"spotify:track:0eGsygTp906u18L0Oimnem\",\"The Killers\","
+          "\"Mr. Brightside\",\"x\",2,2,1,\"90\"\n",
+          f);
+    fclose(f);
+    char a[700];
+    snprintf(a, sizeof(a), "push %s", path);
+    audora(a);
+    au_wait_all(60);
+    audora("push spotify-tracks");
+    au_wait_all(60);
+    json_t *js = fixture("spotify_api/jmperez_tracks.json");
+    json_t *tracks = json_object_get(js, "tracks");
+    for (size_t i = 0; i < json_array_size(tracks); i++) {
+        json_t *t = json_array_get(tracks, i);
+        char q[256];
+        snprintf(q, sizeof(q),
+                 "SELECT isrc || '/' || popularity FROM tracks WHERE "
+                 "spotify_id = '%s' AND spotify_checked_at IS NOT NULL",
+                 json_string_value(json_object_get(t, "id")));
+        char *got = au_text(q), want[64];
+        snprintf(
+            want, sizeof(want), "%s/%lld",
+            json_string_value(
+                json_object_get(json_object_get(t, "external_ids"), "isrc")),
+            (long long)json_integer_value(json_object_get(t, "popularity")));
+        cr_expect_str_eq(got, want);
+        free(got);
+    }
+    json_decref(js);
+    cr_expect_eq(stat("routes", "spotify/tracks", "requests"), 1);
+    /* Again, by id: the answer comes from the cache. */
+    audora("push spotify-tracks 1lDWb6b6ieDQ2xT7ewTC3G "
+           "spotify:track:0eGsygTp906u18L0Oimnem");
+    au_wait_all(60);
+    cr_expect_eq(stat("routes", "spotify/tracks", "requests"), 1);
+    cr_expect_eq(stat("routes", "spotify/token", "requests"), 1);
+}

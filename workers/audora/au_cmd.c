@@ -366,6 +366,7 @@ static const au_cmd_def_t *const commands[] = {
     &au_cmd_push_lastfm_def,
     &au_cmd_push_spotify_def,
     &au_cmd_push_mb_def,
+    &au_cmd_push_tracks_def,
     &au_cmd_push_def,
     &au_cmd_sources_def,
     &au_cmd_status_def,

@@ -178,9 +178,10 @@ static const au_cli_opt_t spotify_opts[] = {
     [SP_JSON] = JSON_OPT,
 };
 
-/* The id of ID, spotify:playlist:ID or https://open.spotify.com/playlist/
- * ID?si=...; 0, or -1 when it is none of them. */
-static int playlist_id(const char *s, char out[23])
+/* The id of ID, spotify:playlist:ID (or :track:) or its
+ * https://open.spotify.com/... link with or without ?si=...; 0, or -1 when
+ * it is none of them. */
+static int spotify_id(const char *s, char out[23])
 {
     const char *p = strrchr(s, '/');
     if (!p)
@@ -199,7 +200,7 @@ static int cmd_push_spotify(au_cmd_t *cmd)
 {
     const au_cli_t *a = cmd->cli;
     char id[23], day[11];
-    if (playlist_id(a->args[0], id) < 0)
+    if (spotify_id(a->args[0], id) < 0)
         return au_cli_usage_error(a->spec,
                                   "\"%s\" is not a playlist id (22 letters "
                                   "and digits), spotify:playlist:ID or its "
@@ -307,6 +308,76 @@ const au_cmd_def_t au_cmd_push_mb_def = {
     cmd_push_mb,
 };
 
+/* ---- push spotify-tracks ---------------------------------------------- */
+
+enum { ST_LIMIT, ST_ATTEMPTS, ST_JSON, ST_NOPTS };
+
+static const au_cli_opt_t st_opts[] = {
+    [ST_LIMIT] = {.name = "limit",
+                  .kind = AU_CLI_INT,
+                  .metavar = "N",
+                  .help = "without ID: at most N of the stored tracks never "
+                          "looked up (default 1000)",
+                  .lo = 1,
+                  .hi = 1000},
+    [ST_ATTEMPTS] = ATTEMPTS_OPT,
+    [ST_JSON] = JSON_OPT,
+};
+
+static int cmd_push_tracks(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    json_t *ids = json_array();
+    for (int i = 0; ids && i < a->nargs; i++) {
+        char id[23];
+        if (spotify_id(a->args[i], id) < 0) {
+            json_decref(ids);
+            return au_cli_usage_error(a->spec,
+                                      "\"%s\" is not a track id (22 letters "
+                                      "and digits), spotify:track:ID or its "
+                                      "link",
+                                      a->args[i]);
+        }
+        json_array_append_new(ids, json_string(id));
+    }
+    if (ids && a->nargs == 0) {
+        PGconn *c = au_cmd_conn(cmd);
+        PGresult *r = NULL;
+        if (!c ||
+            au_store_tracks_to_look_up(c, (int)au_cli_int(a, ST_LIMIT, 1000),
+                                       &r, &cmd->err) < 0) {
+            json_decref(ids);
+            return au_cmd_fail(cmd);
+        }
+        for (int i = 0; i < PQntuples(r); i++)
+            json_array_append_new(ids, json_string(PQgetvalue(r, i, 0)));
+        PQclear(r);
+    }
+    if (ids && json_array_size(ids) == 0) {
+        json_decref(ids);
+        printf("no track to look up\n");
+        return AU_EXIT_OK;
+    }
+    return queue_live(cmd, "spotify_tracks",
+                      ids ? json_pack("{s:o}", "ids", ids) : NULL, ST_ATTEMPTS,
+                      ST_JSON);
+}
+
+const au_cmd_def_t au_cmd_push_tracks_def = {
+    {.prog = "audora push spotify-tracks",
+     .summary = "Queue a lookup of tracks at the Spotify Web API: each ID, or "
+                "the stored\ntracks never looked up.",
+     .about = "Ingest asks spotify.api_url for fifty tracks a request at "
+              "the fleet's limit\n(spotify.rate_per_s) and stores their "
+              "popularity and ISRC in tracks; answers\nstay in the cache "
+              "for cache.ttl_bulk_s.\n",
+     .args = {"ID...", 0, AU_CLI_MANY, AU_CLI_STR, 0, 0},
+     .opts = st_opts,
+     .nopts = ST_NOPTS},
+    AU_CTX_DB,
+    cmd_push_tracks,
+};
+
 /* ---- sources ---------------------------------------------------------- */
 
 typedef struct {
@@ -369,7 +440,7 @@ static int cmd_sources(au_cmd_t *cmd)
     const source_row_t s[] = {
         {"lastfm", "lastfm_chart", cfg->lastfm.rate_per_s,
          cfg->lastfm.api_key[0] != 0},
-        {"spotify", "spotify_playlist", cfg->spotify.rate_per_s,
+        {"spotify", "spotify_playlist, spotify_tracks", cfg->spotify.rate_per_s,
          cfg->spotify.client_id[0] && cfg->spotify.client_secret[0]},
         {"musicbrainz", "musicbrainz_artists", cfg->musicbrainz.rate_per_s, -1},
     };

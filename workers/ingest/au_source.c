@@ -22,6 +22,7 @@ const au_source_t *au_source_find(const char *kind)
 /* Every task, by the job kind it serves. */
 static const au_task_t *const tasks[] = {
     &au_task_mb_artists,
+    &au_task_spotify_tracks,
 };
 
 const au_task_t *au_task_find(const char *kind)
@@ -65,4 +66,11 @@ void au_job_keep_end(au_ctx_t *ctx)
 {
     ctx->keep = NULL;
     ctx->keep_arg = NULL;
+}
+
+int au_task_transient(int rc)
+{
+    return rc == AU_ERETRY || rc == AU_ETIMEOUT || rc == AU_EIO ||
+           rc == AU_EINTR || rc == AU_ENOMEM || rc == AU_EDB ||
+           rc == AU_EDBCONN || rc == AU_ESTALE || rc == AU_ECONFIG;
 }

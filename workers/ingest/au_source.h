@@ -78,9 +78,15 @@ const au_source_t *au_source_find(const char *kind);
 const au_task_t *au_task_find(const char *kind);
 
 /* The sources and tasks. */
-extern const au_source_t au_source_csv;     /* chart_csv */
-extern const au_source_t au_source_lastfm;  /* lastfm_chart */
-extern const au_source_t au_source_spotify; /* spotify_playlist */
-extern const au_task_t au_task_mb_artists;  /* musicbrainz_artists */
+extern const au_source_t au_source_csv;        /* chart_csv */
+extern const au_source_t au_source_lastfm;     /* lastfm_chart */
+extern const au_source_t au_source_spotify;    /* spotify_playlist */
+extern const au_task_t au_task_mb_artists;     /* musicbrainz_artists */
+extern const au_task_t au_task_spotify_tracks; /* spotify_tracks */
+
+/* 1 for what a later attempt may find different (the service down, the
+ * store unreachable, a stop): a task then fails its job, to be retried;
+ * anything else is that item's answer, and the task goes on. */
+int au_task_transient(int rc);
 
 #endif

@@ -9,6 +9,7 @@
 #include "au_cache.h"
 #include "au_ctx.h"
 #include "au_err.h"
+#include "au_arena.h"
 #include "au_http.h"
 #include "au_source.h"
 
@@ -55,6 +56,13 @@ void au_live_close(void *state);
 
 /* A job parameter: its string, or NULL when absent or not a string. */
 const char *au_live_param(json_t *params, const char *key);
+
+/* The Spotify Web API's header "Authorization: Bearer <token>" with the
+ * fleet's client-credentials token (cached under the token kind; fetched
+ * anew when fresh is set: after a 401). a is scratch. */
+#define AU_SPOTIFY_AUTH_MAX 600
+int au_spotify_auth(au_ctx_t *ctx, au_arena_t *a, int fresh,
+                    char auth[AU_SPOTIFY_AUTH_MAX], au_error_t *err);
 
 /* Today's date in UTC, YYYY-MM-DD: the date of a live chart read now. */
 void au_source_today(char out[11]);

@@ -32,7 +32,7 @@ typedef struct {
     const char *id;
     const char *date;
     au_arena_t *a;
-    char auth[600]; /* "Authorization: Bearer <token>" */
+    char auth[AU_SPOTIFY_AUTH_MAX]; /* "Authorization: Bearer <token>" */
 } spotify_job_t;
 
 static int check_token(const char *body, size_t len, void *arg, au_error_t *err)
@@ -48,10 +48,10 @@ static void token_key(const au_config_t *cfg, char *ck, size_t cap)
     au_cache_key(ck, cap, "spotify-token", 2, parts);
 }
 
-/* The fleet's token (cached), or a new one when fresh is set. */
-static int get_token(spotify_job_t *j, int fresh, au_error_t *err)
+int au_spotify_auth(au_ctx_t *ctx, au_arena_t *a, int fresh,
+                    char auth[AU_SPOTIFY_AUTH_MAX], au_error_t *err)
 {
-    const au_config_t *cfg = &j->ctx->cfg;
+    const au_config_t *cfg = &ctx->cfg;
     if (!cfg->spotify.client_id[0] || !cfg->spotify.client_secret[0])
         return au_error_set(err, AU_ECONFIG,
                             "spotify: no client credentials (set "
@@ -59,8 +59,8 @@ static int get_token(spotify_job_t *j, int fresh, au_error_t *err)
                             "AUDORA_SPOTIFY__CLIENT_SECRET)");
     char ck[80], basic[2 * AU_CFG_STR + 2];
     token_key(cfg, ck, sizeof(ck));
-    if (fresh && au_ctx_http_open(j->ctx, err) == 0)
-        au_cache_del(j->ctx->cache, AU_CK_TOKEN, ck);
+    if (fresh && au_ctx_http_open(ctx, err) == 0)
+        au_cache_del(ctx->cache, AU_CK_TOKEN, ck);
     snprintf(basic, sizeof(basic), "%s:%s", cfg->spotify.client_id,
              cfg->spotify.client_secret);
     static const char form[] = "grant_type=client_credentials";
@@ -75,17 +75,17 @@ static int get_token(spotify_job_t *j, int fresh, au_error_t *err)
                          .basic_auth = basic};
     char *body = NULL;
     size_t len = 0;
-    int rc = au_source_fetch(j->ctx, &req, AU_CK_TOKEN, ck, check_token, j->a,
-                             &body, &len, NULL, err);
+    int rc = au_source_fetch(ctx, &req, AU_CK_TOKEN, ck, check_token, a, &body,
+                             &len, NULL, err);
     explicit_bzero(basic, sizeof(basic));
     au_spotify_token_t t;
     if (rc == 0) {
-        au_arena_reset(j->a);
-        rc = au_spotify_parse_token(body, len, j->a, &t, err);
+        au_arena_reset(a);
+        rc = au_spotify_parse_token(body, len, a, &t, err);
     }
     if (rc == 0 &&
-        (size_t)snprintf(j->auth, sizeof(j->auth), "Authorization: Bearer %s",
-                         t.access_token) >= sizeof(j->auth))
+        (size_t)snprintf(auth, AU_SPOTIFY_AUTH_MAX, "Authorization: Bearer %s",
+                         t.access_token) >= AU_SPOTIFY_AUTH_MAX)
         rc = au_error_set(err, AU_ETOOBIG, "spotify: token too long");
     free(body);
     return rc;
@@ -127,7 +127,7 @@ static int get_page(spotify_job_t *j, long offset, au_spotify_tracks_t *out,
     long status = 0;
     int rc = 0;
     for (int fresh = 0; fresh < 2; fresh++) {
-        if ((rc = get_token(j, fresh, err)) < 0)
+        if ((rc = au_spotify_auth(j->ctx, j->a, fresh, j->auth, err)) < 0)
             return rc;
         const char *hdrs[] = {j->auth, NULL};
         au_http_req_t req = {.service = "spotify", .url = url, .headers = hdrs};

@@ -90,14 +90,6 @@ static int look_up(au_ctx_t *ctx, const char *name, const char *key,
     return rc;
 }
 
-/* What a later attempt may find different. */
-static int transient(int rc)
-{
-    return rc == AU_ERETRY || rc == AU_ETIMEOUT || rc == AU_EIO ||
-           rc == AU_EINTR || rc == AU_ENOMEM || rc == AU_EDB ||
-           rc == AU_EDBCONN || rc == AU_ESTALE || rc == AU_ECONFIG;
-}
-
 typedef struct {
     size_t n;
     const char **names, **keys, **mbids;
@@ -164,7 +156,7 @@ static int mb_run(au_ctx_t *ctx, const au_job_t *job, json_t *params,
         /* An answer no retry can change (a 4xx, a body that is not a
          * search) is this artist's "not found", not the job's end: the
          * others would be blocked behind it for good. */
-        if (rc < 0 && !transient(rc))
+        if (rc < 0 && !au_task_transient(rc))
             au_log_ev(AU_LOG_WARN, NULL, rc, "musicbrainz: %s: %s", l.names[i],
                       err->msg);
         else if (rc < 0)
