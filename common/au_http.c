@@ -45,28 +45,6 @@ typedef struct {
     char errbuf[CURL_ERROR_SIZE];
 } attempt_t;
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleeps ms in steps of at most 100 ms, and stops early when the process
- * is asked to stop: 0, or AU_EINTR. */
-static int sleep_ms(long long ms)
-{
-    long long end = mono_ms() + ms;
-    for (long long left = ms; left > 0; left = end - mono_ms()) {
-        if (au_stop_requested)
-            return AU_EINTR;
-        long long step = left < 100 ? left : 100;
-        struct timespec ts = {0, (long)step * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return au_stop_requested ? AU_EINTR : 0;
-}
-
 void au_http_resp_clear(au_http_resp_t *r)
 {
     if (!r)
@@ -366,7 +344,7 @@ static void breaker_failed(au_http_t *h, service_t *s)
         (s->st.breaker == AU_BREAKER_CLOSED &&
          s->fails >= h->breaker_failures)) {
         s->st.breaker = AU_BREAKER_OPEN;
-        s->open_until = mono_ms() + h->breaker_cooldown_ms;
+        s->open_until = au_now_ms() + h->breaker_cooldown_ms;
         s->st.breaker_opens++;
         au_warn("http: %s breaker open after %d failures in a row; next "
                 "probe in %d ms",
@@ -380,7 +358,7 @@ static int breaker_allows(service_t *s, const char *url, au_error_t *err)
 {
     if (s->st.breaker != AU_BREAKER_OPEN)
         return 0;
-    long long left = s->open_until - mono_ms();
+    long long left = s->open_until - au_now_ms();
     if (left <= 0) {
         s->st.breaker = AU_BREAKER_HALF_OPEN;
         return 0;
@@ -452,7 +430,7 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
                             req && req->service ? req->service : "(none)");
     char url[1024];
     au_http_redact(req->url, url, sizeof(url));
-    long long deadline = mono_ms() + h->deadline_ms;
+    long long deadline = au_now_ms() + h->deadline_ms;
     int rc = AU_ERETRY, sick = 0;
     for (int attempt = 0; attempt <= h->retries; attempt++) {
         int probe = s->st.breaker == AU_BREAKER_OPEN;
@@ -468,7 +446,7 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
          * the service's: nothing is sent and its health is not judged. */
         long long least =
             (h->connect_ms < h->timeout_ms ? h->connect_ms : h->timeout_ms) / 2;
-        if (waited < 0 || deadline - mono_ms() < least) {
+        if (waited < 0 || deadline - au_now_ms() < least) {
             rc = au_error_set(err, AU_ERETRY,
                               "%s: deadline of %d ms reached (%s)", s->name,
                               h->deadline_ms, url);
@@ -479,7 +457,7 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
         attempt_t a = {.resp = resp, .cap = h->max_bytes, .retry_s = -1};
         s->st.requests++;
         s->st.retries += attempt > 0;
-        CURLcode cc = perform(h, req, &a, deadline - mono_ms());
+        CURLcode cc = perform(h, req, &a, deadline - au_now_ms());
         rc = judge(h, s, cc, &a, url, err);
         if (rc <= 0)
             break;
@@ -489,9 +467,9 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
         if (probe && sick)
             break;
         long long delay = backoff_ms(h, attempt, a.retry_s);
-        if (attempt == h->retries || mono_ms() + delay >= deadline)
+        if (attempt == h->retries || au_now_ms() + delay >= deadline)
             break;
-        if (sleep_ms(delay) < 0) {
+        if (au_sleep_ms(delay) < 0) {
             rc = au_error_set(err, AU_EINTR, "%s: stopping", s->name);
             break;
         }
@@ -515,7 +493,7 @@ int au_http_stats(const au_http_t *h, const char *service, au_http_stats_t *out)
         return AU_ENOTFOUND;
     *out = s->st;
     /* An open breaker whose cool-down passed lets the next request probe. */
-    if (s->st.breaker == AU_BREAKER_OPEN && mono_ms() >= s->open_until)
+    if (s->st.breaker == AU_BREAKER_OPEN && au_now_ms() >= s->open_until)
         out->breaker = AU_BREAKER_HALF_OPEN;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "au_ctx.h"
 #include "au_err.h"
 #include "au_zmq.h"
 
@@ -47,28 +48,6 @@ struct au_ratelimit_t {
     local_slot_t local[MAX_SERVICES];
     int nlocal;
 };
-
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* In steps of at most 100 ms, stopping early when the process is asked
- * to stop: 0, or AU_EINTR. */
-static int sleep_ms(long long ms)
-{
-    long long end = mono_ms() + ms;
-    for (long long left = ms; left > 0; left = end - mono_ms()) {
-        if (au_stop_requested)
-            return AU_EINTR;
-        long long step = left < 100 ? left : 100;
-        struct timespec ts = {0, (long)step * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return 0;
-}
 
 au_ratelimit_t *au_ratelimit_new(au_cache_t *cache, int fleet_size)
 {
@@ -116,7 +95,7 @@ static long long local_take(au_ratelimit_t *rl, const char *service,
                                                  : MAX_SERVICES - 1];
         snprintf(s->name, sizeof(s->name), "%s", service);
     }
-    double now = (double)mono_ms();
+    double now = (double)au_now_ms();
     /* The fleet shares the limit: alone, a process keeps 1/fleet of it. */
     interval *= rl->fleet;
     if (s->tat < now)
@@ -142,7 +121,7 @@ long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
     if (!rl || !service || !name_ok(service) || !(rate_per_s > 0) || burst < 1)
         return AU_EINVAL;
     double interval = 1000.0 / rate_per_s * SPACING;
-    long long most = deadline_ms > 0 ? deadline_ms - mono_ms() : -1;
+    long long most = deadline_ms > 0 ? deadline_ms - au_now_ms() : -1;
     if (deadline_ms > 0 && most < 0)
         return AU_ETIMEOUT;
     char key[96], iv[32], bu[16], mo[32];
@@ -164,7 +143,7 @@ long long au_ratelimit_take(au_ratelimit_t *rl, const char *service,
      * not push the schedule on for those that wait. */
     if (wait < 0)
         return AU_ETIMEOUT;
-    if (sleep_ms(wait) < 0)
+    if (au_sleep_ms(wait) < 0)
         return AU_EINTR;
     return wait;
 }

@@ -19,6 +19,19 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int au_sleep_ms(long long ms)
+{
+    long long end = mono_ms() + ms;
+    for (long long left = ms; left > 0; left = end - mono_ms()) {
+        if (au_stop_requested)
+            return AU_EINTR;
+        long long step = left < 100 ? left : 100;
+        struct timespec ts = {0, (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return au_stop_requested ? AU_EINTR : 0;
+}
+
 static void on_stop(int sig)
 {
     (void)sig;

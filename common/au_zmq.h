@@ -15,6 +15,11 @@
  * finishes (or hands back) what it holds within the drain budget
  * (queue.drain_s), then exits 0. */
 extern volatile sig_atomic_t au_stop_requested;
+/* Sleeps ms (monotonic) in steps of at most 100 ms, and stops early
+ * when a stop is requested: 0, or AU_EINTR (a stop was requested before
+ * or during the sleep). For waits on other services (a rate limit, a
+ * retry's backoff) that must not outlast the drain. */
+int au_sleep_ms(long long ms);
 /* The drain budget, seconds (queue.drain_s; default 10). */
 void au_drain_set_budget(int seconds);
 /* 1 once a stop was requested and the drain budget has run out: work in
