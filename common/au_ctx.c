@@ -20,6 +20,14 @@ long long au_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void au_today_utc(char out[11])
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
 int au_ctx_init(au_ctx_t *ctx, const char *component, int needs, int *argc,
                 char **argv, au_error_t *err)
 {

@@ -68,6 +68,9 @@ void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches);
 
 /* Monotonic milliseconds. */
 long long au_now_ms(void);
+/* Today's date in UTC, YYYY-MM-DD: a live chart is dated the day it is
+ * pushed (or read, when its job names no date). */
+void au_today_utc(char out[11]);
 
 /* A worker executable: its command line and what it runs. */
 typedef struct {

@@ -8,22 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "au_fleet.h"
 #include "au_out.h"
 #include "au_queue.h"
 #include "au_store.h"
-
-/* Today in UTC: a live chart is the chart as it is when pushed, and its
- * job keeps that date through every retry. */
-static void today(char out[11])
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
-}
 
 /* Queues one job of kind with params (taken); prints its id, or the
  * whole job with --json. */
@@ -124,7 +113,7 @@ static int cmd_push_lastfm(au_cmd_t *cmd)
             spec, k == 2 ? "%s needs --tag" : "%s takes no --tag",
             lastfm_methods[k]);
     char day[11];
-    today(day);
+    au_today_utc(day);
     json_t *p = json_pack("{s:s, s:I, s:s}", "method", lastfm_methods[k],
                           "limit", (json_int_t)au_cli_int(a, LF_LIMIT, 50),
                           "date", au_cli_str(a, LF_DATE, day));
@@ -206,7 +195,7 @@ static int cmd_push_spotify(au_cmd_t *cmd)
                                   "and digits), spotify:playlist:ID or its "
                                   "open.spotify.com link",
                                   a->args[0]);
-    today(day);
+    au_today_utc(day);
     json_t *p = json_pack("{s:s, s:s}", "playlist", id, "date",
                           au_cli_str(a, SP_DATE, day));
     /* Chart names are printable ASCII (ingest checks them); a name that

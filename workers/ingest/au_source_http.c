@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 typedef struct {
     au_ctx_t *ctx;
@@ -82,14 +81,6 @@ int au_source_fetch(au_ctx_t *ctx, const au_http_req_t *req,
     if (rc < 0 && err->code == 0)
         rc = au_error_set(err, rc, "%s: %s", req->service, au_strerror(rc));
     return rc;
-}
-
-void au_source_today(char out[11])
-{
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
 /* ---- a live chart in memory --------------------------------------------- */

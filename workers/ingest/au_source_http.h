@@ -64,7 +64,4 @@ const char *au_live_param(json_t *params, const char *key);
 int au_spotify_auth(au_ctx_t *ctx, au_arena_t *a, int fresh,
                     char auth[AU_SPOTIFY_AUTH_MAX], au_error_t *err);
 
-/* Today's date in UTC, YYYY-MM-DD: the date of a live chart read now. */
-void au_source_today(char out[11]);
-
 #endif

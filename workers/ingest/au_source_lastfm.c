@@ -103,7 +103,7 @@ static int read_params(json_t *params, lastfm_job_t *j, au_error_t *err)
     if (d)
         snprintf(j->date, sizeof(j->date), "%s", d);
     else
-        au_source_today(j->date);
+        au_today_utc(j->date);
     return 0;
 }
 

@@ -219,7 +219,7 @@ static int spotify_open(au_ctx_t *ctx, json_t *params, void **state,
     char today[11], cname[AU_CHART_NAME_MAX + 1], name[64];
     const char *date = au_live_param(params, "date");
     if (!date) {
-        au_source_today(today);
+        au_today_utc(today);
         date = today;
     }
     long day;
