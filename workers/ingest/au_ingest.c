@@ -358,9 +358,7 @@ static int send_rows(au_ctx_t *ctx, void *push, const au_job_t *job, plan_t *p,
  * refuse. A source that cannot be reached or read now may be later. */
 static int is_permanent(int rc)
 {
-    return rc != AU_EIO && rc != AU_ETIMEOUT && rc != AU_ERETRY &&
-           rc != AU_EDB && rc != AU_EDBCONN && rc != AU_ENOMEM &&
-           rc != AU_ESTALE && rc != AU_EINTR;
+    return !au_retry_helps(rc);
 }
 
 /* Opens the job's source, checks its chart and records the plan. */

@@ -68,9 +68,15 @@ void au_job_keep_end(au_ctx_t *ctx)
     ctx->keep_arg = NULL;
 }
 
+int au_retry_helps(int rc)
+{
+    return rc == AU_EIO || rc == AU_ETIMEOUT || rc == AU_ERETRY ||
+           rc == AU_EDB || rc == AU_EDBCONN || rc == AU_ENOMEM ||
+           rc == AU_ESTALE || rc == AU_EINTR;
+}
+
 int au_task_transient(int rc)
 {
-    return rc == AU_ERETRY || rc == AU_ETIMEOUT || rc == AU_EIO ||
-           rc == AU_EINTR || rc == AU_ENOMEM || rc == AU_EDB ||
-           rc == AU_EDBCONN || rc == AU_ESTALE || rc == AU_ECONFIG;
+    /* No credentials is no item's answer either: the job ends. */
+    return au_retry_helps(rc) || rc == AU_ECONFIG;
 }

@@ -84,9 +84,12 @@ extern const au_source_t au_source_spotify;    /* spotify_playlist */
 extern const au_task_t au_task_mb_artists;     /* musicbrainz_artists */
 extern const au_task_t au_task_spotify_tracks; /* spotify_tracks */
 
-/* 1 for what a later attempt may find different (the service down, the
- * store unreachable, a stop): a task then fails its job, to be retried;
- * anything else is that item's answer, and the task goes on. */
+/* 1 for an error a later attempt may not meet (a source or store that
+ * cannot be reached or read now, a stop): the job is retried; any other
+ * is permanent, the job dead at once. */
+int au_retry_helps(int rc);
+/* 1 for an error that ends a task's job (au_retry_helps, or missing
+ * configuration); any other is that item's answer, and the task goes on. */
 int au_task_transient(int rc);
 
 #endif
