@@ -20,31 +20,9 @@ workers=("$@")
 [ ${#workers[@]} -eq 0 ] && workers=(1 2 4 8)
 fixtures=${AUDORA_FIXTURES:-$root/../shared/fixtures/real}
 
-deploy/deps.sh
-export BIN=${AU_BUILD_DIR:-$root/build}
-cmake -S . -B "$BIN" -DCMAKE_BUILD_TYPE=Release -DAU_WERROR=OFF >/dev/null
-cmake --build "$BIN" -j"$(nproc)" >/dev/null
-
-work=$(mktemp -d /tmp/audora-bench-live.XXXXXX)
-chmod 755 "$work"
-replay_pid=""
-cleanup() {
-    deploy/cluster.sh stop "$work/run" 2>/dev/null || true
-    [ -n "$replay_pid" ] && kill "$replay_pid" 2>/dev/null
-    deploy/servers.sh stop "$work/srv" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-deploy/servers.sh start "$work/srv"
-. "$work/srv/env"
-. deploy/lib.sh
-export_relay_ports
-export AUDORA_LOG__LEVEL=warn
-
-start_replay "$fixtures" "$latency" "$work/replay"
+. bench/lib.sh
+bench_over_replay live "$latency"
 export AUDORA_LASTFM__RATE_PER_S=$limit
-"$BIN/audora" migrate >/dev/null
-
 
 echo "bench: $jobs Last.fm chart jobs, replay latency $latency ms," \
     "limit $limit requests/s for the fleet"
