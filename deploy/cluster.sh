@@ -35,7 +35,7 @@ drain_s() {
 spawn() {
     local name=$1; shift
     if [ "${AUDORA_CLUSTER_METRICS:-1}" != 0 ]; then
-        local port; port=$(free_port)
+        local port; port=$(free_port "$run/ports")
         echo "$name $port" >>"$run/ports"
         set -- "$@" "--metrics.port=$port"
     fi
@@ -139,7 +139,7 @@ start)
         sup=("$bin/audora-supervisor" --spec "$run/spec" --dir "$run"
              --grace-s "${AUDORA_CLUSTER_GRACE_S:-$(( $(drain_s) + 5 ))}")
         if [ "${AUDORA_CLUSTER_METRICS:-1}" != 0 ]; then
-            port=$(free_port)
+            port=$(free_port "$run/ports")
             echo "supervisor $port" >>"$run/ports"
             sup+=("--metrics.port=$port")
         fi

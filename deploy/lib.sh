@@ -2,19 +2,34 @@
 
 # A port nothing listens on, below the kernel's ephemeral range: a port
 # the kernel picked would be free now but may be given to an outgoing
-# connection before the process that is to listen on it starts.
+# connection before the process that is to listen on it starts. Nor one
+# handed out already but not yet listened on: one named in an AUDORA_*
+# variable of the environment or in the files given (any number in them).
 free_port() {
-    /usr/bin/python3 -c 'import random, socket
+    /usr/bin/python3 - "$@" <<'PY'
+import os, random, re, socket, sys
+taken = set()
+for k, v in os.environ.items():
+    if k.startswith("AUDORA_"):
+        taken.update(int(p) for p in re.findall(r":(\d+)", v))
+for f in sys.argv[1:]:
+    try:
+        taken.update(int(p) for p in re.findall(r"\d+", open(f).read()))
+    except OSError:
+        pass
 lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 while True:
     p = random.randrange(10000, max(lo, 10001))
+    if p in taken:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p)); print(p); break
     except OSError:
         pass
     finally:
-        s.close()'
+        s.close()
+PY
 }
 
 # Private relay endpoints, so two clusters on one machine do not collide.

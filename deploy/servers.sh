@@ -58,7 +58,7 @@ start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     free_port >"$dir/pg.port"
-    free_port >"$dir/redis.port"
+    free_port "$dir/pg.port" >"$dir/redis.port"
     pgport=$(cat "$dir/pg.port")
     mkdir -p "$dir/pg" "$dir/sock"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir" "$dir/pg" "$dir/sock"

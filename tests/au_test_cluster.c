@@ -21,7 +21,8 @@
 char au_cl_run[256];
 char au_cl_db[512];
 
-/* Below the kernel's ephemeral range (deploy/lib.sh says why). */
+/* Below the kernel's ephemeral range, and never one this process handed
+ * out before (deploy/lib.sh says why). */
 int au_free_port(void)
 {
     int lo = 32768;
@@ -33,17 +34,26 @@ int au_free_port(void)
     }
     if (lo <= 10001)
         lo = 32768;
+    static int given[64];
+    static size_t ngiven;
     static unsigned seed;
     if (!seed)
         seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ 0x9e3779b9u;
     for (;;) {
         int port = 10000 + (int)(rand_r(&seed) % (unsigned)(lo - 10000));
+        int again = 0;
+        for (size_t i = 0; i < ngiven; i++)
+            again |= given[i] == port;
+        if (again)
+            continue;
         int s = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in a = {.sin_family = AF_INET,
                                 .sin_port = htons((uint16_t)port)};
         a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         int ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
         close(s);
+        if (ok && ngiven < sizeof(given) / sizeof(given[0]))
+            given[ngiven++] = port;
         if (ok)
             return port;
     }
