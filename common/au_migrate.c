@@ -335,6 +335,20 @@ static const char *const migrations[] = {
     "ALTER TABLE tracks ADD COLUMN popularity smallint CHECK (popularity "
     "BETWEEN 0 AND 100), ADD COLUMN isrc text, ADD COLUMN "
     "spotify_checked_at timestamptz;",
+    /* 9: what the Spotify Web API says of artists (`audora push
+     * spotify-artists`: their id from a track's credits or the answer's
+     * name, genres, popularity, followers), audio features asked of it
+     * (`audora push spotify-features`), and a track's MusicBrainz
+     * recording by its ISRC (`audora push musicbrainz-recordings`). */
+    "ALTER TABLE artists ADD COLUMN spotify_id text, ADD COLUMN genres "
+    "text[], ADD COLUMN popularity smallint CHECK (popularity BETWEEN 0 "
+    "AND 100), ADD COLUMN followers bigint CHECK (followers >= 0), ADD "
+    "COLUMN spotify_checked_at timestamptz;"
+    "CREATE INDEX artists_spotify_idx ON artists (spotify_id) WHERE "
+    "spotify_id IS NOT NULL;"
+    "ALTER TABLE tracks ADD COLUMN features_checked_at timestamptz, ADD "
+    "COLUMN mbid uuid, ADD COLUMN mbid_checked_at timestamptz;"
+    "CREATE INDEX tracks_isrc_idx ON tracks (isrc) WHERE isrc IS NOT NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -303,12 +303,68 @@ int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
  * spotify_id. The caller PQclears *out. */
 int au_store_tracks_to_look_up(PGconn *c, int limit, PGresult **out,
                                au_error_t *err);
-/* Records a lookup's answers for n Spotify ids: popularity[i] (-1: none)
- * and isrc[i] (NULL: none); what was known before is kept where the
- * answer has nothing; every one is marked looked up. *updated: rows. */
+/* Records a lookup's answers for n Spotify ids: popularity[i] (a number
+ * 0..100 as text, or NULL: none) and isrc[i] (NULL: none); what was known
+ * before is kept where the answer has nothing; every one is marked looked
+ * up. *updated: rows. */
 int au_store_set_track_meta(PGconn *c, size_t n, const char *const *ids,
-                            const int *popularity, const char *const *isrc,
-                            long *updated, au_error_t *err);
+                            const char *const *popularity,
+                            const char *const *isrc, long *updated,
+                            au_error_t *err);
+/* The Spotify id each artist key is credited with in a track's answer;
+ * only artists without one take it (the first of a key in the list).
+ * *updated: rows. */
+int au_store_set_artist_ids(PGconn *c, size_t n, const char *const *keys,
+                            const char *const *ids, long *updated,
+                            au_error_t *err);
+
+/* ---- what the Spotify Web API says of artists (au_store_named.c) ---- */
+
+/* Stored artists with a Spotify id never looked up, oldest first: their
+ * spotify_id. The caller PQclears *out. */
+int au_store_spotify_artists_to_look_up(PGconn *c, int limit, PGresult **out,
+                                        au_error_t *err);
+/* Records a lookup's answers for n Spotify artist ids: keys[i] the
+ * answer's artist key (NULL: the id was not answered, only marked),
+ * popularity[i] and followers[i] numbers as text or NULL, genres[i] a
+ * JSON array of strings or NULL. An artist without an id takes the one
+ * answered under its key. *updated: rows. */
+int au_store_set_artist_meta(PGconn *c, size_t n, const char *const *ids,
+                             const char *const *keys,
+                             const char *const *popularity,
+                             const char *const *followers,
+                             const char *const *genres, long *updated,
+                             au_error_t *err);
+
+/* ---- audio features from the Spotify Web API (au_store_named.c) ---- */
+
+/* Stored tracks with a Spotify id, no audio features and never asked for
+ * them, oldest first: their spotify_id. The caller PQclears *out. */
+int au_store_features_to_look_up(PGconn *c, int limit, PGresult **out,
+                                 au_error_t *err);
+/* Stores the features answered for n ids: f[0..3] danceability, energy,
+ * valence, tempo as text (f[0][i] NULL: none answered); grows the
+ * features generation when any changed; marks every id asked. *stored:
+ * features written or changed. */
+int au_store_set_features(PGconn *c, size_t n, const char *const *ids,
+                          const char *const *const f[4], long *stored,
+                          au_error_t *err);
+
+/* ---- MusicBrainz recordings of tracks (au_store_named.c) ---- */
+
+/* ISRCs of stored tracks never looked up at MusicBrainz, oldest first.
+ * The caller PQclears *out. */
+int au_store_isrcs_to_look_up(PGconn *c, int limit, PGresult **out,
+                              au_error_t *err);
+/* Records n ISRC lookups: mbids[i] the recording (NULL: none found), and
+ * its first credited artist's key and MBID (NULL: none) for an artist
+ * that has no MBID yet; every track of the ISRCs is marked looked up.
+ * *updated: tracks. */
+int au_store_set_recordings(PGconn *c, size_t n, const char *const *isrcs,
+                            const char *const *mbids,
+                            const char *const *artist_keys,
+                            const char *const *artist_mbids, long *updated,
+                            au_error_t *err);
 
 int au_store_features_generation(PGconn *c, long long *gen, au_error_t *err);
 /* The audio features of each Spotify track id that has all four. */

@@ -460,42 +460,62 @@ int au_store_artists_to_look_up(PGconn *c, int limit, size_t n,
     return rc;
 }
 
+/* Runs sql with ncol text arrays as $1..$ncol, column k holding cols[k][i]
+ * for the n rows, NULL sent as '' (the statements read '' as "none").
+ * *count: the first column of the statement's one row when it returns
+ * rows (expect PGRES_TUPLES_OK), else the rows it changed. */
+static int run_columns(PGconn *c, const char *sql, size_t n, size_t ncol,
+                       const char *const *const *cols, ExecStatusType expect,
+                       long *count, au_error_t *err)
+{
+    *count = 0;
+    if (n == 0)
+        return 0;
+    au_buf_t b[AU_PG_MAX_PARAMS] = {{0}};
+    const char **v = malloc(n * sizeof(*v));
+    int rc = v && ncol <= AU_PG_MAX_PARAMS ? 0 : AU_ENOMEM;
+    au_params_t p = {0};
+    for (size_t k = 0; rc == 0 && k < ncol; k++) {
+        for (size_t i = 0; i < n; i++)
+            v[i] = cols[k][i] ? cols[k][i] : "";
+        rc = au_buf_text_array(&b[k], n, v);
+        au_params_str(&p, b[k].data);
+    }
+    free(v);
+    PGresult *r = NULL;
+    if (rc < 0)
+        au_error_set(err, AU_ENOMEM, "store: out of memory");
+    else
+        rc = au_pg_run(c, sql, &p, expect, &r, err);
+    if (rc == 0 && expect == PGRES_TUPLES_OK)
+        *count = PQntuples(r) ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    else if (rc == 0)
+        *count = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    for (size_t k = 0; k < ncol; k++)
+        au_buf_free(&b[k]);
+    return rc;
+}
+
+/* A query of stored rows to look up: sql with $1 the most rows. */
+static int select_limit(PGconn *c, const char *sql, int limit, PGresult **out,
+                        au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, limit);
+    return au_pg_run(c, sql, &p, PGRES_TUPLES_OK, out, err);
+}
+
 int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
                        const char *const *mbids, long *updated, au_error_t *err)
 {
-    *updated = 0;
-    if (n == 0)
-        return 0;
-    const char **m = malloc(n * sizeof(*m));
-    au_buf_t bk = {0}, bm = {0};
-    int rc = m ? 0 : AU_ENOMEM;
-    for (size_t i = 0; m && i < n; i++)
-        m[i] = mbids[i] ? mbids[i] : "";
-    if (rc == 0 && (au_buf_text_array(&bk, n, keys) < 0 ||
-                    au_buf_text_array(&bm, n, m) < 0))
-        rc = AU_ENOMEM;
-    free(m);
-    if (rc < 0) {
-        au_buf_free(&bk);
-        au_buf_free(&bm);
-        return au_error_set(err, AU_ENOMEM, "artists: out of memory");
-    }
-    au_params_t p = {0};
-    au_params_str(&p, bk.data);
-    au_params_str(&p, bm.data);
-    PGresult *r = NULL;
-    rc = au_pg_run(c,
-                   "UPDATE artists a SET mbid = coalesce(nullif(u.m, "
-                   " '')::uuid, a.mbid), "
-                   " mbid_checked_at = now() FROM unnest($1::text[], "
-                   " $2::text[]) u(k, m) WHERE a.artist_key = u.k",
-                   &p, PGRES_COMMAND_OK, &r, err);
-    if (rc == 0)
-        *updated = strtol(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    au_buf_free(&bk);
-    au_buf_free(&bm);
-    return rc;
+    const char *const *cols[] = {keys, mbids};
+    return run_columns(c,
+                       "UPDATE artists a SET mbid = coalesce(nullif(u.m, "
+                       " '')::uuid, a.mbid), "
+                       " mbid_checked_at = now() FROM unnest($1::text[], "
+                       " $2::text[]) u(k, m) WHERE a.artist_key = u.k",
+                       n, 2, cols, PGRES_COMMAND_OK, updated, err);
 }
 
 /* ---- what the Spotify Web API says of tracks ------------------------ */
@@ -503,60 +523,156 @@ int au_store_set_mbids(PGconn *c, size_t n, const char *const *keys,
 int au_store_tracks_to_look_up(PGconn *c, int limit, PGresult **out,
                                au_error_t *err)
 {
-    au_params_t p = {0};
-    au_params_int(&p, limit);
-    return au_pg_run(c,
-                     "SELECT spotify_id FROM tracks WHERE spotify_id IS NOT "
-                     "NULL AND spotify_checked_at IS NULL ORDER BY id "
-                     "LIMIT $1::int",
-                     &p, PGRES_TUPLES_OK, out, err);
+    return select_limit(c,
+                        "SELECT spotify_id FROM tracks WHERE spotify_id IS NOT "
+                        "NULL AND spotify_checked_at IS NULL ORDER BY id "
+                        "LIMIT $1::int",
+                        limit, out, err);
 }
 
 int au_store_set_track_meta(PGconn *c, size_t n, const char *const *ids,
-                            const int *popularity, const char *const *isrc,
-                            long *updated, au_error_t *err)
+                            const char *const *popularity,
+                            const char *const *isrc, long *updated,
+                            au_error_t *err)
 {
-    *updated = 0;
-    if (n == 0)
-        return 0;
-    const char **pop = malloc(n * sizeof(*pop));
-    const char **is = malloc(n * sizeof(*is));
-    char(*num)[12] = malloc(n * sizeof(*num));
-    au_buf_t bi = {0}, bp = {0}, bs = {0};
-    int rc = pop && is && num ? 0 : AU_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        snprintf(num[i], sizeof(num[i]), "%d", popularity[i]);
-        pop[i] = popularity[i] >= 0 ? num[i] : "";
-        is[i] = isrc[i] ? isrc[i] : "";
-    }
-    if (rc == 0 && (au_buf_text_array(&bi, n, ids) < 0 ||
-                    au_buf_text_array(&bp, n, pop) < 0 ||
-                    au_buf_text_array(&bs, n, is) < 0))
-        rc = AU_ENOMEM;
-    free(pop);
-    free(is);
-    free(num);
-    if (rc == 0) {
-        au_params_t p = {0};
-        au_params_str(&p, bi.data);
-        au_params_str(&p, bp.data);
-        au_params_str(&p, bs.data);
-        PGresult *r = NULL;
-        rc = au_pg_run(
-            c,
-            "UPDATE tracks t SET popularity = coalesce(nullif(u.p, "
-            " '')::smallint, t.popularity), isrc = coalesce(nullif(u.s, ''), "
-            " t.isrc), spotify_checked_at = now() FROM unnest($1::text[], "
-            " $2::text[], $3::text[]) u(id, p, s) WHERE t.spotify_id = u.id",
-            &p, PGRES_COMMAND_OK, &r, err);
-        if (rc == 0)
-            *updated = strtol(PQcmdTuples(r), NULL, 10);
-        PQclear(r);
-    } else {
-        au_error_set(err, AU_ENOMEM, "tracks: out of memory");
-    }
-    au_buf_free(&bi);
-    au_buf_free(&bp);
-    au_buf_free(&bs);
-    return rc;
+    const char *const *cols[] = {ids, popularity, isrc};
+    return run_columns(
+        c,
+        "UPDATE tracks t SET popularity = coalesce(nullif(u.p, "
+        " '')::smallint, t.popularity), isrc = coalesce(nullif(u.s, ''), "
+        " t.isrc), spotify_checked_at = now() FROM unnest($1::text[], "
+        " $2::text[], $3::text[]) u(id, p, s) WHERE t.spotify_id = u.id",
+        n, 3, cols, PGRES_COMMAND_OK, updated, err);
+}
+
+/* ---- what the Spotify Web API says of artists ----------------------- */
+
+int au_store_spotify_artists_to_look_up(PGconn *c, int limit, PGresult **out,
+                                        au_error_t *err)
+{
+    return select_limit(
+        c,
+        "SELECT spotify_id FROM artists WHERE spotify_id IS NOT "
+        "NULL AND spotify_checked_at IS NULL ORDER BY id "
+        "LIMIT $1::int",
+        limit, out, err);
+}
+
+int au_store_set_artist_ids(PGconn *c, size_t n, const char *const *keys,
+                            const char *const *ids, long *updated,
+                            au_error_t *err)
+{
+    const char *const *cols[] = {keys, ids};
+    /* The first id a key is credited with stays: a later credit of the
+     * same name is as likely a namesake as a correction. */
+    return run_columns(c,
+                       "UPDATE artists a SET spotify_id = u.id FROM "
+                       " (SELECT DISTINCT ON (k) k, id FROM unnest("
+                       " $1::text[], $2::text[]) WITH ORDINALITY u(k, id, o) "
+                       " ORDER BY k, o) u "
+                       "WHERE a.artist_key = u.k AND a.spotify_id IS NULL",
+                       n, 2, cols, PGRES_COMMAND_OK, updated, err);
+}
+
+int au_store_set_artist_meta(PGconn *c, size_t n, const char *const *ids,
+                             const char *const *keys,
+                             const char *const *popularity,
+                             const char *const *followers,
+                             const char *const *genres, long *updated,
+                             au_error_t *err)
+{
+    const char *const *cols[] = {ids, keys, popularity, followers, genres};
+    /* An artist is the one holding the id, or without any id the one of
+     * the answer's name; ids asked for and not answered are only marked
+     * (keys[i] NULL). genres[i] is a JSON array of strings. */
+    return run_columns(
+        c,
+        "UPDATE artists a SET spotify_id = u.id, popularity = "
+        " coalesce(nullif(u.p, '')::smallint, a.popularity), followers = "
+        " coalesce(nullif(u.f, '')::bigint, a.followers), genres = CASE "
+        " WHEN u.g = '' THEN a.genres ELSE ARRAY(SELECT "
+        " jsonb_array_elements_text(u.g::jsonb)) END, spotify_checked_at = "
+        " now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+        " $5::text[]) u(id, k, p, f, g) "
+        "WHERE a.spotify_id = u.id OR (u.k <> '' AND a.spotify_id IS NULL "
+        " AND a.artist_key = u.k)",
+        n, 5, cols, PGRES_COMMAND_OK, updated, err);
+}
+
+/* ---- audio features from the Spotify Web API ------------------------ */
+
+int au_store_features_to_look_up(PGconn *c, int limit, PGresult **out,
+                                 au_error_t *err)
+{
+    return select_limit(
+        c,
+        "SELECT k.spotify_id FROM tracks k WHERE k.spotify_id IS "
+        "NOT NULL AND k.features_checked_at IS NULL AND NOT "
+        "EXISTS (SELECT 1 FROM audio_features f WHERE "
+        "f.spotify_id = k.spotify_id) ORDER BY k.id "
+        "LIMIT $1::int",
+        limit, out, err);
+}
+
+int au_store_set_features(PGconn *c, size_t n, const char *const *ids,
+                          const char *const *const f[4], long *stored,
+                          au_error_t *err)
+{
+    const char *const *cols[] = {ids, f[0], f[1], f[2], f[3]};
+    /* One statement: the features, the generation (so that no cached
+     * copy of what was there before is served: docs/ARCHITECTURE.md,
+     * Derived columns) when any changed, and every id marked asked. */
+    return run_columns(
+        c,
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+        " $4::text[], $5::text[]) u(id, d, e, v, t)), "
+        "w AS (INSERT INTO audio_features AS x (spotify_id, danceability, "
+        " energy, valence, tempo) SELECT id, d::real, e::real, v::real, "
+        " t::real FROM u WHERE d <> '' ON CONFLICT (spotify_id) DO UPDATE "
+        " SET danceability = excluded.danceability, energy = "
+        " excluded.energy, valence = excluded.valence, tempo = excluded.tempo "
+        " WHERE (x.danceability, x.energy, x.valence, x.tempo) IS DISTINCT "
+        " FROM (excluded.danceability, excluded.energy, excluded.valence, "
+        " excluded.tempo) RETURNING 1), "
+        "g AS (UPDATE store_meta SET features_generation = "
+        " features_generation + 1 WHERE EXISTS (SELECT 1 FROM w)), "
+        "k AS (UPDATE tracks t SET features_checked_at = now() FROM u "
+        " WHERE t.spotify_id = u.id) "
+        "SELECT count(*) FROM w",
+        n, 5, cols, PGRES_TUPLES_OK, stored, err);
+}
+
+/* ---- MusicBrainz recordings of tracks ------------------------------- */
+
+int au_store_isrcs_to_look_up(PGconn *c, int limit, PGresult **out,
+                              au_error_t *err)
+{
+    return select_limit(c,
+                        "SELECT isrc FROM tracks WHERE isrc IS NOT NULL AND "
+                        "mbid_checked_at IS NULL GROUP BY isrc ORDER BY "
+                        "min(id) LIMIT $1::int",
+                        limit, out, err);
+}
+
+int au_store_set_recordings(PGconn *c, size_t n, const char *const *isrcs,
+                            const char *const *mbids,
+                            const char *const *artist_keys,
+                            const char *const *artist_mbids, long *updated,
+                            au_error_t *err)
+{
+    const char *const *cols[] = {isrcs, mbids, artist_keys, artist_mbids};
+    /* A track takes its ISRC's recording; the recording's first credited
+     * artist gives its MBID to the stored artist of that name (an id
+     * already there stays: an artist search found it). */
+    return run_columns(
+        c,
+        "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+        " $4::text[]) u(i, m, k, am)), "
+        "a AS (UPDATE artists a SET mbid = u.am::uuid FROM u WHERE u.k <> '' "
+        " AND u.am <> '' AND a.artist_key = u.k AND a.mbid IS NULL), "
+        "t AS (UPDATE tracks t SET mbid = coalesce(nullif(u.m, '')::uuid, "
+        " t.mbid), mbid_checked_at = now() FROM u WHERE t.isrc = u.i "
+        " RETURNING 1) "
+        "SELECT count(*) FROM t",
+        n, 4, cols, PGRES_TUPLES_OK, updated, err);
 }

@@ -1205,6 +1205,20 @@ static int mb_recordings_root(px_t *p, const json_t *root, void *vout)
                         &out->recordings, &out->n, NULL);
 }
 
+/* GET /ws/2/isrc/{isrc}: {"isrc": ..., "recordings": [...]}, no search
+ * head; count and offset are those of the one page it is. */
+static int mb_isrc_root(px_t *p, const json_t *root, void *vout)
+{
+    au_mb_recordings_t *out = vout;
+    const char *isrc;
+    int rc = px_str(p, root, "isrc", F_REQ | F_NONEMPTY, &isrc);
+    if (rc == 0)
+        rc = px_each(p, root, "recordings", F_REQ, &mb_recording_each,
+                     &out->recordings, &out->n, NULL);
+    out->count = out->n;
+    return rc;
+}
+
 static int mb_artists_root(px_t *p, const json_t *root, void *vout)
 {
     au_mb_artists_t *out = vout;
@@ -1228,6 +1242,13 @@ int au_mb_parse_recording_search(const char *json, size_t len, au_arena_t *a,
 {
     return run(&musicbrainz, mb_recordings_root, json, len, a, out,
                sizeof(*out), err);
+}
+
+int au_mb_parse_isrc(const char *json, size_t len, au_arena_t *a,
+                     au_mb_recordings_t *out, au_error_t *err)
+{
+    return run(&musicbrainz, mb_isrc_root, json, len, a, out, sizeof(*out),
+               err);
 }
 
 int au_mb_parse_artist(const char *json, size_t len, au_arena_t *a,

@@ -260,6 +260,9 @@ int au_mb_parse_recording(const char *json, size_t len, au_arena_t *a,
 /* GET /ws/2/recording?query=... */
 int au_mb_parse_recording_search(const char *json, size_t len, au_arena_t *a,
                                  au_mb_recordings_t *out, au_error_t *err);
+/* GET /ws/2/isrc/{isrc}?inc=artist-credits: the recordings of an ISRC. */
+int au_mb_parse_isrc(const char *json, size_t len, au_arena_t *a,
+                     au_mb_recordings_t *out, au_error_t *err);
 /* GET /ws/2/artist/{mbid}. */
 int au_mb_parse_artist(const char *json, size_t len, au_arena_t *a,
                        au_mb_artist_t *out, au_error_t *err);

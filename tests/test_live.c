@@ -495,28 +495,39 @@ Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
     cr_expect_eq(stat("services", "musicbrainz", "requests"), 12);
 }
 
-Test(live, stored_spotify_tracks_get_their_popularity_and_isrc_once)
+/* Pushes a charts.spotify.com chart of rows ("rank,uri,artist,track"
+ * lines, the rest filled in) and waits for it. */
+static void push_chart(const char *name, const char *rows)
 {
-    start_replay();
-    au_cluster_start(&(au_cluster_opts_t){.redis_db = 8, .lease_s = 30});
-    /* A chart of the two tracks the stored several-tracks answer holds. */
     char path[512];
-    snprintf(path, sizeof(path), "%s/regional-global-daily-2024-01-02.csv",
-             au_cl_run);
+    snprintf(path, sizeof(path), "%s/%s", au_cl_run, name);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     fputs("rank,uri,artist_names,track_name,source,peak_rank,previous_rank,"
-          "weeks_on_chart,streams\n"
-          "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
-          "\"Somebody Told Me\",\"x\",1,1,1,\"100\"\n"
-          "2,\"spotify:track:0eGsygTp906u18L0Oimnem\",\"The Killers\","
-          "\"Mr. Brightside\",\"x\",2,2,1,\"90\"\n",
+          "weeks_on_chart,streams\n",
           f);
+    for (const char *r = rows; *r;) {
+        size_t n = strcspn(r, "\n");
+        fprintf(f, "%.*s,\"x\",1,1,1,\"100\"\n", (int)n, r);
+        r += n + (r[n] == '\n');
+    }
     fclose(f);
     char a[700];
     snprintf(a, sizeof(a), "push %s", path);
     audora(a);
     au_wait_all(60);
+}
+
+Test(live, stored_spotify_tracks_get_their_popularity_and_isrc_once)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 8, .lease_s = 30});
+    /* A chart of the two tracks the stored several-tracks answer holds. */
+    push_chart("regional-global-daily-2024-01-02.csv",
+               "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+               "\"Somebody Told Me\"\n"
+               "2,\"spotify:track:0eGsygTp906u18L0Oimnem\",\"The Killers\","
+               "\"Mr. Brightside\"");
     audora("push spotify-tracks");
     au_wait_all(60);
     json_t *js = fixture("spotify_api/jmperez_tracks.json");
@@ -545,4 +556,159 @@ Test(live, stored_spotify_tracks_get_their_popularity_and_isrc_once)
     au_wait_all(60);
     cr_expect_eq(stat("routes", "spotify/tracks", "requests"), 1);
     cr_expect_eq(stat("routes", "spotify/token", "requests"), 1);
+}
+
+/* A stored value of one row as text, "" for NULL; the test fails on none. */
+static char *one(const char *fmt, const char *arg)
+{
+    char q[512];
+    snprintf(q, sizeof(q), fmt, arg);
+    return au_text(q);
+}
+
+/* The Web API's artists and audio features, each asked once: artists take
+ * their Spotify ids from the tracks' credits (or, asked by id, from the
+ * answer's name) and their genres from the artists' answer; only what was
+ * asked for is taken from an answer. */
+Test(live, spotify_artists_get_genres_and_tracks_audio_features_once)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 9, .lease_s = 30});
+    /* The three tracks of the stored several-features answer, and one of
+     * the several-tracks answer whose features it does not hold. */
+    push_chart("regional-global-daily-2024-01-03.csv",
+               "1,\"spotify:track:4JpKVNYnVcJ8tuMKjAj50A\",\"David Bowie\","
+               "\"One\"\n"
+               "2,\"spotify:track:2NRANZE9UCmPAS5XVbXL40\",\"T. Rex\",\"Two\"\n"
+               "3,\"spotify:track:24JygzOLM0EmRQeGtFcIcG\",\"Band X\","
+               "\"Three\"\n"
+               "4,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+               "\"Somebody Told Me\"");
+    long long gen = au_scalar("SELECT features_generation FROM store_meta");
+    audora("push spotify-features");
+    au_wait_all(60);
+    json_t *js =
+        fixture("spotify_api/swajava_GetAudioFeaturesForSeveralTracksRequest"
+                ".json");
+    json_t *list = json_object_get(js, "audio_features");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *f = json_array_get(list, i);
+        const char *id = json_string_value(json_object_get(f, "id"));
+        char q[512];
+        snprintf(q, sizeof(q),
+                 "SELECT count(*) FROM audio_features WHERE spotify_id = '%s' "
+                 "AND abs(danceability - %.9g) < 1e-6 AND abs(energy - %.9g) "
+                 "< 1e-6 AND abs(valence - %.9g) < 1e-6 AND abs(tempo - "
+                 "%.9g) < 1e-3",
+                 id, json_real_value(json_object_get(f, "danceability")),
+                 json_real_value(json_object_get(f, "energy")),
+                 json_real_value(json_object_get(f, "valence")),
+                 json_real_value(json_object_get(f, "tempo")));
+        cr_expect_eq(au_scalar(q), 1, "features of %s", id);
+    }
+    json_decref(js);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM audio_features WHERE "
+                           "spotify_id = '1lDWb6b6ieDQ2xT7ewTC3G'"),
+                 0, "an id the answer does not hold gets no features");
+    cr_expect_eq(au_scalar("SELECT count(*) FROM tracks WHERE "
+                           "features_checked_at IS NULL"),
+                 0);
+    cr_expect_eq(au_scalar("SELECT features_generation FROM store_meta"),
+                 gen + 1, "new features are a new generation");
+    cr_expect_eq(stat("routes", "spotify/audio-features-several", "requests"),
+                 1);
+    /* Again, by id: from the cache, nothing changed, no new generation. */
+    audora("push spotify-features 4JpKVNYnVcJ8tuMKjAj50A "
+           "2NRANZE9UCmPAS5XVbXL40 24JygzOLM0EmRQeGtFcIcG "
+           "1lDWb6b6ieDQ2xT7ewTC3G");
+    au_wait_all(60);
+    cr_expect_eq(stat("routes", "spotify/audio-features-several", "requests"),
+                 1);
+    cr_expect_eq(au_scalar("SELECT features_generation FROM store_meta"),
+                 gen + 1);
+
+    /* Artists asked by id take the id of the answer's name. */
+    audora("push spotify-artists 0oSGxfWSnnOXhD2fKuz2Gy "
+           "spotify:artist:3dBVyJ7JuOMt4GE9607Qin");
+    au_wait_all(60);
+    js = fixture("spotify_api/swajava_GetSeveralArtistsRequest.json");
+    list = json_object_get(js, "artists");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *ar = json_array_get(list, i);
+        char want[512];
+        size_t n = (size_t)snprintf(
+            want, sizeof(want), "%s|%lld|%lld|",
+            json_string_value(json_object_get(ar, "id")),
+            (long long)json_integer_value(json_object_get(ar, "popularity")),
+            (long long)json_integer_value(
+                json_object_get(json_object_get(ar, "followers"), "total")));
+        json_t *g = json_object_get(ar, "genres");
+        for (size_t k = 0; k < json_array_size(g); k++)
+            n += (size_t)snprintf(want + n, sizeof(want) - n, "%s%s",
+                                  k ? "," : "",
+                                  json_string_value(json_array_get(g, k)));
+        char *got = one("SELECT spotify_id || '|' || popularity || '|' || "
+                        "followers || '|' || array_to_string(genres, ',') "
+                        "FROM artists WHERE name = '%s'",
+                        json_string_value(json_object_get(ar, "name")));
+        cr_expect_str_eq(got, want);
+        free(got);
+    }
+    json_decref(js);
+    cr_expect_eq(stat("routes", "spotify/artists", "requests"), 1);
+    /* The Killers get their id from a track's credits; the artists'
+     * answer (Bowie, T. Rex) says nothing of them: looked up, no genres. */
+    audora("push spotify-tracks");
+    au_wait_all(60);
+    char *id = one("SELECT coalesce(spotify_id, '') FROM artists WHERE name = "
+                   "'%s'",
+                   "The Killers");
+    cr_expect_str_eq(id, "0C0XlULifJtAgn6ZNCW2eu");
+    free(id);
+    audora("push spotify-artists");
+    au_wait_all(60);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM artists WHERE name = 'The "
+                           "Killers' AND spotify_checked_at IS NOT NULL AND "
+                           "genres IS NULL"),
+                 1);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state <> 'done'"),
+                 0);
+}
+
+/* A track's ISRC finds its MusicBrainz recording, and the recording's
+ * artist its MBID; an ISRC MusicBrainz does not know (404) is "none", not
+ * a dead job; a known one is asked once. */
+Test(live, an_isrc_finds_its_musicbrainz_recording_once)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 10, .lease_s = 30});
+    push_chart("regional-global-daily-2024-01-04.csv",
+               "1,\"spotify:track:34gCuhDGsG4bRPIf9bb02f\",\"Ed Sheeran\","
+               "\"Thinking out Loud\"\n"
+               "2,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+               "\"Somebody Told Me\"");
+    /* The ISRCs a Spotify track lookup stores (tested above). */
+    free(au_text("UPDATE tracks SET isrc = CASE spotify_id WHEN "
+                 "'34gCuhDGsG4bRPIf9bb02f' THEN 'GBAHS1400099' ELSE "
+                 "'USIR20400274' END RETURNING ''"));
+    audora("push musicbrainz-recordings");
+    au_wait_all(60);
+    char *got = one("SELECT coalesce(k.mbid::text, '-') || '|' || "
+                    "coalesce(a.mbid::text, '-') FROM tracks k JOIN artists a "
+                    "ON a.id = k.artist_id WHERE k.isrc = '%s'",
+                    "GBAHS1400099");
+    cr_expect_str_eq(got, "cb2cc207-8125-445c-9ef9-6ea44eee959a|"
+                          "b8a7c51f-362c-4dcb-a259-bc6e0095f0a6");
+    free(got);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM tracks WHERE mbid IS NULL "
+                           "AND mbid_checked_at IS NOT NULL AND isrc = "
+                           "'USIR20400274'"),
+                 1);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state <> 'done'"),
+                 0);
+    cr_expect_eq(stat("routes", "musicbrainz/isrc", "requests"), 2);
+    audora("push musicbrainz-recordings gbahs-14-00099");
+    au_wait_all(60);
+    cr_expect_eq(stat("routes", "musicbrainz/isrc", "requests"), 2);
+    cr_expect_eq(stat("services", "musicbrainz", "max_per_second"), 1);
 }

@@ -5,6 +5,7 @@
 #include "au_test.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,7 @@ ANY(au_spotify_parse_features, au_spotify_features_t)
 ANY(au_spotify_parse_features_list, au_spotify_features_list_t)
 ANY(au_mb_parse_recording, au_mb_recording_t)
 ANY(au_mb_parse_recording_search, au_mb_recordings_t)
+ANY(au_mb_parse_isrc, au_mb_recordings_t)
 ANY(au_mb_parse_artist, au_mb_artist_t)
 ANY(au_mb_parse_artist_search, au_mb_artists_t)
 
@@ -121,6 +123,7 @@ static const any_fn all_parsers[] = {any_au_lastfm_parse_top_tracks,
                                      any_au_spotify_parse_features_list,
                                      any_au_mb_parse_recording,
                                      any_au_mb_parse_recording_search,
+                                     any_au_mb_parse_isrc,
                                      any_au_mb_parse_artist,
                                      any_au_mb_parse_artist_search};
 
@@ -736,6 +739,38 @@ Test(musicbrainz, recording_lookup_gives_length_isrcs_and_credit)
     cr_assert_null(r.first_release_date);
     STR_IS(r.credit, "Like a Tim");
     STR_IS(r.credits[0].artist_id, "90568a1e-ef8d-4d22-93fa-faadc819d576");
+}
+
+/* No ISRC lookup is among the fixtures (SOURCES.md, "gaps"): the genuine
+ * recording lookup in the documented envelope, as the replay server
+ * answers /ws/2/isrc/. */
+Test(musicbrainz, an_isrc_lookup_gives_its_recordings)
+{
+    size_t len;
+    char *rec = load(MB, "picard_recording_lookup.json", &len);
+    json_t *r = json_loadb(rec, len, 0, NULL);
+    free(rec);
+    json_t *env =
+        json_pack("{s:s,s:[o]}", "isrc", "GBAHS1400099", "recordings", r);
+    char *body = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    cr_assert_not_null(body);
+    au_mb_recordings_t s;
+    au_error_t err = {0};
+    int rc = au_mb_parse_isrc(body, strlen(body), g_a, &s, &err);
+    free(body);
+    cr_assert_eq(rc, 0, "%s", err.msg);
+    cr_assert_eq(s.n, 1);
+    STR_IS(s.recordings[0].id, "cb2cc207-8125-445c-9ef9-6ea44eee959a");
+    STR_IS(s.recordings[0].credits[0].artist_id, ED_SHEERAN);
+    au_mb_recordings_t none;
+    PARSE_STR(au_mb_parse_isrc, "{\"isrc\":\"GBAHS1400099\",\"recordings\":[]}",
+              &none);
+    cr_assert_eq(none.n, 0);
+    const char *headless = "{\"recordings\":[]}";
+    cr_assert_neq(
+        au_mb_parse_isrc(headless, strlen(headless), g_a, &none, &err), 0,
+        "an answer without its isrc is not an ISRC lookup");
 }
 
 Test(musicbrainz, three_artist_credit_joins_with_its_joinphrases)

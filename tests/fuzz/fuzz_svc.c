@@ -211,6 +211,11 @@ static void fz_singles(const char *body, size_t size, au_arena_t *a)
         for (uint32_t i = 0; i < out.n; i++)
             fz_mb_recording(&out.recordings[i]);
     });
+    FZ_RUN(au_mb_parse_isrc, au_mb_recordings_t, {
+        fz_count("musicbrainz isrc", out.n, out.recordings);
+        for (uint32_t i = 0; i < out.n; i++)
+            fz_mb_recording(&out.recordings[i]);
+    });
     FZ_RUN(au_mb_parse_artist_search, au_mb_artists_t, {
         fz_count("musicbrainz search", out.n, out.artists);
         for (uint32_t i = 0; i < out.n; i++)

@@ -68,6 +68,9 @@ extern const au_cmd_def_t au_cmd_push_lastfm_def; /* au_cmd_live.c */
 extern const au_cmd_def_t au_cmd_push_spotify_def;
 extern const au_cmd_def_t au_cmd_push_mb_def;
 extern const au_cmd_def_t au_cmd_push_tracks_def;
+extern const au_cmd_def_t au_cmd_push_artists_def;
+extern const au_cmd_def_t au_cmd_push_features_def;
+extern const au_cmd_def_t au_cmd_push_recordings_def;
 extern const au_cmd_def_t au_cmd_sources_def;
 
 /* Runs `audora <argv...>`; returns the process exit status. */

@@ -297,44 +297,68 @@ const au_cmd_def_t au_cmd_push_mb_def = {
     cmd_push_mb,
 };
 
-/* ---- push spotify-tracks ---------------------------------------------- */
+/* ---- push spotify-tracks|spotify-artists|spotify-features|
+ *      musicbrainz-recordings ------------------------------------------ */
 
-enum { ST_LIMIT, ST_ATTEMPTS, ST_JSON, ST_NOPTS };
+enum { LK_LIMIT, LK_ATTEMPTS, LK_JSON, LK_NOPTS };
 
-static const au_cli_opt_t st_opts[] = {
-    [ST_LIMIT] = {.name = "limit",
+static const au_cli_opt_t lk_opts[] = {
+    [LK_LIMIT] = {.name = "limit",
                   .kind = AU_CLI_INT,
                   .metavar = "N",
-                  .help = "without ID: at most N of the stored tracks never "
-                          "looked up (default 1000)",
+                  .help = "without arguments: at most N of the stored ones "
+                          "never looked up (default 1000)",
                   .lo = 1,
                   .hi = 1000},
-    [ST_ATTEMPTS] = ATTEMPTS_OPT,
-    [ST_JSON] = JSON_OPT,
+    [LK_ATTEMPTS] = ATTEMPTS_OPT,
+    [LK_JSON] = JSON_OPT,
 };
 
-static int cmd_push_tracks(au_cmd_t *cmd)
+/* A lookup job: what its arguments are and where the stored ones come
+ * from when none is given. */
+typedef struct {
+    const char *kind, *param; /* the job's kind and its list parameter */
+    const char *what;         /* an argument, for a usage error */
+    int (*arg)(const char *s, char out[23]);
+    int (*stored)(PGconn *c, int limit, PGresult **out, au_error_t *err);
+} lookup_t;
+
+/* An ISRC as MusicBrainz and Spotify write it: upper case, no dashes. */
+static int isrc_arg(const char *s, char out[23])
+{
+    size_t n = 0;
+    for (; *s && n < 13; s++)
+        if (*s != '-')
+            out[n++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s);
+    out[n] = '\0';
+    if (n != 12)
+        return -1;
+    return strspn(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") >= 2 &&
+                   strspn(out + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") >=
+                       3 &&
+                   strspn(out + 5, "0123456789") == 7
+               ? 0
+               : -1;
+}
+
+static int push_lookup(au_cmd_t *cmd, const lookup_t *lk)
 {
     const au_cli_t *a = cmd->cli;
     json_t *ids = json_array();
     for (int i = 0; ids && i < a->nargs; i++) {
         char id[23];
-        if (spotify_id(a->args[i], id) < 0) {
+        if (lk->arg(a->args[i], id) < 0) {
             json_decref(ids);
-            return au_cli_usage_error(a->spec,
-                                      "\"%s\" is not a track id (22 letters "
-                                      "and digits), spotify:track:ID or its "
-                                      "link",
-                                      a->args[i]);
+            return au_cli_usage_error(a->spec, "\"%s\" is not %s", a->args[i],
+                                      lk->what);
         }
         json_array_append_new(ids, json_string(id));
     }
     if (ids && a->nargs == 0) {
         PGconn *c = au_cmd_conn(cmd);
         PGresult *r = NULL;
-        if (!c ||
-            au_store_tracks_to_look_up(c, (int)au_cli_int(a, ST_LIMIT, 1000),
-                                       &r, &cmd->err) < 0) {
+        if (!c || lk->stored(c, (int)au_cli_int(a, LK_LIMIT, 1000), &r,
+                             &cmd->err) < 0) {
             json_decref(ids);
             return au_cmd_fail(cmd);
         }
@@ -344,28 +368,98 @@ static int cmd_push_tracks(au_cmd_t *cmd)
     }
     if (ids && json_array_size(ids) == 0) {
         json_decref(ids);
-        printf("no track to look up\n");
+        printf("nothing to look up\n");
         return AU_EXIT_OK;
     }
-    return queue_live(cmd, "spotify_tracks",
-                      ids ? json_pack("{s:o}", "ids", ids) : NULL, ST_ATTEMPTS,
-                      ST_JSON);
+    return queue_live(cmd, lk->kind,
+                      ids ? json_pack("{s:o}", lk->param, ids) : NULL,
+                      LK_ATTEMPTS, LK_JSON);
 }
 
-const au_cmd_def_t au_cmd_push_tracks_def = {
-    {.prog = "audora push spotify-tracks",
-     .summary = "Queue a lookup of tracks at the Spotify Web API: each ID, or "
-                "the stored\ntracks never looked up.",
-     .about = "Ingest asks spotify.api_url for fifty tracks a request at "
-              "the fleet's limit\n(spotify.rate_per_s) and stores their "
-              "popularity and ISRC in tracks; answers\nstay in the cache "
-              "for cache.ttl_bulk_s.\n",
-     .args = {"ID...", 0, AU_CLI_MANY, AU_CLI_STR, 0, 0},
-     .opts = st_opts,
-     .nopts = ST_NOPTS},
-    AU_CTX_DB,
-    cmd_push_tracks,
-};
+#define SPOTIFY_ARG                                                            \
+    "a Spotify id (22 letters and digits), spotify:TYPE:ID or its link"
+
+static int cmd_push_tracks(au_cmd_t *cmd)
+{
+    static const lookup_t lk = {"spotify_tracks", "ids", SPOTIFY_ARG,
+                                spotify_id, au_store_tracks_to_look_up};
+    return push_lookup(cmd, &lk);
+}
+
+static int cmd_push_artists(au_cmd_t *cmd)
+{
+    static const lookup_t lk = {"spotify_artists", "ids", SPOTIFY_ARG,
+                                spotify_id,
+                                au_store_spotify_artists_to_look_up};
+    return push_lookup(cmd, &lk);
+}
+
+static int cmd_push_features(au_cmd_t *cmd)
+{
+    static const lookup_t lk = {"spotify_features", "ids", SPOTIFY_ARG,
+                                spotify_id, au_store_features_to_look_up};
+    return push_lookup(cmd, &lk);
+}
+
+static int cmd_push_recordings(au_cmd_t *cmd)
+{
+    static const lookup_t lk = {"musicbrainz_recordings", "isrcs",
+                                "an ISRC (CC-XXX-YY-NNNNN, dashes optional)",
+                                isrc_arg, au_store_isrcs_to_look_up};
+    return push_lookup(cmd, &lk);
+}
+
+#define LOOKUP_DEF(p, sum, ab, argname, fn)                                    \
+    {                                                                          \
+        {.prog = p,                                                            \
+         .summary = sum,                                                       \
+         .about = ab,                                                          \
+         .args = {argname, 0, AU_CLI_MANY, AU_CLI_STR, 0, 0},                  \
+         .opts = lk_opts,                                                      \
+         .nopts = LK_NOPTS},                                                   \
+            AU_CTX_DB, fn,                                                     \
+    }
+
+const au_cmd_def_t au_cmd_push_tracks_def = LOOKUP_DEF(
+    "audora push spotify-tracks",
+    "Queue a lookup of tracks at the Spotify Web API: each ID, or the "
+    "stored\ntracks never looked up.",
+    "Ingest asks spotify.api_url for fifty tracks a request at the fleet's "
+    "limit\n(spotify.rate_per_s) and stores their popularity and ISRC in "
+    "tracks, and the\nSpotify id of each credited artist in artists; answers "
+    "stay in the cache\nfor cache.ttl_bulk_s.\n",
+    "ID...", cmd_push_tracks);
+
+const au_cmd_def_t au_cmd_push_artists_def = LOOKUP_DEF(
+    "audora push spotify-artists",
+    "Queue a lookup of artists at the Spotify Web API: each ID, or the "
+    "stored\nartists with a Spotify id never looked up.",
+    "Ingest asks spotify.api_url for fifty artists a request and stores "
+    "their\ngenres, popularity and followers in artists (an artist without "
+    "an id is the\none of the answer's name). Artists get their ids from "
+    "`push spotify-tracks`.\n",
+    "ID...", cmd_push_artists);
+
+const au_cmd_def_t au_cmd_push_features_def = LOOKUP_DEF(
+    "audora push spotify-features",
+    "Queue a lookup of audio features at the Spotify Web API: each track "
+    "ID, or\nthe stored tracks that have none and were never asked for.",
+    "Ingest asks spotify.api_url for a hundred tracks' features a request "
+    "and\nstores them in audio_features, as `audora features load` does: "
+    "charts scored\nbefore keep their moods until they are pushed again. "
+    "The Web API refuses\naudio features to applications registered since "
+    "November 2024 (403): those\nids stay without features.\n",
+    "ID...", cmd_push_features);
+
+const au_cmd_def_t au_cmd_push_recordings_def = LOOKUP_DEF(
+    "audora push musicbrainz-recordings",
+    "Queue a lookup of recordings at MusicBrainz by ISRC: each ISRC, or "
+    "those of\nthe stored tracks never looked up.",
+    "Ingest asks musicbrainz.base_url for each ISRC's recording at the "
+    "fleet's\nlimit (musicbrainz.rate_per_s) and stores its MBID in tracks, "
+    "and the MBID of\nits first credited artist in artists where the artist "
+    "has none. Tracks get\ntheir ISRCs from `push spotify-tracks`.\n",
+    "ISRC...", cmd_push_recordings);
 
 /* ---- sources ---------------------------------------------------------- */
 

@@ -21,8 +21,9 @@ const au_source_t *au_source_find(const char *kind)
 
 /* Every task, by the job kind it serves. */
 static const au_task_t *const tasks[] = {
-    &au_task_mb_artists,
-    &au_task_spotify_tracks,
+    &au_task_mb_artists,       &au_task_mb_recordings,
+    &au_task_spotify_tracks,   &au_task_spotify_artists,
+    &au_task_spotify_features,
 };
 
 const au_task_t *au_task_find(const char *kind)

@@ -78,11 +78,14 @@ const au_source_t *au_source_find(const char *kind);
 const au_task_t *au_task_find(const char *kind);
 
 /* The sources and tasks. */
-extern const au_source_t au_source_csv;        /* chart_csv */
-extern const au_source_t au_source_lastfm;     /* lastfm_chart */
-extern const au_source_t au_source_spotify;    /* spotify_playlist */
-extern const au_task_t au_task_mb_artists;     /* musicbrainz_artists */
-extern const au_task_t au_task_spotify_tracks; /* spotify_tracks */
+extern const au_source_t au_source_csv;          /* chart_csv */
+extern const au_source_t au_source_lastfm;       /* lastfm_chart */
+extern const au_source_t au_source_spotify;      /* spotify_playlist */
+extern const au_task_t au_task_mb_artists;       /* musicbrainz_artists */
+extern const au_task_t au_task_mb_recordings;    /* musicbrainz_recordings */
+extern const au_task_t au_task_spotify_tracks;   /* spotify_tracks */
+extern const au_task_t au_task_spotify_artists;  /* spotify_artists */
+extern const au_task_t au_task_spotify_features; /* spotify_features */
 
 /* 1 for an error a later attempt may not meet (a source or store that
  * cannot be reached or read now, a stop): the job is retried; any other

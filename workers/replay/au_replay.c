@@ -44,7 +44,7 @@ static const char *const svc_dir[SVC_NONE] = {"lastfm", "spotify_api",
 static const char *const unknown_names[NSVC] = {
     "lastfm/unknown", "spotify/unknown", "musicbrainz/unknown", "unknown"};
 
-enum { R_FIXTURE, R_TOKEN, R_NOT_STORED };
+enum { R_FIXTURE, R_TOKEN, R_NOT_STORED, R_ISRC };
 
 typedef struct {
     const char *param; /* NULL: the path's {id} segment */
@@ -168,6 +168,19 @@ static const route_t routes[] = {
      "query",
      NULL,
      R_NOT_STORED,
+     NULL,
+     {{0}}},
+    /* No ISRC lookup was recorded either: this route answers with the
+     * genuine recordings above that carry the ISRC asked for, in the
+     * documented envelope ({"isrc", "recordings"}), and MusicBrainz's 404
+     * for any other. */
+    {"musicbrainz/isrc",
+     SVC_MB,
+     "GET",
+     "/ws/2/isrc/*",
+     NULL,
+     NULL,
+     R_ISRC,
      NULL,
      {{0}}},
     MB("artist", "/ws/2/artist/*", NULL, "picard_artist_lookup.json",
@@ -1073,12 +1086,47 @@ static void token_answer(au_replay_t *r, struct MHD_Connection *c,
     }
 }
 
+/* GET /ws/2/isrc/{isrc}: the stored recordings listing the ISRC. */
+static void isrc_answer(au_replay_t *r, const char *isrc, answer_t *a)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < AU__RP_NROUTES; i++) {
+        if (strcmp(routes[i].name, "musicbrainz/recording") != 0)
+            continue;
+        for (int v = 0; v <= AU__RP_NVAR; v++) {
+            const blob_t *b = &r->fx[i][v];
+            json_t *rec = b->data ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+            json_t *isrcs = json_object_get(rec, "isrcs");
+            size_t k;
+            json_t *it;
+            int has = 0;
+            json_array_foreach(isrcs, k, it) has |= !strcmp(
+                json_string_value(it) ? json_string_value(it) : "", isrc);
+            if (has)
+                json_array_append(list, rec);
+            json_decref(rec);
+        }
+    }
+    if (list && json_array_size(list) == 0) {
+        json_decref(list);
+        answer_json(a, MHD_HTTP_NOT_FOUND,
+                    json_pack("{s:s}", "error", "Not Found"));
+        return;
+    }
+    answer_json(a, MHD_HTTP_OK,
+                list ? json_pack("{s:o,s:o}", "isrc", json_text(isrc),
+                                 "recordings", list)
+                     : NULL);
+}
+
 static void route_answer(au_replay_t *r, struct MHD_Connection *c,
                          const match_t *m, const req_t *q, answer_t *a)
 {
     const route_t *rt = &routes[m->route];
     if (rt->kind == R_TOKEN) {
         token_answer(r, c, q, a);
+    } else if (rt->kind == R_ISRC) {
+        isrc_answer(r, m->id, a);
     } else if (rt->kind == R_NOT_STORED) {
         answer_fmt(a, MHD_HTTP_NOT_IMPLEMENTED,
                    "{\"error\":\"no genuine answer is stored for this "
