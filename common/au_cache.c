@@ -18,12 +18,14 @@
 
 #define AU__CACHE_PREFIX "audora:v2:"
 #define AU__LOCK_SUFFIX ":lock"
-/* A fill lock outlives any sane fill; if its holder dies, it expires. */
-#define AU__LOCK_TTL_MS 2000
-/* How long a process waits for another one's fill before doing its own.
- * Fills are remote API calls (hundreds of ms, rate limited), so the wait
- * is longer than one typical fill but well under the lock's TTL. */
+/* The longest a fill of au_cache_memoize may take: reads of PostgreSQL
+ * (au_cache_memoize_for is given the HTTP deadline instead). */
 #define AU__WAIT_MS 1000
+/* A fill lock lives the fill's longest time and this margin (for the
+ * holder's write of the value); if its holder dies, it expires. Others
+ * wait as long, unless the lock goes away without a value first (the
+ * fill failed: each then tries its own). */
+#define AU__LOCK_MARGIN_MS 1000
 #define AU__POLL_MS 20
 
 struct au_cache_t {
@@ -312,9 +314,10 @@ int au_cache_del(au_cache_t *c, au_cache_kind_t kind, const char *key)
  * out, AU_ECACHE when the primary failed. Value and lock are read in one
  * round trip per poll. */
 static int wait_for_fill(au_cache_t *c, au_cache_kind_t kind,
-                         const char *const *k, char **val, size_t *len)
+                         const char *const *k, int wait_ms, char **val,
+                         size_t *len)
 {
-    int64_t deadline = now_ms() + AU__WAIT_MS;
+    int64_t deadline = now_ms() + wait_ms;
     while (now_ms() < deadline) {
         sleep_ms(AU__POLL_MS);
         char *v[2] = {NULL, NULL};
@@ -359,7 +362,14 @@ static int fill_and_set(au_cache_t *c, au_cache_kind_t kind, const char *key,
 int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
                      au_cache_fill_fn fill, void *arg, char **val, size_t *len)
 {
-    assert(c && fill && val && len);
+    return au_cache_memoize_for(c, kind, key, AU__WAIT_MS, fill, arg, val, len);
+}
+
+int au_cache_memoize_for(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                         int fill_ms, au_cache_fill_fn fill, void *arg,
+                         char **val, size_t *len)
+{
+    assert(c && fill && val && len && fill_ms > 0);
     *val = NULL;
     *len = 0;
     if (au_cache_get(c, kind, key, val, len) == 0)
@@ -378,11 +388,12 @@ int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
         return fill_and_set(c, kind, key, fill, arg, val, len);
     }
     const char *both[2] = {fk[0], lk[0]};
-    int got = primary_done(
-        c, kind,
-        c->primary->setnx(c->primary_self, lk[0], "1", 1, AU__LOCK_TTL_MS));
+    int got = primary_done(c, kind,
+                           c->primary->setnx(c->primary_self, lk[0], "1", 1,
+                                             fill_ms + AU__LOCK_MARGIN_MS));
     int rc;
-    if (got == 0 && wait_for_fill(c, kind, both, val, len) == 0) {
+    if (got == 0 && wait_for_fill(c, kind, both, fill_ms + AU__LOCK_MARGIN_MS,
+                                  val, len) == 0) {
         rc = 0;
     } else {
         rc = fill_and_set(c, kind, key, fill, arg, val, len);

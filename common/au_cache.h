@@ -99,13 +99,20 @@ int au_cache_mset(au_cache_t *c, au_cache_kind_t kind, size_t n,
 int au_cache_mdel(au_cache_t *c, au_cache_kind_t kind, size_t n,
                   const char *const *keys);
 
-/* Memoize (a cached function call): on a miss, one process takes a short
- * fill lock and calls fill(); others wait briefly for its result and
- * call fill() themselves if it does not arrive. fill returns 0 and a
- * malloc'd value, or an error which is returned as is (not cached). */
+/* Memoize (a cached function call): on a miss, one process takes a fill
+ * lock and calls fill(); others wait for its result and call fill()
+ * themselves if it does not arrive (the lock expired, or went away
+ * without a value: the fill failed). fill returns 0 and a malloc'd value,
+ * or an error which is returned as is (not cached). au_cache_memoize
+ * suits a fill of at most a second; au_cache_memoize_for is told the
+ * fill's longest time (an HTTP request's deadline, its limiter's wait
+ * included), so that the others wait for it rather than ask too. */
 typedef int (*au_cache_fill_fn)(void *arg, char **val, size_t *len);
 int au_cache_memoize(au_cache_t *c, au_cache_kind_t kind, const char *key,
                      au_cache_fill_fn fill, void *arg, char **val, size_t *len);
+int au_cache_memoize_for(au_cache_t *c, au_cache_kind_t kind, const char *key,
+                         int fill_ms, au_cache_fill_fn fill, void *arg,
+                         char **val, size_t *len);
 
 /* Stable key builder: "<prefix>:<16 hex of a 64-bit FNV-1a over parts>".
  * Each part is hashed with its length so ("ab","c") != ("a","bc"). The

@@ -498,6 +498,11 @@ int au_http_stats(const au_http_t *h, const char *service, au_http_stats_t *out)
     return 0;
 }
 
+int au_http_deadline_ms(const au_http_t *h)
+{
+    return h->deadline_ms;
+}
+
 void au_http_count(au_http_t *h, const char *service, int hit)
 {
     service_t *s = h ? find(h, service) : NULL;

@@ -92,6 +92,10 @@ typedef struct {
  * sources know, the client does not see the cache. */
 void au_http_count(au_http_t *h, const char *service, int hit);
 
+/* The longest a request may take, its retries and its wait for the
+ * limiter included (http.deadline_ms, at most a third of the lease). */
+int au_http_deadline_ms(const au_http_t *h);
+
 /* The counters of a service; AU_ENOTFOUND for an unknown one. */
 int au_http_stats(const au_http_t *h, const char *service,
                   au_http_stats_t *out);

@@ -459,16 +459,28 @@ Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
              au_test_fixtures());
     audora(a);
     au_wait_all(120);
-    /* AC/DC and eleven other artists of that week, in three jobs at once:
-     * a cold cache, three workers wanting the same twelve answers. */
-    char *names = au_text("SELECT string_agg(quote_literal(name), ' ') FROM "
-                          "(SELECT name FROM artists WHERE name <> 'AC/DC' "
-                          "ORDER BY id LIMIT 11) x");
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "push musicbrainz-artists 'AC/DC' %s", names);
-    free(names);
+    /* AC/DC and eleven other artists of that week, in three jobs at once
+     * and each in its own order: a cold cache, three workers wanting the
+     * same twelve answers, each often waiting for an answer another one
+     * is still queueing for at the limit (seconds at 1/s). */
+    static const char *const order[3] = {"id", "id DESC", "md5(name)"};
+    char cmd[3][4096];
+    for (int i = 0; i < 3; i++) {
+        char q[512];
+        snprintf(q, sizeof(q),
+                 "SELECT string_agg(quote_literal(name), ' ' ORDER BY %s) "
+                 "FROM (SELECT id, name FROM artists WHERE name <> 'AC/DC' "
+                 "ORDER BY id LIMIT 11) x",
+                 order[i]);
+        char *names = au_text(q);
+        snprintf(cmd[i], sizeof(cmd[i]),
+                 i == 1 ? "push musicbrainz-artists %s 'AC/DC'"
+                        : "push musicbrainz-artists 'AC/DC' %s",
+                 names);
+        free(names);
+    }
     for (int i = 0; i < 3; i++)
-        audora(cmd);
+        audora(cmd[i]);
     au_wait_all(180);
     cr_expect_eq(stat("services", "musicbrainz", "requests"), 12,
                  "one request per artist");
@@ -490,7 +502,7 @@ Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
                            "NULL"),
                  1);
     /* Again: every answer from the cache, MusicBrainz is asked nothing. */
-    audora(cmd);
+    audora(cmd[0]);
     au_wait_all(60);
     cr_expect_eq(stat("services", "musicbrainz", "requests"), 12);
 }

@@ -73,7 +73,12 @@ int au_source_fetch(au_ctx_t *ctx, const au_http_req_t *req,
         return rc;
     fill_t f = {ctx, req, check, arg, err, 0};
     err->code = 0;
-    rc = au_cache_memoize(ctx->cache, kind, key, fill, &f, body, len);
+    /* The others wait for the one asking as long as its request may take:
+     * at MusicBrainz's 1 request/s its turn at the limiter alone can take
+     * seconds, and a waiter that gave up sooner would ask again. */
+    rc = au_cache_memoize_for(ctx->cache, kind, key,
+                              au_http_deadline_ms(ctx->http), fill, &f, body,
+                              len);
     if (status)
         *status = f.status;
     if (rc == 0)
