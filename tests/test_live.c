@@ -568,6 +568,19 @@ Test(live, stored_spotify_tracks_get_their_popularity_and_isrc_once)
     au_wait_all(60);
     cr_expect_eq(stat("routes", "spotify/tracks", "requests"), 1);
     cr_expect_eq(stat("routes", "spotify/token", "requests"), 1);
+    /* The token expires (401) before a request the cache cannot answer:
+     * the fleet's token is dropped, one new one fetched, the request
+     * made again, the job done. */
+    au_error_t err = {0};
+    cr_assert_eq(
+        au_replay_fault(srv, "route=spotify/tracks fault=401 count=1", &err), 0,
+        "%s", err.msg);
+    audora("push spotify-tracks 0eGsygTp906u18L0Oimnem");
+    au_wait_all(60);
+    cr_expect_eq(stat("routes", "spotify/token", "requests"), 2);
+    cr_expect_eq(stat("routes", "spotify/tracks", "requests"), 3);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state <> 'done'"),
+                 0);
 }
 
 /* A stored value of one row as text, "" for NULL; the test fails on none. */

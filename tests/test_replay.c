@@ -549,6 +549,23 @@ Test(replay, fault_503_and_500_take_the_service_error_shape)
     free(r.body);
 }
 
+Test(replay, fault_401_is_an_expired_credential_in_the_service_shape)
+{
+    fault("route=spotify/tracks fault=401 count=1\nroute=lastfm fault=401");
+    resp_t r = get("/spotify/v1/tracks?ids=3n3Ppam7vgaVa1iaRUc9Lp");
+    expect(&r, 401,
+           "{\"error\":{\"status\":401,\"message\":\"The access "
+           "token expired\"}}");
+    free(r.body);
+    r = get("/spotify/v1/tracks?ids=3n3Ppam7vgaVa1iaRUc9Lp");
+    expect(&r, 200, NULL);
+    free(r.body);
+    r = get("/lastfm/2.0/?method=tag.getTopTracks&api_key=k");
+    expect(&r, 401, NULL);
+    cr_assert(strstr(r.body, "\"error\":9"), "%s", r.body);
+    free(r.body);
+}
+
 Test(replay, fault_slow_outlasts_a_client_timeout_then_answers_in_full)
 {
     fault("route=musicbrainz/release fault=slow delay_ms=600 count=2");

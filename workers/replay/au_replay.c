@@ -214,11 +214,12 @@ enum {
     F_TRUNCATED,
     F_WRONG_TYPE,
     F_HTML200,
+    F_401,
     F__COUNT
 };
 static const char *const fault_names[F__COUNT] = {
-    "none",  "429",       "500",        "503",    "slow",
-    "reset", "truncated", "wrong_type", "html200"};
+    "none",  "429",       "500",        "503",     "slow",
+    "reset", "truncated", "wrong_type", "html200", "401"};
 
 typedef struct {
     char route[128];
@@ -863,8 +864,17 @@ static void service_error(answer_t *a, int svc, unsigned status)
 {
     const char *reason = status == 429   ? "Too Many Requests"
                          : status == 500 ? "Internal Server Error"
+                         : status == 401 ? "Unauthorized"
                                          : "Service Unavailable";
-    if (svc == SVC_LASTFM) {
+    if (svc == SVC_LASTFM && status == 401) {
+        answer_fmt(a, status,
+                   "{\"error\":9,\"message\":\"Invalid session key - Please "
+                   "re-authenticate\"}");
+    } else if (svc == SVC_SPOTIFY && status == 401) {
+        answer_fmt(a, status,
+                   "{\"error\":{\"status\":401,\"message\":\"The access "
+                   "token expired\"}}");
+    } else if (svc == SVC_LASTFM) {
         int code = status == 429 ? 29 : status == 500 ? 8 : 16;
         const char *msg = status == 429   ? "Rate Limit Exceeded"
                           : status == 500 ? "Operation failed"
@@ -910,7 +920,8 @@ static int fault_answer(const rule_t *f, int svc, answer_t *a)
             snprintf(a->retry_after, sizeof(a->retry_after), "%lld", retry);
         return 1;
     case F_500:
-        service_error(a, svc, 500);
+    case F_401:
+        service_error(a, svc, f->kind == F_500 ? 500 : 401);
         return 1;
     case F_HTML200:
         answer_static(a, MHD_HTTP_OK, "text/html; charset=utf-8", html_page);

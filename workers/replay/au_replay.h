@@ -63,6 +63,10 @@
  *                          | 7684982a-...: picard_recording_multi_artists_1
  *   musicbrainz/recording-search GET /ws/2/recording?query=
  *                          501: no genuine recording search answer is stored
+ *   musicbrainz/isrc       GET /ws/2/isrc/{isrc}     the recordings above
+ *                          whose isrcs hold it, as {"isrc","recordings"}
+ *                          (none was recorded); 404 {"error":"Not Found"}
+ *                          when none does
  *   musicbrainz/artist     GET /ws/2/artist/{mbid}   picard_artist_lookup
  *                          | inc has url-rels or releases:
  *                            mbandroid_artist_lookup_ed_sheeran
@@ -113,11 +117,12 @@
  *        2000), reset (the connection closed without an answer),
  *        truncated (status 200 and the first half of the body),
  *        wrong_type (the body as text/plain), html200 (an HTML error page
- *        with status 200), none (the default: only latency_ms, or shadow
- *        an older rule). 429, 500 and 503 bodies take the service's error
- *        shape.
- *     count=N: the next N matching requests, then the rule is gone; no
- *     count: until cleared. Tokens are separated by blanks or '&' and
+ *        with status 200), 401 (a credential that expired: Spotify's
+ *        "The access token expired", Last.fm's error 9), none (the default:
+ * only latency_ms, or shadow an older rule). 401, 429, 500 and 503 bodies take
+ * the service's error shape. count=N: the next N matching requests, then the
+ * rule is gone; no count: until cleared. Tokens are separated by blanks or '&'
+ * and
  *     %-decoded, so a form body works too. The newest matching rule
  *     decides, and a rule for the same R replaces the older one. Faults
  *     come before authentication, as a front-end's would.
