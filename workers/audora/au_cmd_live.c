@@ -523,9 +523,12 @@ static int cmd_sources(au_cmd_t *cmd)
     const source_row_t s[] = {
         {"lastfm", "lastfm_chart", cfg->lastfm.rate_per_s,
          cfg->lastfm.api_key[0] != 0},
-        {"spotify", "spotify_playlist, spotify_tracks", cfg->spotify.rate_per_s,
+        {"spotify",
+         "spotify_playlist, spotify_tracks, spotify_artists, spotify_features",
+         cfg->spotify.rate_per_s,
          cfg->spotify.client_id[0] && cfg->spotify.client_secret[0]},
-        {"musicbrainz", "musicbrainz_artists", cfg->musicbrainz.rate_per_s, -1},
+        {"musicbrainz", "musicbrainz_artists, musicbrainz_recordings",
+         cfg->musicbrainz.rate_per_s, -1},
     };
     static const au_out_col_t cols[] = {
         {"service", AU_OUT_STR},        {"job_kind", AU_OUT_STR},
