@@ -76,6 +76,72 @@ static void join_words(const char *const *w, const char *sep, const char *last,
     }
 }
 
+int au_parse_duration(const char *s, long long *seconds)
+{
+    static const char units[] = "smhdw";
+    static const long long mult[] = {1, 60, 3600, 86400, 604800};
+    long long total = 0;
+    if (!*s)
+        return -1;
+    while (*s) {
+        long long n = 0;
+        const char *d = s;
+        while (*s >= '0' && *s <= '9' && n <= 100000000)
+            n = n * 10 + (*s++ - '0');
+        const char *u = *s ? strchr(units, *s) : NULL;
+        if (s == d || !u || n > 100000000)
+            return -1;
+        total += n * mult[u - units];
+        if (total > 100LL * 366 * 86400)
+            return -1; /* a century is a typo */
+        s++;
+    }
+    *seconds = total;
+    return 0;
+}
+
+/* Exactly n digits at s: their value, or -1. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int au_parse_time(const char *s, long long *unix_s)
+{
+    long days;
+    size_t len = strlen(s);
+    if (len < 16 || au_date_parse(s, 10, &days) < 0 ||
+        (s[10] != 'T' && s[10] != ' ') || s[13] != ':')
+        return -1;
+    int hh = digits(s + 11, 2), mm = digits(s + 14, 2), ss = 0;
+    const char *z = s + 16;
+    if (*z == ':') {
+        ss = digits(z + 1, 2);
+        z += 3;
+    }
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59)
+        return -1;
+    long long off = 0;
+    if (!z[0] || ((z[0] == 'Z' || z[0] == 'z') && !z[1])) {
+        off = 0; /* no zone: UTC, as every time Audora shows */
+    } else if ((z[0] == '+' || z[0] == '-') && strlen(z) == 6 && z[3] == ':') {
+        int oh = digits(z + 1, 2), om = digits(z + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return -1;
+        off = (z[0] == '+' ? 1 : -1) * (oh * 3600LL + om * 60);
+    } else {
+        return -1;
+    }
+    *unix_s = days * 86400LL + hh * 3600LL + mm * 60LL + ss - off;
+    return 0;
+}
+
 static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
                      const char *flag, const char *s)
 {
@@ -98,6 +164,20 @@ static int set_value(au_cli_t *cli, const au_cli_opt_t *o, au_cli_val_t *v,
         if (au_date_parse(s, strlen(s), &v->days) == 0)
             return 0;
         return BAD(cli, "%s %s: not a YYYY-MM-DD date", flag, s);
+    case AU_CLI_DURATION:
+        if (au_parse_duration(s, &v->i) == 0)
+            return 0;
+        return BAD(cli,
+                   "%s %s: not a duration (a number and s, m, h, d or w; "
+                   "1h30m)",
+                   flag, s);
+    case AU_CLI_TIME:
+        if (au_parse_time(s, &v->i) == 0)
+            return 0;
+        return BAD(cli,
+                   "%s %s: not a time (YYYY-MM-DDTHH:MM[:SS], UTC unless "
+                   "followed by +HH:MM or -HH:MM)",
+                   flag, s);
     case AU_CLI_ENUM:
         for (int i = 0; o->words[i]; i++) {
             if (!strcasecmp(s, o->words[i])) {
@@ -368,6 +448,10 @@ static const char *metavar(const au_cli_opt_t *o, char *buf, size_t cap)
         return "N";
     case AU_CLI_DATE:
         return "DATE";
+    case AU_CLI_DURATION:
+        return "DURATION";
+    case AU_CLI_TIME:
+        return "TIME";
     case AU_CLI_ENUM:
         join_words(o->words, "|", "|", buf, cap);
         return buf;

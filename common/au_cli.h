@@ -39,12 +39,14 @@ enum {
 };
 
 typedef enum {
-    AU_CLI_FLAG, /* no value */
-    AU_CLI_STR,  /* any non-empty text */
-    AU_CLI_INT,  /* a decimal integer in lo..hi, nothing else */
-    AU_CLI_NUM,  /* a decimal number in min..max: no exponent, hex, inf */
-    AU_CLI_DATE, /* a real calendar date, YYYY-MM-DD */
-    AU_CLI_ENUM  /* one of words, in any case */
+    AU_CLI_FLAG,     /* no value */
+    AU_CLI_STR,      /* any non-empty text */
+    AU_CLI_INT,      /* a decimal integer in lo..hi, nothing else */
+    AU_CLI_NUM,      /* a decimal number in min..max: no exponent, hex, inf */
+    AU_CLI_DATE,     /* a real calendar date, YYYY-MM-DD */
+    AU_CLI_ENUM,     /* one of words, in any case */
+    AU_CLI_DURATION, /* 90s, 15m, 2h, 7d, 1w or a sum (1h30m): seconds */
+    AU_CLI_TIME      /* YYYY-MM-DDTHH:MM[:SS] with Z or +-HH:MM: Unix seconds */
 } au_cli_kind_t;
 
 enum { AU_CLI_REQUIRED = 1u };  /* au_cli_opt_t.flags: must be given */
@@ -83,7 +85,7 @@ typedef struct {
 typedef struct {
     int given;       /* times it appeared; 0: absent */
     const char *str; /* the value as written (borrowed from argv) */
-    long long i;     /* AU_CLI_INT */
+    long long i;     /* AU_CLI_INT, AU_CLI_DURATION, AU_CLI_TIME */
     double num;      /* AU_CLI_NUM */
     long days;       /* AU_CLI_DATE: days since 1970-01-01 */
     int word;        /* AU_CLI_ENUM: index into words */
@@ -132,6 +134,10 @@ void au_cli_synopsis(const au_cli_spec_t *spec, const char *lead, size_t indent,
                      FILE *out);
 
 /* Accessors for handlers, by option index. */
+/* The parsers behind AU_CLI_DURATION and AU_CLI_TIME: 0, or -1. */
+int au_parse_duration(const char *s, long long *seconds);
+int au_parse_time(const char *s, long long *unix_s);
+
 int au_cli_has(const au_cli_t *cli, size_t opt);
 const char *au_cli_str(const au_cli_t *cli, size_t opt, const char *dflt);
 long long au_cli_int(const au_cli_t *cli, size_t opt, long long dflt);

@@ -144,6 +144,11 @@ static const au__cfg_key_t au__keys[] = {
             "time a worker has to finish its work after SIGTERM"),
     AU__INT(queue.read_timeout_s, "30", 1, 3600,
             "a read of a job's source that takes longer fails the attempt"),
+    AU__STR(queue.queues, AU__CFG_STR, "*", NULL,
+            "the queues a worker claims from, comma-separated; * for all"),
+    AU__INT(queue.retention_s, "604800", 0, 315360000,
+            "done and cancelled jobs are deleted this long after they "
+            "ended; 0 keeps them (dead ones wait for `audora dlq purge`)"),
     AU__INT(metrics.port, "0", 0, 65535,
             "port of /metrics, /healthz and /readyz; 0 turns them off"),
     AU__STR(metrics.bind, AU__CFG_STR, "127.0.0.1", NULL,
@@ -882,6 +887,31 @@ static int au__apply_flags(au_config_t *cfg, int *argc, char **argv,
     return 0;
 }
 
+/* queue.queues: "*", or queue names (1..64 of a-z, 0-9, '_', '-')
+ * separated by commas, blanks around them allowed. */
+static int au__check_queues(const char *v, au_error_t *err)
+{
+    if (!strcmp(v, "*"))
+        return 0;
+    for (const char *s = v;; s++) {
+        size_t n = strcspn(s, ","), a = 0, b = n;
+        while (a < b && s[a] == ' ')
+            a++;
+        while (b > a && s[b - 1] == ' ')
+            b--;
+        if (b == a || b - a > 64 ||
+            strspn(s + a, "abcdefghijklmnopqrstuvwxyz0123456789_-") < b - a)
+            return au_error_set(err, AU_ECONFIG,
+                                "queue.queues=%s: \"%.*s\" is not a queue "
+                                "name (1 to 64 of a-z, 0-9, '_' and '-'), and "
+                                "the list is comma-separated or *",
+                                v, (int)n, s);
+        s += n;
+        if (!*s)
+            return 0;
+    }
+}
+
 int au_config_load(au_config_t *cfg, int *argc, char **argv,
                    const char *env_file, au_error_t *err)
 {
@@ -907,7 +937,7 @@ int au_config_load(au_config_t *cfg, int *argc, char **argv,
                             "queue.backoff_max_ms=%d",
                             cfg->queue.backoff_base_ms,
                             cfg->queue.backoff_max_ms);
-    return 0;
+    return au__check_queues(cfg->queue.queues, err);
 }
 
 /* The value of k in cfg as dump prints it. */

@@ -62,14 +62,16 @@ typedef struct {
         int linger_ms; /* 0..60000, default 1000 */
     } zmq;
     struct {
-        int batch_records;   /* 1..10000, default 2000 */
-        int lease_s;         /* 1..86400, default 60 */
-        int max_attempts;    /* 1..100, default 5 */
-        int backoff_base_ms; /* 1..3600000, default 1000 */
-        int backoff_max_ms;  /* 1..86400000, default 60000 */
-        int poll_ms;         /* 10..60000: idle wait, default 1000 */
-        int drain_s;         /* 0..3600: SIGTERM drain budget, default 10 */
-        int read_timeout_s;  /* 1..3600: a source read's deadline, 30 */
+        int batch_records;       /* 1..10000, default 2000 */
+        int lease_s;             /* 1..86400, default 60 */
+        int max_attempts;        /* 1..100, default 5 */
+        int backoff_base_ms;     /* 1..3600000, default 1000 */
+        int backoff_max_ms;      /* 1..86400000, default 60000 */
+        int poll_ms;             /* 10..60000: idle wait, default 1000 */
+        int drain_s;             /* 0..3600: SIGTERM drain budget, default 10 */
+        int read_timeout_s;      /* 1..3600: a source read's deadline, 30 */
+        char queues[AU_CFG_STR]; /* claimed from, comma-separated; "*" */
+        int retention_s;         /* done/cancelled kept this long; 0: forever */
     } queue;
     struct {
         int port;      /* 0 (off)..65535, default 0 */

@@ -125,6 +125,13 @@ static void sweep(au_ctx_t *ctx, PGconn *c)
                   "sweeper: ended %d worker session(s) in a transaction for "
                   "over %d s (a stopped worker)",
                   ended, ctx->cfg.queue.lease_s);
+    long pruned = 0;
+    if (ctx->cfg.queue.retention_s > 0 &&
+        au_queue_prune(c, ctx->cfg.queue.retention_s, 0, 1000, &pruned, &err) ==
+            0 &&
+        pruned)
+        au_log_ev(AU_LOG_INFO, NULL, 0,
+                  "sweeper: %ld job(s) past queue.retention_s deleted", pruned);
     au_queue_counts_t counts;
     if (au_queue_counts(c, &counts, &err) == 0) {
         au_metrics_set(ctx->metrics, AU_G_QUEUE_DEPTH, (double)counts.ready);

@@ -446,6 +446,10 @@ int au_http_do(au_http_t *h, const au_http_req_t *req, au_http_resp_t *resp,
          * the service's: nothing is sent and its health is not judged. */
         long long least =
             (h->connect_ms < h->timeout_ms ? h->connect_ms : h->timeout_ms) / 2;
+        /* A short lease makes a short deadline: half of it is then enough
+         * time, or no request could ever be sent. */
+        if (least > h->deadline_ms / 2)
+            least = h->deadline_ms / 2;
         if (waited < 0 || deadline - au_now_ms() < least) {
             rc = au_error_set(err, AU_ERETRY,
                               "%s: deadline of %d ms reached (%s)", s->name,

@@ -349,6 +349,37 @@ static const char *const migrations[] = {
     "ALTER TABLE tracks ADD COLUMN features_checked_at timestamptz, ADD "
     "COLUMN mbid uuid, ADD COLUMN mbid_checked_at timestamptz;"
     "CREATE INDEX tracks_isrc_idx ON tracks (isrc) WHERE isrc IS NOT NULL;",
+    /* 10: queue controls (docs/ARCHITECTURE.md, "Queue controls"): named
+     * queues and priorities (1 first .. 4 last), a job cancelled by an
+     * operator, unique jobs (one queued or running job per key), queues
+     * paused, and periodic schedules fired by one worker at a time. */
+    "ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;"
+    "ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN "
+    " ('queued','running','done','dead','cancelled'));"
+    "ALTER TABLE jobs ADD COLUMN queue text NOT NULL DEFAULT 'default',"
+    " ADD COLUMN priority smallint NOT NULL DEFAULT 2"
+    "  CHECK (priority BETWEEN 1 AND 4),"
+    " ADD COLUMN unique_key text, ADD COLUMN schedule text;"
+    "CREATE UNIQUE INDEX jobs_unique_idx ON jobs (unique_key)"
+    "  WHERE unique_key IS NOT NULL AND state IN ('queued','running');"
+    "DROP INDEX jobs_ready_idx;"
+    "CREATE INDEX jobs_ready_idx ON jobs (priority, run_after, id)"
+    "  WHERE state = 'queued';"
+    "CREATE INDEX jobs_finished_idx ON jobs (finished_at)"
+    "  WHERE state IN ('done','cancelled','dead');"
+    "CREATE TABLE queues (name text PRIMARY KEY, paused_at timestamptz);"
+    "CREATE TABLE schedules ("
+    "  name text PRIMARY KEY,"
+    "  cron text NOT NULL,"
+    "  kind text NOT NULL,"
+    "  params jsonb NOT NULL,"
+    "  queue text NOT NULL DEFAULT 'default',"
+    "  priority smallint NOT NULL DEFAULT 2 CHECK (priority BETWEEN 1 AND 4),"
+    "  max_attempts int NOT NULL CHECK (max_attempts >= 1),"
+    "  next_run timestamptz NOT NULL,"
+    "  last_run timestamptz,"
+    "  last_job bigint,"
+    "  created_at timestamptz NOT NULL DEFAULT now());",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

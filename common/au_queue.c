@@ -12,47 +12,139 @@ void au_job_clear(au_job_t *job)
     memset(job, 0, sizeof(*job));
 }
 
+int au_queue_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    return n >= 1 && n <= 64 &&
+           strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+int au_queue_enqueue(PGconn *c, const au_push_t *job, int64_t *id,
+                     au_error_t *err)
+{
+    const char *queue = job->queue ? job->queue : "default";
+    if (!au_queue_name_ok(queue))
+        return au_error_set(err, AU_EINVAL,
+                            "queue \"%s\": 1 to 64 of a-z, 0-9, '_' and '-'",
+                            queue);
+    au_params_t p = {0};
+    au_params_str(&p, job->kind);
+    au_params_str(&p, job->params);
+    au_params_int(&p, job->max_attempts);
+    au_params_str(&p, queue);
+    au_params_int(&p, job->priority ? job->priority : AU_PRIORITY_DEFAULT);
+    au_params_int(&p, job->run_at);
+    au_params_int(&p, job->force ? 0 : 1);
+    au_params_str(&p, job->schedule);
+    /* The key of "the same job": its queue, kind and parameters (jsonb's
+     * text is canonical: keys sorted, spacing fixed). A conflict with a
+     * job queued or running gives that job back instead; one that ended
+     * meanwhile leaves the second statement nothing to find, and the
+     * insert is tried again. */
+    static const char *const sql =
+        "WITH k AS (SELECT CASE WHEN $7::int = 1 THEN md5($4 || chr(10) || "
+        " $1 || chr(10) || $2::jsonb::text) END AS key), "
+        "ins AS (INSERT INTO jobs (kind, params, max_attempts, queue, "
+        " priority, run_after, unique_key, schedule) SELECT $1, $2::jsonb, "
+        " $3, $4, $5, CASE WHEN $6::bigint > 0 THEN to_timestamp($6::bigint) "
+        " ELSE now() END, k.key, $8 FROM k ON CONFLICT (unique_key) WHERE "
+        " unique_key IS NOT NULL AND state IN ('queued','running') DO "
+        " NOTHING RETURNING id) "
+        "SELECT id, 1, pg_notify('" AU_QUEUE_CHANNEL "', id::text) FROM ins "
+        "UNION ALL SELECT j.id, 0, NULL FROM jobs j, k WHERE j.unique_key = "
+        " k.key AND j.state IN ('queued','running') AND NOT EXISTS (SELECT "
+        " 1 FROM ins)";
+    for (int tries = 0; tries < 3; tries++) {
+        PGresult *r;
+        int rc = au_pg_run(c, sql, &p, PGRES_TUPLES_OK, &r, err);
+        if (rc < 0)
+            return rc;
+        if (PQntuples(r) > 0) {
+            if (id)
+                *id = au_pg_ll(r, 0, 0);
+            rc = (int)au_pg_ll(r, 0, 1);
+            PQclear(r);
+            return rc;
+        }
+        PQclear(r);
+    }
+    return au_error_set(err, AU_ERETRY,
+                        "push: an identical job kept changing state");
+}
+
 int au_queue_push(PGconn *c, const char *kind, const char *params_json,
                   int max_attempts, int64_t *id, au_error_t *err)
 {
-    au_params_t p = {0};
-    au_params_str(&p, kind);
-    au_params_str(&p, params_json);
-    au_params_int(&p, max_attempts);
-    PGresult *r;
-    int rc = au_pg_run(c,
-                       "WITH j AS (INSERT INTO jobs (kind, params, "
-                       "max_attempts) VALUES ($1, $2::jsonb, $3) "
-                       "RETURNING id) "
-                       "SELECT id, pg_notify('" AU_QUEUE_CHANNEL
-                       "', id::text) FROM j",
-                       &p, PGRES_TUPLES_OK, &r, err);
-    if (rc < 0)
-        return rc;
-    if (id)
-        *id = au_pg_ll(r, 0, 0);
-    PQclear(r);
+    au_push_t job = {.kind = kind,
+                     .params = params_json,
+                     .max_attempts = max_attempts,
+                     .force = 1};
+    int rc = au_queue_enqueue(c, &job, id, err);
+    return rc < 0 ? rc : 0;
+}
+
+/* "{a,b}" of a comma-separated list of queue names, "*" (or NULL, or
+ * empty) for every queue: NULL. */
+static int queue_array(const char *csv, char *out, size_t cap, au_error_t *err)
+{
+    if (!csv || !*csv || !strcmp(csv, "*")) {
+        out[0] = '\0';
+        return 0;
+    }
+    size_t n = 0;
+    out[n++] = '{';
+    for (const char *s = csv; *s;) {
+        size_t len = strcspn(s, ","), i = 0;
+        char name[65];
+        while (len > 0 && s[i] == ' ')
+            i++, len--;
+        while (len > 0 && s[i + len - 1] == ' ')
+            len--;
+        snprintf(name, sizeof(name), "%.*s", (int)(len < 64 ? len : 64), s + i);
+        if (len > 64 || !au_queue_name_ok(name))
+            return au_error_set(err, AU_EINVAL,
+                                "queue list \"%s\": \"%.*s\" is not a queue "
+                                "name (1 to 64 of a-z, 0-9, '_' and '-')",
+                                csv, (int)strcspn(s, ","), s);
+        if (n + len + 2 >= cap)
+            return au_error_set(err, AU_ETOOBIG, "queue list too long");
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", n > 1 ? "," : "", name);
+        s += strcspn(s, ",");
+        s += *s == ',';
+    }
+    snprintf(out + n, cap - n, "}");
     return 0;
 }
 
-int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
-                   au_error_t *err)
+int au_queue_claim_from(PGconn *c, const char *worker, int lease_s,
+                        const char *queues, au_job_t *job, au_error_t *err)
 {
+    char arr[2048];
+    int rc = queue_array(queues, arr, sizeof(arr), err);
+    if (rc < 0)
+        return rc;
     au_params_t p = {0};
     au_params_str(&p, worker);
     au_params_int(&p, lease_s);
+    au_params_str(&p, arr[0] ? arr : NULL);
     PGresult *r;
-    int rc =
-        au_pg_run(c,
-                  "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
-                  " lease_until = now() + make_interval(secs => $2::int), "
-                  " leased_by = $1, nbatches = NULL, rows_written = 0, "
-                  " activity = 'claimed', updated_at = now() "
-                  "WHERE id = (SELECT id FROM jobs WHERE state = 'queued' "
-                  "  AND run_after <= now() ORDER BY run_after, id "
-                  "  FOR UPDATE SKIP LOCKED LIMIT 1) "
-                  "RETURNING id, attempt, max_attempts, kind, params::text",
-                  &p, PGRES_TUPLES_OK, &r, err);
+    /* Priority first, then the order they became runnable; a paused queue
+     * gives nothing; SKIP LOCKED lets every worker claim at once. */
+    rc = au_pg_run(
+        c,
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
+        " lease_until = now() + make_interval(secs => $2::int), "
+        " leased_by = $1, nbatches = NULL, rows_written = 0, "
+        " activity = 'claimed', updated_at = now() "
+        "WHERE id = (SELECT id FROM jobs j WHERE state = 'queued' "
+        "  AND run_after <= now() "
+        "  AND ($3::text[] IS NULL OR queue = ANY ($3::text[])) "
+        "  AND NOT EXISTS (SELECT 1 FROM queues q WHERE q.name = j.queue "
+        "   AND q.paused_at IS NOT NULL) "
+        "  ORDER BY priority, run_after, id "
+        "  FOR UPDATE SKIP LOCKED LIMIT 1) "
+        "RETURNING id, attempt, max_attempts, kind, params::text",
+        &p, PGRES_TUPLES_OK, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -69,6 +161,12 @@ int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
     if (!job->params)
         return au_error_set(err, AU_ENOMEM, "claim: out of memory");
     return 1;
+}
+
+int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
+                   au_error_t *err)
+{
+    return au_queue_claim_from(c, worker, lease_s, NULL, job, err);
 }
 
 /* Parameters $1 and $2 of a fenced update: the job and its attempt. */
@@ -286,6 +384,7 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
         " count(*) FILTER (WHERE state = 'done'),"
         " count(*) FILTER (WHERE state = 'dead'),"
         " count(*) FILTER (WHERE state = 'queued' AND run_after <= now()),"
+        " count(*) FILTER (WHERE state = 'cancelled'),"
         " coalesce(sum(rows_written) FILTER (WHERE state = 'done'), 0),"
         " coalesce(extract(epoch FROM now() - min(run_after) FILTER "
         "  (WHERE state = 'queued' AND run_after <= now())), 0) "
@@ -298,8 +397,9 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
     out->done = (long)au_pg_ll(r, 0, 2);
     out->dead = (long)au_pg_ll(r, 0, 3);
     out->ready = (long)au_pg_ll(r, 0, 4);
-    out->rows = au_pg_ll(r, 0, 5);
-    out->oldest_ready_s = strtod(PQgetvalue(r, 0, 6), NULL);
+    out->cancelled = (long)au_pg_ll(r, 0, 5);
+    out->rows = au_pg_ll(r, 0, 6);
+    out->oldest_ready_s = strtod(PQgetvalue(r, 0, 7), NULL);
     PQclear(r);
     return 0;
 }
@@ -326,6 +426,7 @@ int au_queue_replay(PGconn *c, int64_t id, long *n, au_error_t *err)
     int rc = id_command(c,
                         "UPDATE jobs SET state = 'queued', run_after = now(), "
                         " max_attempts = attempt + max_attempts, "
+                        " unique_key = NULL, "
                         " finished_at = NULL, updated_at = now() "
                         "WHERE state = 'dead' AND ($1::bigint = 0 OR id = $1)",
                         id, n, err);
@@ -340,6 +441,114 @@ int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err)
                       "DELETE FROM jobs WHERE state = 'dead' "
                       "AND ($1::bigint = 0 OR id = $1)",
                       id, n, err);
+}
+
+/* ---- controls -------------------------------------------------------- */
+
+int au_queue_cancel(PGconn *c, size_t n, const int64_t *ids, PGresult **out,
+                    au_error_t *err)
+{
+    au_buf_t b = {0};
+    int rc = au_buf_put(&b, "{", 1);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char num[24];
+        int len = snprintf(num, sizeof(num), "%s%lld", i ? "," : "",
+                           (long long)ids[i]);
+        rc = au_buf_put(&b, num, (size_t)len);
+    }
+    if (rc == 0)
+        rc = au_buf_put(&b, "}", 1);
+    if (rc < 0) {
+        au_buf_free(&b);
+        return au_error_set(err, AU_ENOMEM, "cancel: out of memory");
+    }
+    au_params_t p = {0};
+    au_params_str(&p, b.data);
+    /* A running attempt learns it at its next fenced write (AU_ESTALE)
+     * and stops; its batches still in flight are refused as stale. */
+    rc = au_pg_run(c,
+                   "WITH w AS (SELECT id, state FROM jobs WHERE id = ANY "
+                   " ($1::bigint[]) FOR UPDATE), "
+                   "u AS (UPDATE jobs j SET state = 'cancelled', "
+                   " finished_at = now(), lease_until = NULL, last_error = "
+                   " 'cancelled' || CASE WHEN w.state = 'running' THEN "
+                   " ' while running (attempt ' || j.attempt || ')' ELSE '' "
+                   " END, updated_at = now() FROM w WHERE j.id = w.id AND "
+                   " w.state IN ('queued','running') RETURNING j.id) "
+                   "SELECT i AS id, coalesce(w.state, 'missing') AS was, "
+                   " EXISTS (SELECT 1 FROM u WHERE u.id = i) AS cancelled "
+                   "FROM unnest($1::bigint[]) i LEFT JOIN w ON w.id = i "
+                   "ORDER BY i",
+                   &p, PGRES_TUPLES_OK, out, err);
+    au_buf_free(&b);
+    return rc;
+}
+
+int au_queue_pause(PGconn *c, const char *queue, int paused, au_error_t *err)
+{
+    if (!au_queue_name_ok(queue))
+        return au_error_set(err, AU_EINVAL,
+                            "queue \"%s\": 1 to 64 of a-z, 0-9, '_' and '-'",
+                            queue);
+    au_params_t p = {0};
+    au_params_str(&p, queue);
+    au_params_int(&p, paused);
+    int rc = au_pg_run(c,
+                       "INSERT INTO queues (name, paused_at) VALUES ($1, "
+                       " CASE WHEN $2::int = 1 THEN now() END) ON CONFLICT "
+                       " (name) DO UPDATE SET paused_at = CASE WHEN "
+                       " $2::int = 1 THEN coalesce(queues.paused_at, now()) "
+                       " END",
+                       &p, PGRES_COMMAND_OK, NULL, err);
+    if (rc == 0 && !paused)
+        PQclear(PQexec(c, "NOTIFY " AU_QUEUE_CHANNEL));
+    return rc;
+}
+
+int au_queue_queues(PGconn *c, PGresult **out, au_error_t *err)
+{
+    return au_pg_run(
+        c,
+        "SELECT n.name AS queue, q.paused_at IS NOT NULL AS paused,"
+        " count(j.id) FILTER (WHERE j.state = 'queued') AS queued,"
+        " count(j.id) FILTER (WHERE j.state = 'queued' AND j.run_after <= "
+        "  now()) AS ready,"
+        " count(j.id) FILTER (WHERE j.state = 'running') AS running,"
+        " count(j.id) FILTER (WHERE j.state = 'done') AS done,"
+        " count(j.id) FILTER (WHERE j.state = 'dead') AS dead,"
+        " count(j.id) FILTER (WHERE j.state = 'cancelled') AS cancelled,"
+        " round(coalesce(extract(epoch FROM now() - min(j.run_after) FILTER "
+        "  (WHERE j.state = 'queued' AND j.run_after <= now())), 0)::numeric,"
+        "  1) AS lag_s "
+        "FROM (SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs) n"
+        " LEFT JOIN queues q ON q.name = n.name"
+        " LEFT JOIN jobs j ON j.queue = n.name "
+        "GROUP BY n.name, q.paused_at ORDER BY n.name",
+        NULL, PGRES_TUPLES_OK, out, err);
+}
+
+int au_queue_prune(PGconn *c, long older_than_s, int dead_too, long limit,
+                   long *n, au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_int(&p, older_than_s);
+    au_params_int(&p, dead_too ? 1 : 0);
+    au_params_int(&p, limit);
+    PGresult *r;
+    /* In slices (limit), so that automatic retention never holds a long
+     * lock; the ledger rows go with their jobs (ON DELETE CASCADE). */
+    int rc = au_pg_run(
+        c,
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE (state IN "
+        " ('done','cancelled') OR ($2::int = 1 AND state = 'dead')) AND "
+        " finished_at < now() - make_interval(secs => $1::bigint) ORDER BY "
+        " finished_at LIMIT $3::bigint)",
+        &p, PGRES_COMMAND_OK, &r, err);
+    if (rc == 0) {
+        *n = au_pg_changed(r);
+        PQclear(r);
+    }
+    return rc;
 }
 
 /* ---- batches: fencing and the ledger --------------------------------- */
@@ -529,7 +738,8 @@ int au_queue_list(PGconn *c, const char *state, int limit, PGresult **out,
     au_params_int(&p, limit);
     return au_pg_run(
         c,
-        "SELECT id, kind, state, attempt, max_attempts, rows_written AS rows,"
+        "SELECT id, kind, queue, priority, state, attempt, max_attempts,"
+        " rows_written AS rows,"
         " coalesce(regexp_replace(params->>'path', '^.*/', ''), "
         "  params::text) AS source,"
         " to_char(updated_at AT TIME ZONE 'UTC', " ISO_FMT ") AS updated_at,"
@@ -545,8 +755,10 @@ int au_queue_show(PGconn *c, int64_t id, PGresult **out, au_error_t *err)
     au_params_int(&p, id);
     int rc = au_pg_run(
         c,
-        "SELECT id, kind, state, attempt, max_attempts, "
+        "SELECT id, kind, queue, priority, state, attempt, max_attempts, "
         " params::text AS params, nbatches, rows_written AS rows, leased_by,"
+        " schedule,"
+        " to_char(run_after AT TIME ZONE 'UTC', " ISO_FMT ") AS run_after,"
         " last_error,"
         " to_char(created_at AT TIME ZONE 'UTC', " ISO_FMT ") AS created_at,"
         " to_char(updated_at AT TIME ZONE 'UTC', " ISO_FMT ") AS updated_at,"

@@ -1,7 +1,8 @@
 /* au_queue.h: the durable job queue in PostgreSQL, owner of the jobs and
  * batch_ledger tables (docs/ARCHITECTURE.md, "Delivery").
  *
- * A job moves queued -> running -> done | dead. Claiming bumps `attempt`,
+ * A job moves queued -> running -> done | dead, or to cancelled by an
+ * operator from queued or running. Claiming bumps `attempt`,
  * which is the job's fencing token: every batch carries the attempt it was
  * cut under, and writes from an older attempt are refused. A lease that
  * expires returns the job to the queue and counts as a failed attempt, so
@@ -27,11 +28,39 @@ typedef struct {
 
 void au_job_clear(au_job_t *job);
 
-/* Inserts a job and notifies listeners. params is a JSON object. */
+/* Priorities: 1 runs first, 4 last (as River's). */
+#define AU_PRIORITY_FIRST 1
+#define AU_PRIORITY_LAST 4
+#define AU_PRIORITY_DEFAULT 2
+
+/* A job to queue. */
+typedef struct {
+    const char *kind;
+    const char *params; /* a JSON object */
+    int max_attempts;
+    const char *queue;    /* NULL: "default" */
+    int priority;         /* AU_PRIORITY_*, 0: the default */
+    long long run_at;     /* Unix seconds it may run from; 0: now */
+    int force;            /* queue it even if the same job is queued */
+    const char *schedule; /* the schedule that fired it, or NULL */
+} au_push_t;
+
+/* 1 for a 1..64 name of a-z, 0-9, '_' and '-'. */
+int au_queue_name_ok(const char *name);
+/* Queues a job and notifies listeners: 1 and its id. Unless force is set,
+ * a job of the same queue, kind and parameters that is queued or running
+ * is that job: 0 and its id, nothing queued. */
+int au_queue_enqueue(PGconn *c, const au_push_t *job, int64_t *id,
+                     au_error_t *err);
+/* Queues a job in the default queue, identical ones or not (tests). */
 int au_queue_push(PGconn *c, const char *kind, const char *params_json,
                   int max_attempts, int64_t *id, au_error_t *err);
-/* Claims the oldest runnable job (FOR UPDATE SKIP LOCKED): 1 and *job
+/* Claims the first runnable job of the queues named (comma-separated;
+ * NULL, "" or "*": every queue) that are not paused, by priority and then
+ * by the time it became runnable (FOR UPDATE SKIP LOCKED): 1 and *job
  * filled, 0 when there is none, or a negative code. */
+int au_queue_claim_from(PGconn *c, const char *worker, int lease_s,
+                        const char *queues, au_job_t *job, au_error_t *err);
 int au_queue_claim(PGconn *c, const char *worker, int lease_s, au_job_t *job,
                    au_error_t *err);
 /* Extends the lease of a running job and records what the worker is doing
@@ -68,7 +97,7 @@ int au_queue_sweep(PGconn *c, int backoff_base_ms, int backoff_max_ms,
 int au_queue_backoff_ms(int attempt, int base_ms, int max_ms);
 
 typedef struct {
-    long queued, running, done, dead;
+    long queued, running, done, dead, cancelled;
     long ready;            /* queued and runnable now */
     long long rows;        /* rows written by done jobs */
     double oldest_ready_s; /* wait of the oldest runnable job, seconds */
@@ -79,6 +108,25 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err);
  * attempt budget; purge deletes dead jobs (id 0: all of them). */
 int au_queue_replay(PGconn *c, int64_t id, long *n, au_error_t *err);
 int au_queue_purge(PGconn *c, int64_t id, long *n, au_error_t *err);
+
+/* ---- controls --------------------------------------------------------- */
+
+/* Cancels the jobs (queued or running) among ids: *out has one row per
+ * id asked: id, was (its state before, or "missing"), cancelled (t/f).
+ * The caller PQclears *out. */
+int au_queue_cancel(PGconn *c, size_t n, const int64_t *ids, PGresult **out,
+                    au_error_t *err);
+/* Pauses (no claims from it) or resumes a queue by name; a name no job
+ * uses yet can be paused ahead. */
+int au_queue_pause(PGconn *c, const char *queue, int paused, au_error_t *err);
+/* Every queue known (used by a job or paused): queue, paused, queued,
+ * ready, running, done, dead, cancelled, lag_s. The caller PQclears. */
+int au_queue_queues(PGconn *c, PGresult **out, au_error_t *err);
+/* Deletes at most limit done and cancelled jobs (and dead ones with
+ * dead_too) that finished over older_than_s ago, with their ledger rows:
+ * *n deleted. */
+int au_queue_prune(PGconn *c, long older_than_s, int dead_too, long limit,
+                   long *n, au_error_t *err);
 
 /* ---- batches: fencing and the ledger --------------------------------- */
 
@@ -133,8 +181,9 @@ void au_queue_wait(au_queue_listener_t *l, int timeout_ms);
 
 /* Timestamps in these results are ISO 8601 UTC text; the caller PQclears
  * *out. */
-/* The newest `limit` jobs, in state `state` (NULL: any): id, kind, state,
- * attempt, max_attempts, rows, source (file name or parameters),
+/* The newest `limit` jobs, in state `state` (NULL: any): id, kind, queue,
+ * priority, state, attempt, max_attempts, rows, source (file name or
+ * parameters),
  * updated_at, last_error. */
 int au_queue_list(PGconn *c, const char *state, int limit, PGresult **out,
                   au_error_t *err);

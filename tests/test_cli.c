@@ -553,8 +553,15 @@ Test(cli, push_of_a_folder_with_undated_files_names_each_one)
     cr_expect_eq(r.status, 0, "%s", r.err);
     json_t *j = json_loads(r.out, 0, NULL);
     cr_assert(j, "%s", r.out);
-    cr_expect_eq(json_array_size(json_object_get(j, "queued")), 3);
+    json_t *q = json_object_get(j, "queued");
+    cr_expect_eq(json_array_size(q), 3);
     cr_expect_eq(json_array_size(json_object_get(j, "not_queued")), 0);
+    /* The weekly file's job is still queued: the same job, not a new one. */
+    int existing = 0;
+    for (size_t i = 0; i < json_array_size(q); i++)
+        existing +=
+            json_is_true(json_object_get(json_array_get(q, i), "existing"));
+    cr_expect_eq(existing, 1);
     json_decref(j);
     run_free(&r);
     cr_expect_eq(scalar("SELECT count(*) FROM jobs WHERE params->>'date' = "
@@ -562,7 +569,22 @@ Test(cli, push_of_a_folder_with_undated_files_names_each_one)
                  2);
     cr_expect_eq(scalar("SELECT count(*) FROM jobs WHERE params->>'date' = "
                         "'2019-04-12'"),
-                 2);
+                 1);
+    r = RUN("audora", "push", dir, "--date", "2019-12-17");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    /* Id 2 went to the insert that found the weekly job queued. */
+    cr_expect_str_eq(r.out, "push: 0 job(s) queued; 3 the same as jobs already "
+                            "queued or running, ids 1, 3-4 (--force queues "
+                            "them again)\n");
+    run_free(&r);
+    r = RUN("audora", "push", dir, "--date", "2019-12-17", "--force", "--queue",
+            "again", "--priority", "1", "--in", "1h");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    cr_expect_eq(scalar("SELECT count(*) FROM jobs WHERE queue = 'again' AND "
+                        "priority = 1 AND run_after > now() + interval '59 "
+                        "min'"),
+                 3);
 }
 
 Test(cli, push_refuses_a_flag_that_contradicts_the_name_and_lists_ids)

@@ -239,6 +239,19 @@ Test(http, a_slow_answer_times_out_and_is_retried_within_the_deadline)
     au_http_destroy(&h);
 }
 
+/* A short lease gives a deadline shorter than the connect timeout: a
+ * request is still sent (it once needed half the connect timeout left). */
+Test(http, a_deadline_shorter_than_the_connect_timeout_still_asks)
+{
+    au_http_t *h = client("http.deadline_ms=1000;http.connect_timeout_ms=5000");
+    au_http_resp_t r;
+    au_error_t err = {0};
+    cr_expect_eq(get(h, "lastfm", chart("k"), &r, &err), 0, "%s", err.msg);
+    cr_expect_eq(counted("lastfm/chart.getTopTracks"), 1);
+    au_http_resp_clear(&r);
+    au_http_destroy(&h);
+}
+
 Test(http, a_reset_connection_is_retried)
 {
     au_http_t *h = client("http.backoff_base_ms=10");

@@ -737,3 +737,44 @@ Test(live, an_isrc_finds_its_musicbrainz_recording_once)
     cr_expect_eq(stat("routes", "musicbrainz/isrc", "requests"), 2);
     cr_expect_eq(stat("services", "musicbrainz", "max_per_second"), 1);
 }
+
+/* A running job cancelled: its worker stops asking within a lease, writes
+ * nothing, and takes the next job. */
+Test(live, a_cancelled_running_lookup_stops_asking_and_writes_nothing)
+{
+    start_replay();
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 11, .lease_s = 12});
+    char cmd[1024];
+    size_t n = (size_t)snprintf(cmd, sizeof(cmd), "push musicbrainz-artists");
+    for (int i = 1; i <= 30; i++)
+        n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " 'Band %d'", i);
+    audora(cmd);
+    long long id = au_scalar("SELECT max(id) FROM jobs");
+    for (int i = 0; i < 200 && stat("services", "musicbrainz", "requests") < 3;
+         i++)
+        usleep(50 * 1000);
+    char c2[64];
+    snprintf(c2, sizeof(c2), "jobs cancel %lld", id);
+    audora(c2);
+    /* Within a third of the lease it extends the lease, is refused, and
+     * stops: no request after that. */
+    sleep(6);
+    long long r1 = stat("services", "musicbrainz", "requests");
+    sleep(3);
+    long long r2 = stat("services", "musicbrainz", "requests");
+    printf("live: cancelled at 3 requests; %lld when it stopped\n", r1);
+    cr_expect_eq(r2, r1, "requests after the cancel took effect");
+    cr_expect_lt(r1, 20);
+    char q[128];
+    snprintf(q, sizeof(q), "SELECT state FROM jobs WHERE id = %lld", id);
+    char *state = au_text(q);
+    cr_expect_str_eq(state, "cancelled");
+    free(state);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM artists WHERE "
+                           "mbid_checked_at IS NOT NULL"),
+                 0);
+    audora("push musicbrainz-artists 'AC/DC'");
+    au_wait_all(60);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 1);
+}

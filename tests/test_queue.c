@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -581,5 +582,176 @@ Test(queue, counts_report_how_long_the_oldest_ready_job_has_waited)
     cr_assert_eq(au_queue_counts(c, &q, &err), 0, "%s", err.msg);
     cr_expect(q.oldest_ready_s >= 9.5 && q.oldest_ready_s < 60.0, "%f",
               q.oldest_ready_s);
+    PQfinish(c);
+}
+
+/* ---- queue controls ---------------------------------------------------- */
+
+static int enqueue(PGconn *c, const au_push_t *p, int64_t *id)
+{
+    au_error_t err = {0};
+    int rc = au_queue_enqueue(c, p, id, &err);
+    cr_assert_geq(rc, 0, "%s", err.msg);
+    return rc;
+}
+
+Test(queue, the_same_job_queued_twice_is_one_job_unless_forced)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    au_push_t p = {.kind = "chart_csv",
+                   .params = "{\"path\": \"/a.csv\", \"date\": \"x\"}",
+                   .max_attempts = 5};
+    int64_t a = 0, b = 0, f = 0, other = 0;
+    cr_expect_eq(enqueue(c, &p, &a), 1);
+    /* The same parameters in another order and spacing: the same job. */
+    au_push_t same = p;
+    same.params = "{\"date\":\"x\",\"path\":\"/a.csv\"}";
+    cr_expect_eq(enqueue(c, &same, &b), 0);
+    cr_expect_eq(b, a);
+    au_push_t elsewhere = p;
+    elsewhere.queue = "live";
+    cr_expect_eq(enqueue(c, &elsewhere, &other), 1, "another queue");
+    same.force = 1;
+    cr_expect_eq(enqueue(c, &same, &f), 1);
+    cr_expect_neq(f, a);
+    /* Running is still "the same job"; once it ended, a new one. */
+    au_job_t job;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_claim_from(c, "w", 60, "default", &job, &err), 1);
+    cr_assert_eq(job.id, a);
+    same.force = 0;
+    cr_expect_eq(enqueue(c, &same, &b), 0);
+    cr_expect_eq(b, a);
+    cr_assert_eq(au_queue_finish(c, job.id, job.attempt, 0, &err), 0);
+    cr_expect_eq(enqueue(c, &same, &b), 1);
+    cr_expect_gt(b, f);
+    au_job_clear(&job);
+    PQfinish(c);
+}
+
+Test(queue, claims_follow_priority_queues_pauses_and_run_at)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    au_push_t p = {.kind = "k", .max_attempts = 5, .force = 1};
+    int64_t low, high, live, later;
+    p.params = "{\"n\": 1}";
+    p.priority = 4;
+    enqueue(c, &p, &low);
+    p.params = "{\"n\": 2}";
+    p.priority = 1;
+    enqueue(c, &p, &high);
+    p.params = "{\"n\": 3}";
+    p.priority = 1;
+    p.queue = "live";
+    enqueue(c, &p, &live);
+    p.params = "{\"n\": 4}";
+    p.queue = NULL;
+    p.run_at = (long long)time(NULL) + 3600;
+    enqueue(c, &p, &later);
+    au_error_t err = {0};
+    au_job_t j;
+    /* A worker of "default" only: the first priority, then the last. */
+    cr_assert_eq(au_queue_claim_from(c, "w", 60, "default", &j, &err), 1);
+    cr_expect_eq(j.id, high);
+    au_job_clear(&j);
+    /* "live" paused: a worker of every queue gets the default one left. */
+    cr_assert_eq(au_queue_pause(c, "live", 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(au_queue_claim_from(c, "w", 60, "*", &j, &err), 1);
+    cr_expect_eq(j.id, low);
+    au_job_clear(&j);
+    cr_expect_eq(au_queue_claim_from(c, "w", 60, " live , default ", &j, &err),
+                 0, "paused, and the last one runs in an hour");
+    cr_assert_eq(au_queue_pause(c, "live", 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(au_queue_claim_from(c, "w", 60, "live,default", &j, &err), 1);
+    cr_expect_eq(j.id, live);
+    au_job_clear(&j);
+    expect_field(c, later, "state", "queued");
+    expect_field(c, later, "run_after > now() + interval '59 min'", "true");
+    cr_expect_eq(au_queue_claim_from(c, "w", 60, "Bad Name", &j, &err),
+                 AU_EINVAL);
+    PQfinish(c);
+}
+
+Test(queue, a_cancelled_job_is_not_claimed_and_its_running_attempt_is_fenced)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t queued = push_ok(c, "{\"n\": 1}", 5);
+    au_job_t run;
+    claim_ok(c, &run);
+    cr_assert_eq(run.id, queued);
+    int64_t waiting = push_ok(c, "{\"n\": 2}", 5);
+    int64_t ids[] = {waiting, run.id, 999999};
+    PGresult *r = NULL;
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_cancel(c, 3, ids, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(PQntuples(r), 3);
+    /* Ordered by id: the running one, the queued one, the missing one. */
+    cr_expect_str_eq(PQgetvalue(r, 0, 1), "running");
+    cr_expect_str_eq(PQgetvalue(r, 0, 2), "t");
+    cr_expect_str_eq(PQgetvalue(r, 1, 1), "queued");
+    cr_expect_str_eq(PQgetvalue(r, 1, 2), "t");
+    cr_expect_str_eq(PQgetvalue(r, 2, 1), "missing");
+    cr_expect_str_eq(PQgetvalue(r, 2, 2), "f");
+    PQclear(r);
+    expect_field(c, waiting, "state", "cancelled");
+    expect_field(c, run.id, "last_error",
+                 "cancelled while running (attempt 1)");
+    au_job_t j;
+    cr_expect_eq(au_queue_claim(c, "w", 60, &j, &err), 0);
+    cr_expect_eq(au_queue_extend(c, run.id, run.attempt, 60, NULL, &err),
+                 AU_ESTALE);
+    cr_expect_eq(au_queue_finish(c, run.id, run.attempt, 5, &err), AU_ESTALE);
+    expect_field(c, run.id, "state", "cancelled");
+    /* A second cancel changes nothing and says so. */
+    cr_assert_eq(au_queue_cancel(c, 1, &waiting, &r, &err), 0);
+    cr_expect_str_eq(PQgetvalue(r, 0, 1), "cancelled");
+    cr_expect_str_eq(PQgetvalue(r, 0, 2), "f");
+    PQclear(r);
+    au_job_clear(&run);
+    PQfinish(c);
+}
+
+Test(queue, prune_deletes_only_old_ended_jobs_and_dead_ones_when_asked)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    int64_t done = push_ok(c, "{\"n\": 1}", 1),
+            dead = push_ok(c, "{\"n\": 2}", 1);
+    int64_t fresh = push_ok(c, "{\"n\": 3}", 1),
+            queued = push_ok(c, "{\"n\": 4}", 1);
+    au_job_t a, b, d;
+    claim_ok(c, &a);
+    claim_ok(c, &b);
+    claim_ok(c, &d);
+    au_error_t err = {0};
+    cr_assert_eq(au_queue_finish(c, a.id, a.attempt, 1, &err), 0);
+    fail_ok(c, &b, "broken", 1);
+    cr_assert_eq(au_queue_finish(c, d.id, d.attempt, 1, &err), 0);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "UPDATE jobs SET finished_at = now() - interval '8 days' WHERE "
+             "id IN (%lld, %lld)",
+             (long long)done, (long long)dead);
+    exec_ok(c, sql);
+    long n = 0;
+    cr_assert_eq(au_queue_prune(c, 7 * 86400, 0, 1000, &n, &err), 0, "%s",
+                 err.msg);
+    cr_expect_eq(n, 1, "the old done job");
+    cr_assert_eq(au_queue_prune(c, 7 * 86400, 1, 1000, &n, &err), 0);
+    cr_expect_eq(n, 1, "the old dead job");
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(id::text, ',' ORDER BY id) FROM jobs");
+    PGresult *r = PQexec(c, sql);
+    char want[64];
+    snprintf(want, sizeof(want), "%lld,%lld", (long long)fresh,
+             (long long)queued);
+    cr_expect_str_eq(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+    au_job_clear(&a);
+    au_job_clear(&b);
+    au_job_clear(&d);
     PQfinish(c);
 }

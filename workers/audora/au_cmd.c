@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +34,46 @@ PGconn *au_cmd_conn(au_cmd_t *cmd)
     if (!cmd->conn && au_ctx_need(&cmd->ctx, cmd->needs, &cmd->err) == 0)
         cmd->conn = au_pool_get(cmd->ctx.pool, &cmd->err);
     return cmd->conn;
+}
+
+int au_cmd_push_place(au_cmd_t *cmd, size_t first, au_push_t *job)
+{
+    const au_cli_t *a = cmd->cli;
+    if (au_cli_has(a, first + AU_PUSH_AT) && au_cli_has(a, first + AU_PUSH_IN))
+        return au_cli_usage_error(a->spec, "--at and --in: give one of them");
+    job->queue = au_cli_str(a, first + AU_PUSH_QUEUE, "default");
+    if (!au_queue_name_ok(job->queue))
+        return au_cli_usage_error(a->spec,
+                                  "--queue %s: 1 to 64 of a-z, 0-9, '_' and "
+                                  "'-'",
+                                  job->queue);
+    job->priority =
+        (int)au_cli_int(a, first + AU_PUSH_PRIORITY, AU_PRIORITY_DEFAULT);
+    job->run_at = au_cli_int(a, first + AU_PUSH_AT, 0);
+    if (au_cli_has(a, first + AU_PUSH_IN))
+        job->run_at =
+            (long long)time(NULL) + au_cli_int(a, first + AU_PUSH_IN, 0);
+    job->force = au_cli_has(a, first + AU_PUSH_FORCE);
+    job->max_attempts = (int)au_cli_int(a, first + AU_PUSH_ATTEMPTS,
+                                        cmd->ctx.cfg.queue.max_attempts);
+    return 0;
+}
+
+/* A PGresult as {"key": [rows]} or as a table; `none` when it is empty. */
+int au_cmd_rows(au_cmd_t *cmd, int json, const PGresult *r, const char *key,
+                const char *none)
+{
+    if (json) {
+        au_out_table_t *t = au_out_table_pg(r, 1);
+        json_t *root = json_pack("{s:o}", key, t ? au_out_table_json(t) : NULL);
+        au_out_table_destroy(&t);
+        return au_cmd_json(cmd, root);
+    }
+    if (PQntuples(r) == 0 && none) {
+        puts(none);
+        return 0;
+    }
+    return au_cmd_table(cmd, r);
 }
 
 int au_cmd_fail(au_cmd_t *cmd)
@@ -374,7 +415,12 @@ static const au_cmd_def_t *const commands[] = {
     &au_cmd_sources_def,
     &au_cmd_status_def,
     &au_cmd_wait_def,
+    &au_cmd_jobs_cancel_def,
+    &au_cmd_jobs_prune_def,
     &au_cmd_jobs_def,
+    &au_cmd_queue_list_def,
+    &au_cmd_queue_pause_def,
+    &au_cmd_queue_resume_def,
     &au_query_report_def,
     &au_cmd_dlq_list_def,
     &au_cmd_dlq_show_def,

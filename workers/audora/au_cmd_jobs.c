@@ -25,10 +25,11 @@
 
 static json_t *counts_json(const au_queue_counts_t *q)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "queued",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "queued",
                      (json_int_t)q->queued, "ready", (json_int_t)q->ready,
                      "running", (json_int_t)q->running, "done",
-                     (json_int_t)q->done, "dead", (json_int_t)q->dead, "rows",
+                     (json_int_t)q->done, "dead", (json_int_t)q->dead,
+                     "cancelled", (json_int_t)q->cancelled, "rows",
                      (json_int_t)q->rows, "oldest_ready_s", q->oldest_ready_s);
 }
 
@@ -57,9 +58,10 @@ static int status_json(au_cmd_t *cmd, const status_t *s)
 static int status_text(au_cmd_t *cmd, const status_t *s)
 {
     const au_queue_counts_t *q = &s->q;
-    printf("queue: %ld queued (%ld ready), %ld running, %ld done, %ld dead; "
-           "%lld rows written by done jobs\n",
-           q->queued, q->ready, q->running, q->done, q->dead, q->rows);
+    printf("queue: %ld queued (%ld ready), %ld running, %ld done, %ld dead, "
+           "%ld cancelled; %lld rows written by done jobs\n",
+           q->queued, q->ready, q->running, q->done, q->dead, q->cancelled,
+           q->rows);
     if (q->ready > 0)
         printf("oldest ready job waiting: %.1f s\n", q->oldest_ready_s);
     if (PQntuples(s->newest) > 0)
@@ -106,27 +108,10 @@ const au_cmd_def_t au_cmd_status_def = {
     cmd_status,
 };
 
-/* A PGresult as {"key": [rows]} or as a table; `none` when it is empty. */
-static int print_rows(au_cmd_t *cmd, int json, const PGresult *r,
-                      const char *key, const char *none)
-{
-    if (json) {
-        au_out_table_t *t = au_out_table_pg(r, 1);
-        json_t *root = json_pack("{s:o}", key, t ? au_out_table_json(t) : NULL);
-        au_out_table_destroy(&t);
-        return au_cmd_json(cmd, root);
-    }
-    if (PQntuples(r) == 0 && none) {
-        puts(none);
-        return 0;
-    }
-    return au_cmd_table(cmd, r);
-}
-
 enum { JOBS_STATE, JOBS_LIMIT, JOBS_JSON, JOBS_NOPTS };
 
-static const char *const job_states[] = {"queued", "running", "done", "dead",
-                                         NULL};
+static const char *const job_states[] = {"queued", "running",   "done",
+                                         "dead",   "cancelled", NULL};
 
 static const au_cli_opt_t jobs_opts[] = {
     [JOBS_JSON] = {.name = "json",
@@ -156,7 +141,7 @@ static int cmd_jobs(au_cmd_t *cmd)
         au_queue_list(c, state < 0 ? NULL : job_states[state],
                       (int)au_cli_int(a, JOBS_LIMIT, 50), &r, &cmd->err) < 0)
         return au_cmd_fail(cmd);
-    int rc = print_rows(cmd, au_cli_has(a, JOBS_JSON), r, "jobs", "no jobs");
+    int rc = au_cmd_rows(cmd, au_cli_has(a, JOBS_JSON), r, "jobs", "no jobs");
     PQclear(r);
     return rc;
 }
@@ -176,8 +161,8 @@ static int cmd_dlq_list(au_cmd_t *cmd)
     PGresult *r = NULL;
     if (!c || au_queue_dead(c, &r, &cmd->err) < 0)
         return au_cmd_fail(cmd);
-    int rc = print_rows(cmd, au_cli_has(cmd->cli, AU_CMD_OPT_JSON), r,
-                        "dead_jobs", "no dead jobs");
+    int rc = au_cmd_rows(cmd, au_cli_has(cmd->cli, AU_CMD_OPT_JSON), r,
+                         "dead_jobs", "no dead jobs");
     PQclear(r);
     return rc;
 }

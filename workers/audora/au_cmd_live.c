@@ -14,54 +14,60 @@
 #include "au_queue.h"
 #include "au_store.h"
 
-/* Queues one job of kind with params (taken); prints its id, or the
- * whole job with --json. */
+/* Queues one job of kind with params (taken), placed by the push options
+ * at first; prints its id, or the whole job with --json. */
 static int queue_live(au_cmd_t *cmd, const char *kind, json_t *params,
-                      size_t opt_attempts, size_t opt_json)
+                      size_t first)
 {
+    au_push_t job = {.kind = kind};
+    int rc = params ? au_cmd_push_place(cmd, first, &job) : 0;
+    if (rc != 0) {
+        json_decref(params);
+        return rc;
+    }
     char *js =
         params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (!js) {
         json_decref(params);
         return au_cmd_failf(cmd, "out of memory");
     }
+    job.params = js;
     PGconn *c = au_cmd_conn(cmd);
     int64_t id = 0;
-    int attempts = (int)au_cli_int(cmd->cli, opt_attempts,
-                                   cmd->ctx.cfg.queue.max_attempts);
-    int rc = c ? au_queue_push(c, kind, js, attempts, &id, &cmd->err) : -1;
+    rc = c ? au_queue_enqueue(c, &job, &id, &cmd->err) : -1;
     free(js);
     if (rc < 0) {
         json_decref(params);
         return au_cmd_fail(cmd);
     }
-    if (au_cli_has(cmd->cli, opt_json))
-        return au_cmd_json(cmd,
-                           json_pack("{s:I, s:s, s:o}", "id", (json_int_t)id,
-                                     "kind", kind, "params", params));
+    if (au_cli_has(cmd->cli, first + AU_PUSH_JSON))
+        return au_cmd_json(cmd, json_pack("{s:I, s:s, s:o, s:s, s:b}", "id",
+                                          (json_int_t)id, "kind", kind,
+                                          "params", params, "queue", job.queue,
+                                          "queued", rc == 1));
     char *shown = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    printf("queued job %lld: %s %s\n", (long long)id, kind, shown ? shown : "");
+    if (rc == 1)
+        printf("queued job %lld: %s %s\n", (long long)id, kind,
+               shown ? shown : "");
+    else
+        printf("job %lld is the same job, already queued or running: %s %s "
+               "(--force queues another)\n",
+               (long long)id, kind, shown ? shown : "");
     free(shown);
     json_decref(params);
     return AU_EXIT_OK;
 }
 
-/* The options every live push takes. */
-#define ATTEMPTS_OPT                                                           \
-    {                                                                          \
-        .name = "max-attempts", .kind = AU_CLI_INT, .metavar = "N",            \
-        .help = "attempts before the job is dead, default queue.max_attempts", \
-        .lo = 1, .hi = 100                                                     \
-    }
-#define JSON_OPT                                                               \
-    {                                                                          \
-        .name = "json", .kind = AU_CLI_FLAG,                                   \
-        .help = "print the job queued as JSON"                                 \
-    }
-
 /* ---- push lastfm ---------------------------------------------------- */
 
-enum { LF_COUNTRY, LF_TAG, LF_LIMIT, LF_DATE, LF_ATTEMPTS, LF_JSON, LF_NOPTS };
+enum {
+    LF_COUNTRY,
+    LF_TAG,
+    LF_LIMIT,
+    LF_DATE,
+    LF_PUSH,
+    LF_NOPTS = LF_PUSH + AU_PUSH_NOPTS
+};
 
 static const au_cli_opt_t lastfm_opts[] = {
     [LF_COUNTRY] = {.name = "country",
@@ -82,8 +88,7 @@ static const au_cli_opt_t lastfm_opts[] = {
     [LF_DATE] = {.name = "date",
                  .kind = AU_CLI_DATE,
                  .help = "the chart's date (default today, UTC)"},
-    [LF_ATTEMPTS] = ATTEMPTS_OPT,
-    [LF_JSON] = JSON_OPT,
+    AU_PUSH_OPTS(LF_PUSH),
 };
 
 static const char *const lastfm_methods[] = {
@@ -127,7 +132,7 @@ static int cmd_push_lastfm(au_cmd_t *cmd)
     }
     if (p && v)
         json_object_set_new(p, has_c ? "country" : "tag", v);
-    return queue_live(cmd, "lastfm_chart", p, LF_ATTEMPTS, LF_JSON);
+    return queue_live(cmd, "lastfm_chart", p, LF_PUSH);
 }
 
 const au_cmd_def_t au_cmd_push_lastfm_def = {
@@ -149,7 +154,13 @@ const au_cmd_def_t au_cmd_push_lastfm_def = {
 
 /* ---- push spotify-playlist ------------------------------------------- */
 
-enum { SP_CHART, SP_REGION, SP_DATE, SP_ATTEMPTS, SP_JSON, SP_NOPTS };
+enum {
+    SP_CHART,
+    SP_REGION,
+    SP_DATE,
+    SP_PUSH,
+    SP_NOPTS = SP_PUSH + AU_PUSH_NOPTS
+};
 
 static const au_cli_opt_t spotify_opts[] = {
     [SP_CHART] = {.name = "chart",
@@ -163,8 +174,7 @@ static const au_cli_opt_t spotify_opts[] = {
     [SP_DATE] = {.name = "date",
                  .kind = AU_CLI_DATE,
                  .help = "the chart's date (default today, UTC)"},
-    [SP_ATTEMPTS] = ATTEMPTS_OPT,
-    [SP_JSON] = JSON_OPT,
+    AU_PUSH_OPTS(SP_PUSH),
 };
 
 /* The id of ID, spotify:playlist:ID (or :track:) or its
@@ -212,7 +222,7 @@ static int cmd_push_spotify(au_cmd_t *cmd)
         }
         json_object_set_new(p, key[i], v);
     }
-    return queue_live(cmd, "spotify_playlist", p, SP_ATTEMPTS, SP_JSON);
+    return queue_live(cmd, "spotify_playlist", p, SP_PUSH);
 }
 
 const au_cmd_def_t au_cmd_push_spotify_def = {
@@ -232,7 +242,7 @@ const au_cmd_def_t au_cmd_push_spotify_def = {
 
 /* ---- push musicbrainz-artists ------------------------------------------ */
 
-enum { MB_LIMIT, MB_ATTEMPTS, MB_JSON, MB_NOPTS };
+enum { MB_LIMIT, MB_PUSH, MB_NOPTS = MB_PUSH + AU_PUSH_NOPTS };
 
 static const au_cli_opt_t mb_opts[] = {
     [MB_LIMIT] = {.name = "limit",
@@ -242,8 +252,7 @@ static const au_cli_opt_t mb_opts[] = {
                           "never looked up (default 100)",
                   .lo = 1,
                   .hi = 1000},
-    [MB_ATTEMPTS] = ATTEMPTS_OPT,
-    [MB_JSON] = JSON_OPT,
+    AU_PUSH_OPTS(MB_PUSH),
 };
 
 static int cmd_push_mb(au_cmd_t *cmd)
@@ -279,7 +288,7 @@ static int cmd_push_mb(au_cmd_t *cmd)
     }
     return queue_live(cmd, "musicbrainz_artists",
                       names ? json_pack("{s:o}", "artists", names) : NULL,
-                      MB_ATTEMPTS, MB_JSON);
+                      MB_PUSH);
 }
 
 const au_cmd_def_t au_cmd_push_mb_def = {
@@ -300,7 +309,7 @@ const au_cmd_def_t au_cmd_push_mb_def = {
 /* ---- push spotify-tracks|spotify-artists|spotify-features|
  *      musicbrainz-recordings ------------------------------------------ */
 
-enum { LK_LIMIT, LK_ATTEMPTS, LK_JSON, LK_NOPTS };
+enum { LK_LIMIT, LK_PUSH, LK_NOPTS = LK_PUSH + AU_PUSH_NOPTS };
 
 static const au_cli_opt_t lk_opts[] = {
     [LK_LIMIT] = {.name = "limit",
@@ -310,8 +319,7 @@ static const au_cli_opt_t lk_opts[] = {
                           "never looked up (default 1000)",
                   .lo = 1,
                   .hi = 1000},
-    [LK_ATTEMPTS] = ATTEMPTS_OPT,
-    [LK_JSON] = JSON_OPT,
+    AU_PUSH_OPTS(LK_PUSH),
 };
 
 /* A lookup job: what its arguments are and where the stored ones come
@@ -372,8 +380,7 @@ static int push_lookup(au_cmd_t *cmd, const lookup_t *lk)
         return AU_EXIT_OK;
     }
     return queue_live(cmd, lk->kind,
-                      ids ? json_pack("{s:o}", lk->param, ids) : NULL,
-                      LK_ATTEMPTS, LK_JSON);
+                      ids ? json_pack("{s:o}", lk->param, ids) : NULL, LK_PUSH);
 }
 
 #define SPOTIFY_ARG                                                            \

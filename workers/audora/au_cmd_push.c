@@ -29,9 +29,8 @@ enum {
     PUSH_CHART,
     PUSH_REGION,
     PUSH_DATE,
-    PUSH_MAX_ATTEMPTS,
-    PUSH_JSON,
-    PUSH_NOPTS
+    PUSH_PLACE,
+    PUSH_NOPTS = PUSH_PLACE + AU_PUSH_NOPTS
 };
 
 static const au_cli_opt_t push_opts[] = {
@@ -53,16 +52,7 @@ static const au_cli_opt_t push_opts[] = {
     [PUSH_DATE] = {.name = "date",
                    .kind = AU_CLI_DATE,
                    .help = "chart date, for files whose name carries none"},
-    [PUSH_MAX_ATTEMPTS] = {.name = "max-attempts",
-                           .kind = AU_CLI_INT,
-                           .metavar = "N",
-                           .help = "attempts before a job is dead, default "
-                                   "queue.max_attempts",
-                           .lo = 1,
-                           .hi = 100},
-    [PUSH_JSON] = {.name = "json",
-                   .kind = AU_CLI_FLAG,
-                   .help = "print what was queued and what was not as JSON"},
+    AU_PUSH_OPTS(PUSH_PLACE),
 };
 
 typedef struct {
@@ -72,6 +62,7 @@ typedef struct {
     const char *platform, *chart, *region, *date; /* as resolved */
     char why[320]; /* why it cannot be queued; "" while it can */
     int64_t id;    /* its job, once queued */
+    int existed;   /* id is the same job, queued or running before */
 } item_t;
 
 typedef struct {
@@ -230,6 +221,12 @@ static int item_cmp(const void *a, const void *b)
     return d ? d : strcmp(x->path, y->path);
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    const item_t *x = *(item_t *const *)a, *y = *(item_t *const *)b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 /* Not queued first, grouped by reason, then by path. */
 static int failed_cmp(const void *a, const void *b)
 {
@@ -238,7 +235,8 @@ static int failed_cmp(const void *a, const void *b)
     return d ? d : strcmp(x->path, y->path);
 }
 
-static int queue_item(au_cmd_t *cmd, PGconn *c, item_t *it, int attempts)
+static int queue_item(au_cmd_t *cmd, PGconn *c, item_t *it,
+                      const au_push_t *place)
 {
     json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s}", "path", it->abs,
                           "platform", it->platform, "chart", it->chart,
@@ -250,21 +248,23 @@ static int queue_item(au_cmd_t *cmd, PGconn *c, item_t *it, int attempts)
                  "cannot build the job (is the path UTF-8?)");
         return 0;
     }
-    int rc = au_queue_push(c, "chart_csv", js, attempts, &it->id, &cmd->err);
+    au_push_t job = *place;
+    job.kind = "chart_csv";
+    job.params = js;
+    int rc = au_queue_enqueue(c, &job, &it->id, &cmd->err);
     free(js);
     if (rc < 0)
         snprintf(it->why, sizeof(it->why), "%s", cmd->err.msg);
-    return rc;
+    it->existed = rc == 0;
+    return rc < 0 ? rc : 0;
 }
 
 /* Queues every item that can be; stops at the first database error (the
  * rest are then named as not queued). A database that cannot be reached
  * at all is the command's failure, not each file's: the return is then
  * AU_EDBCONN with cmd->err set. */
-static int queue_items(au_cmd_t *cmd, items_t *l)
+static int queue_items(au_cmd_t *cmd, items_t *l, const au_push_t *place)
 {
-    int attempts = (int)au_cli_int(cmd->cli, PUSH_MAX_ATTEMPTS,
-                                   cmd->ctx.cfg.queue.max_attempts);
     size_t todo = 0;
     for (size_t i = 0; i < l->n; i++)
         todo += !l->v[i]->why[0];
@@ -277,7 +277,7 @@ static int queue_items(au_cmd_t *cmd, items_t *l)
         if (it->why[0])
             continue;
         if (rc == 0)
-            rc = queue_item(cmd, c, it, attempts);
+            rc = queue_item(cmd, c, it, place);
         else
             snprintf(it->why, sizeof(it->why), "not queued: %s", cmd->err.msg);
     }
@@ -320,10 +320,11 @@ static json_t *push_json(item_t *const *ok, size_t nok, item_t *const *bad,
     int fail = !q || !nq;
     for (size_t i = 0; i < nok && !fail; i++)
         fail = json_array_append_new(
-            q, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "id",
+            q, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:b}", "id",
                          (json_int_t)ok[i]->id, "path", ok[i]->abs, "platform",
                          ok[i]->platform, "chart", ok[i]->chart, "region",
-                         ok[i]->region, "date", ok[i]->date));
+                         ok[i]->region, "date", ok[i]->date, "existing",
+                         ok[i]->existed));
     for (size_t i = 0; i < nbad && !fail; i++)
         fail = json_array_append_new(nq, json_pack("{s:s, s:s}", "path",
                                                    bad[i]->path, "reason",
@@ -350,13 +351,29 @@ static int push_report(au_cmd_t *cmd, items_t *l)
     size_t nbad = l->n - nok;
     qsort(bad, nbad, sizeof(*bad), failed_cmp);
     int rc = 0;
-    if (au_cli_has(cmd->cli, PUSH_JSON)) {
+    if (au_cli_has(cmd->cli, PUSH_PLACE + AU_PUSH_JSON)) {
         rc = au_cmd_json(cmd, push_json(l->v, nok, bad, nbad));
     } else {
-        printf("push: %zu job(s) queued", nok);
-        if (nok > 0)
+        /* New jobs first, then those already queued or running. */
+        size_t nnew = 0;
+        for (size_t i = 0; i < nok; i++)
+            if (!l->v[i]->existed) {
+                item_t *t = l->v[nnew];
+                l->v[nnew++] = l->v[i];
+                l->v[i] = t;
+            }
+        qsort(l->v, nnew, sizeof(*l->v), id_cmp);
+        qsort(l->v + nnew, nok - nnew, sizeof(*l->v), id_cmp);
+        printf("push: %zu job(s) queued", nnew);
+        if (nnew > 0)
             fputs(", ", stdout);
-        print_ids(stdout, l->v, nok);
+        print_ids(stdout, l->v, nnew);
+        if (nok > nnew) {
+            printf("; %zu the same as jobs already queued or running, ",
+                   nok - nnew);
+            print_ids(stdout, l->v + nnew, nok - nnew);
+            fputs(" (--force queues them again)", stdout);
+        }
         putchar('\n');
     }
     if (nbad > 0)
@@ -378,7 +395,13 @@ static int cmd_push(au_cmd_t *cmd)
         return au_cmd_failf(cmd, "out of memory");
     }
     qsort(l.v, l.n, sizeof(*l.v), item_cmp);
-    rc = queue_items(cmd, &l) < 0 ? au_cmd_fail(cmd) : push_report(cmd, &l);
+    au_push_t place = {0};
+    if ((rc = au_cmd_push_place(cmd, PUSH_PLACE, &place)) != 0) {
+        items_free(&l);
+        return rc;
+    }
+    rc = queue_items(cmd, &l, &place) < 0 ? au_cmd_fail(cmd)
+                                          : push_report(cmd, &l);
     items_free(&l);
     return rc;
 }

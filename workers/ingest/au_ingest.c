@@ -520,8 +520,8 @@ static void claim_and_run(au_ctx_t *ctx, void *push, au_queue_listener_t *lc,
         return;
     }
     au_job_t job;
-    int rc =
-        au_queue_claim(c, ctx->worker_id, ctx->cfg.queue.lease_s, &job, &err);
+    int rc = au_queue_claim_from(c, ctx->worker_id, ctx->cfg.queue.lease_s,
+                                 ctx->cfg.queue.queues, &job, &err);
     au_pool_put(ctx->pool, c);
     if (rc < 0) {
         au_metrics_error(ctx->metrics, rc);
