@@ -11,6 +11,7 @@
 #include "au_log.h"
 #include "au_migrate.h"
 #include "au_queue.h"
+#include "au_schedule.h"
 #include "au_zmq.h"
 
 long long au_now_ms(void)
@@ -125,6 +126,11 @@ static void sweep(au_ctx_t *ctx, PGconn *c)
                   "sweeper: ended %d worker session(s) in a transaction for "
                   "over %d s (a stopped worker)",
                   ended, ctx->cfg.queue.lease_s);
+    int fired = 0;
+    if (au_schedule_fire(c, &fired, &err) < 0)
+        au_log_ev(AU_LOG_WARN, NULL, err.code, "schedules: %s", err.msg);
+    else if (fired)
+        au_log_ev(AU_LOG_INFO, NULL, 0, "schedules: %d job(s) queued", fired);
     long pruned = 0;
     if (ctx->cfg.queue.retention_s > 0 &&
         au_queue_prune(c, ctx->cfg.queue.retention_s, 0, 1000, &pruned, &err) ==

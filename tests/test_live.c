@@ -778,3 +778,39 @@ Test(live, a_cancelled_running_lookup_stops_asking_and_writes_nothing)
     cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  1);
 }
+
+/* A schedule in the cluster: its tick comes, one of the workers still
+ * alive fires it once, and the chart is stored under the tick's date. */
+Test(live, a_schedule_fires_one_lastfm_chart_for_its_tick)
+{
+    start_replay();
+    au_cluster_start(
+        &(au_cluster_opts_t){.redis_db = 12, .lease_s = 30, .ingest = 2});
+    audora("schedule add greece '*/5 * * * *' lastfm_chart --params "
+           "'{\"method\": \"geo.getTopTracks\", \"country\": \"Greece\", "
+           "\"limit\": 10, \"date\": \"$tick_date\"}'");
+    /* One ingest worker is gone for good; the others fire the tick. */
+    cr_assert_eq(au_sh("kill -9 %d", au_cl_pid("ingest-1")), 0);
+    free(au_text("UPDATE schedules SET next_run = now() - interval '1 s' "
+                 "RETURNING ''"));
+    for (int i = 0; i < 300 && au_scalar("SELECT count(*) FROM jobs") == 0; i++)
+        usleep(50 * 1000);
+    au_wait_all(60);
+    /* The date the firing gave the job: its tick's, checked in
+     * test_queue; here the chart must be stored under it. */
+    char *tick = au_text("SELECT params->>'date' FROM jobs");
+    cr_expect_eq(strlen(tick), 10, "%s", tick);
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT count(*) FROM trends_v WHERE platform = 'lastfm' AND "
+             "region = 'greece' AND chart_date = '%s'",
+             tick);
+    free(tick);
+    cr_expect_eq(au_scalar(q), 10);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE schedule = "
+                           "'greece' AND state = 'done'"),
+                 1);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM schedules WHERE next_run > "
+                           "now()"),
+                 1);
+}

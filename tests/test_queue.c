@@ -11,6 +11,7 @@
 
 #include "au_migrate.h"
 #include "au_queue.h"
+#include "au_schedule.h"
 #include "au_test.h"
 
 #define NJOBS 50
@@ -753,5 +754,126 @@ Test(queue, prune_deletes_only_old_ended_jobs_and_dead_ones_when_asked)
     au_job_clear(&a);
     au_job_clear(&b);
     au_job_clear(&d);
+    PQfinish(c);
+}
+
+/* ---- schedules ------------------------------------------------------- */
+
+/* The one value of a query, as text ("" for NULL). */
+static char *value(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
+                 PQresultErrorMessage(r));
+    cr_assert_eq(PQntuples(r), 1, "%s", sql);
+    char *v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+static void expect_value(PGconn *c, const char *sql, const char *want)
+{
+    char *v = value(c, sql);
+    cr_expect_str_eq(v, want, "%s", sql);
+    free(v);
+}
+
+Test(queue, a_due_schedule_fires_once_whoever_tries_at_the_same_time)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    au_schedule_t s = {.name = "br-hourly",
+                       .cron = "0 * * * *",
+                       .kind = "lastfm_chart",
+                       .params = "{\"country\": \"Brazil\", \"date\": "
+                                 "\"$tick_date\"}",
+                       .queue = "live",
+                       .priority = 1,
+                       .max_attempts = 3};
+    au_error_t err = {0};
+    cr_assert_eq(au_schedule_add(c, &s, 0, &err), 0, "%s", err.msg);
+    cr_expect_eq(au_schedule_add(c, &s, 0, &err), AU_EDUP);
+    expect_value(c,
+                 "SELECT next_run > now() AND next_run <= now() + interval "
+                 "'1 hour' AND extract(minute FROM next_run) = 0 FROM "
+                 "schedules",
+                 "t");
+    int fired = 0;
+    cr_assert_eq(au_schedule_fire(c, &fired, &err), 0, "%s", err.msg);
+    cr_expect_eq(fired, 0, "not due yet");
+    /* Its tick comes (a tick two hours ago, missed: fired once, not
+     * twice), and eight processes try to fire it at once. */
+    exec_ok(c, "UPDATE schedules SET next_run = date_trunc('hour', now()) - "
+               "interval '2 hours'");
+    char *tick_date = value(c, "SELECT to_char((date_trunc('hour', now()) - "
+                               "interval '2 hours') AT TIME ZONE 'UTC', "
+                               "'YYYY-MM-DD')");
+    pid_t kids[8];
+    for (int i = 0; i < 8; i++) {
+        kids[i] = fork();
+        cr_assert_geq(kids[i], 0);
+        if (kids[i] == 0) {
+            PGconn *k = PQconnectdb(url);
+            au_error_t e = {0};
+            int n = 0;
+            int rc = au_schedule_fire(k, &n, &e);
+            PQfinish(k);
+            _exit(rc == 0 ? n : 100);
+        }
+    }
+    int total = 0;
+    for (int i = 0; i < 8; i++) {
+        int st = 0;
+        waitpid(kids[i], &st, 0);
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) < 100);
+        total += WEXITSTATUS(st);
+    }
+    cr_expect_eq(total, 1, "one of eight fired it");
+    expect_value(c, "SELECT count(*) FROM jobs", "1");
+    char want[64];
+    snprintf(want, sizeof(want), "Brazil|%s|live|1|3|br-hourly", tick_date);
+    free(tick_date);
+    expect_value(c,
+                 "SELECT concat_ws('|', params->>'country', params->>'date', "
+                 "queue, priority, max_attempts, schedule) FROM jobs",
+                 want);
+    /* Moved on past now, to the next hour. */
+    expect_value(c,
+                 "SELECT next_run > now() AND next_run <= now() + interval "
+                 "'1 hour' AND last_job = (SELECT id FROM jobs) FROM "
+                 "schedules",
+                 "t");
+    cr_assert_eq(au_schedule_fire(c, &fired, &err), 0, "%s", err.msg);
+    cr_expect_eq(fired, 0);
+    long n = 0;
+    cr_assert_eq(au_schedule_remove(c, "br-hourly", &n, &err), 0);
+    cr_expect_eq(n, 1);
+    PQfinish(c);
+}
+
+Test(queue, a_schedule_whose_last_job_still_waits_queues_nothing_new)
+{
+    char url[512];
+    PGconn *c = migrated_db(url, sizeof(url));
+    au_schedule_t s = {.name = "rescan",
+                       .cron = "*/5 * * * *",
+                       .kind = "chart_csv",
+                       .params = "{\"path\": \"/charts/x.csv\"}",
+                       .max_attempts = 3};
+    au_error_t err = {0};
+    cr_assert_eq(au_schedule_add(c, &s, 0, &err), 0, "%s", err.msg);
+    int fired = 0;
+    for (int i = 0; i < 2; i++) {
+        exec_ok(c, "UPDATE schedules SET next_run = now() - interval '1 s'");
+        cr_assert_eq(au_schedule_fire(c, &fired, &err), 0, "%s", err.msg);
+        cr_expect_eq(fired, 1);
+    }
+    expect_value(c, "SELECT count(*) FROM jobs", "1");
+    au_schedule_t bad = s;
+    bad.cron = "0 0 31 2 *";
+    cr_expect_eq(au_schedule_add(c, &bad, 1, &err), AU_EINVAL);
+    bad.cron = s.cron;
+    bad.params = "[1]";
+    cr_expect_eq(au_schedule_add(c, &bad, 1, &err), AU_EINVAL);
     PQfinish(c);
 }

@@ -139,6 +139,9 @@ extern const au_cmd_def_t au_cmd_jobs_prune_def;
 extern const au_cmd_def_t au_cmd_queue_list_def;
 extern const au_cmd_def_t au_cmd_queue_pause_def;
 extern const au_cmd_def_t au_cmd_queue_resume_def;
+extern const au_cmd_def_t au_cmd_schedule_add_def;
+extern const au_cmd_def_t au_cmd_schedule_list_def;
+extern const au_cmd_def_t au_cmd_schedule_remove_def;
 
 /* Runs `audora <argv...>`; returns the process exit status. */
 int au_cmd_main(int argc, char **argv);

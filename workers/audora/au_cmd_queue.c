@@ -1,5 +1,6 @@
 /* au_cmd_queue.c: queue controls from the command line: `audora jobs
- * cancel`, `audora jobs prune`, `audora queue list|pause|resume`. */
+ * cancel`, `audora jobs prune`, `audora queue list|pause|resume`,
+ * `audora schedule add|list|remove`. */
 #include "au_cmd.h"
 
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "au_queue.h"
+#include "au_schedule.h"
 
 /* ---- jobs cancel ---------------------------------------------------- */
 
@@ -187,4 +189,166 @@ const au_cmd_def_t au_cmd_queue_resume_def = {
      .nopts = 1},
     AU_CTX_DB,
     cmd_resume,
+};
+
+/* ---- schedule add | list | remove ----------------------------------- */
+
+/* The kinds a worker runs (workers/ingest/au_source.c registers them). */
+static const char *const job_kinds[] = {
+    "chart_csv",           "lastfm_chart",           "spotify_playlist",
+    "musicbrainz_artists", "musicbrainz_recordings", "spotify_tracks",
+    "spotify_artists",     "spotify_features",       NULL};
+
+enum {
+    SA_PARAMS,
+    SA_QUEUE,
+    SA_PRIORITY,
+    SA_ATTEMPTS,
+    SA_REPLACE,
+    SA_JSON,
+    SA_NOPTS
+};
+
+static const au_cli_opt_t sa_opts[] = {
+    [SA_PARAMS] = {.name = "params",
+                   .kind = AU_CLI_STR,
+                   .metavar = "JSON",
+                   .help = "the job's parameters, a JSON object (default "
+                           "{}); \"$tick_date\" becomes the tick's date"},
+    [SA_QUEUE] = {.name = "queue",
+                  .kind = AU_CLI_STR,
+                  .metavar = "NAME",
+                  .help = "the queue (default \"default\")"},
+    [SA_PRIORITY] = {.name = "priority",
+                     .kind = AU_CLI_INT,
+                     .help = "1 runs first, 4 last (default 2)",
+                     .lo = 1,
+                     .hi = 4},
+    [SA_ATTEMPTS] = {.name = "max-attempts",
+                     .kind = AU_CLI_INT,
+                     .metavar = "N",
+                     .help = "attempts of each job, default "
+                             "queue.max_attempts",
+                     .lo = 1,
+                     .hi = 100},
+    [SA_REPLACE] = {.name = "replace",
+                    .kind = AU_CLI_FLAG,
+                    .help = "change the schedule of that name if it exists"},
+    [SA_JSON] = {.name = "json",
+                 .kind = AU_CLI_FLAG,
+                 .help = "print the schedule as JSON"},
+};
+
+static int cmd_schedule_add(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    au_schedule_t s = {
+        .name = a->args[0],
+        .cron = a->args[1],
+        .kind = a->args[2],
+        .params = au_cli_str(a, SA_PARAMS, "{}"),
+        .queue = au_cli_str(a, SA_QUEUE, "default"),
+        .priority = (int)au_cli_int(a, SA_PRIORITY, AU_PRIORITY_DEFAULT),
+        .max_attempts =
+            (int)au_cli_int(a, SA_ATTEMPTS, cmd->ctx.cfg.queue.max_attempts)};
+    int known = 0;
+    for (int i = 0; job_kinds[i]; i++)
+        known |= !strcmp(job_kinds[i], s.kind);
+    if (!known)
+        return au_cli_usage_error(a->spec,
+                                  "%s: not a job kind (chart_csv, "
+                                  "lastfm_chart, spotify_playlist, "
+                                  "musicbrainz_artists, ...: see `audora "
+                                  "sources`)",
+                                  s.kind);
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c)
+        return au_cmd_fail(cmd);
+    if (au_schedule_add(c, &s, au_cli_has(a, SA_REPLACE), &cmd->err) < 0)
+        return cmd->err.code == AU_EINVAL ? (au_cmd_fail(cmd), AU_EXIT_USAGE)
+                                          : au_cmd_fail(cmd);
+    PGresult *r = NULL;
+    if (au_schedule_list(c, &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    int row = -1;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (!strcmp(PQgetvalue(r, i, 0), s.name))
+            row = i;
+    const char *next = row >= 0 ? PQgetvalue(r, row, 6) : "?";
+    int rc = 0;
+    if (au_cli_has(a, SA_JSON))
+        rc = au_cmd_json(cmd, json_pack("{s:s, s:s, s:s, s:s}", "name", s.name,
+                                        "cron", s.cron, "kind", s.kind,
+                                        "next_run", next));
+    else
+        printf("schedule %s: %s %s, next at %s\n", s.name, s.cron, s.kind,
+               next);
+    PQclear(r);
+    return rc;
+}
+
+const au_cmd_def_t au_cmd_schedule_add_def = {
+    {.prog = "audora schedule add",
+     .summary = "Queue a job of KIND at every tick of CRON (UTC).",
+     .about = "CRON is five fields, minute hour day-of-month month "
+              "day-of-week (\"0 * * * *\",\n\"*/15 6-22 * * mon-fri\"), or "
+              "@hourly, @daily, @weekly, @monthly, @yearly. One\nworker "
+              "fires each tick (within five seconds of it), once; ticks "
+              "missed while\nno worker ran are not made up. A tick whose job "
+              "is still queued or running\nqueues nothing new. For a job's "
+              "parameters, see what `audora push ... --json`\nqueues, e.g. "
+              "--params '{\"method\":\"geo.getTopTracks\",\"country\":"
+              "\"Brazil\",\n\"limit\":50,\"date\":\"$tick_date\"}' for "
+              "lastfm_chart.\n",
+     .args = {"NAME CRON KIND", 3, 3, AU_CLI_STR, 0, 0},
+     .opts = sa_opts,
+     .nopts = SA_NOPTS},
+    AU_CTX_DB,
+    cmd_schedule_add,
+};
+
+static int cmd_schedule_list(au_cmd_t *cmd)
+{
+    PGconn *c = au_cmd_conn(cmd);
+    PGresult *r = NULL;
+    if (!c || au_schedule_list(c, &r, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    int rc = au_cmd_rows(cmd, au_cli_has(cmd->cli, AU_CMD_OPT_JSON), r,
+                         "schedules", "no schedule");
+    PQclear(r);
+    return rc;
+}
+
+const au_cmd_def_t au_cmd_schedule_list_def = {
+    {.prog = "audora schedule list",
+     .summary = "Every schedule with its next and last run and last job.",
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_schedule_list,
+};
+
+static int cmd_schedule_remove(au_cmd_t *cmd)
+{
+    PGconn *c = au_cmd_conn(cmd);
+    long n = 0;
+    const char *name = cmd->cli->args[0];
+    if (!c || au_schedule_remove(c, name, &n, &cmd->err) < 0)
+        return au_cmd_fail(cmd);
+    if (n == 0)
+        return au_cmd_failf(cmd, "no schedule %s", name);
+    if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON))
+        return au_cmd_json(cmd, json_pack("{s:s}", "removed", name));
+    printf("schedule %s removed\n", name);
+    return AU_EXIT_OK;
+}
+
+const au_cmd_def_t au_cmd_schedule_remove_def = {
+    {.prog = "audora schedule remove",
+     .summary = "Remove a schedule (jobs it queued stay).",
+     .args = {"NAME", 1, 1, AU_CLI_STR, 0, 0},
+     .opts = au_cmd_json_opt,
+     .nopts = 1},
+    AU_CTX_DB,
+    cmd_schedule_remove,
 };
