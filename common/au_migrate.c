@@ -352,14 +352,16 @@ static const char *const migrations[] = {
     /* 10: queue controls (docs/ARCHITECTURE.md, "Queue controls"): named
      * queues and priorities (1 first .. 4 last), a job cancelled by an
      * operator, unique jobs (one queued or running job per key), queues
-     * paused, and periodic schedules fired by one worker at a time. */
+     * paused, periodic schedules fired by one worker at a time, and when
+     * ingest sent a running job's last batch (its batches in flight). */
     "ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;"
     "ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN "
     " ('queued','running','done','dead','cancelled'));"
     "ALTER TABLE jobs ADD COLUMN queue text NOT NULL DEFAULT 'default',"
     " ADD COLUMN priority smallint NOT NULL DEFAULT 2"
     "  CHECK (priority BETWEEN 1 AND 4),"
-    " ADD COLUMN unique_key text, ADD COLUMN schedule text;"
+    " ADD COLUMN unique_key text, ADD COLUMN schedule text,"
+    " ADD COLUMN sent_at timestamptz;"
     "CREATE UNIQUE INDEX jobs_unique_idx ON jobs (unique_key)"
     "  WHERE unique_key IS NOT NULL AND state IN ('queued','running');"
     "DROP INDEX jobs_ready_idx;"

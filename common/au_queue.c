@@ -135,7 +135,7 @@ int au_queue_claim_from(PGconn *c, const char *worker, int lease_s,
         "UPDATE jobs SET state = 'running', attempt = attempt + 1, "
         " lease_until = now() + make_interval(secs => $2::int), "
         " leased_by = $1, nbatches = NULL, rows_written = 0, "
-        " activity = 'claimed', updated_at = now() "
+        " activity = 'claimed', sent_at = NULL, updated_at = now() "
         "WHERE id = (SELECT id FROM jobs j WHERE state = 'queued' "
         "  AND run_after <= now() "
         "  AND ($3::text[] IS NULL OR queue = ANY ($3::text[])) "
@@ -316,6 +316,18 @@ int au_queue_finish(PGconn *c, int64_t id, int32_t attempt, long rows,
         &p, err);
 }
 
+int au_queue_sent(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
+{
+    au_params_t p = fence(id, attempt);
+    /* Not fenced: the last batch may be committed, and the job done,
+     * before this lands. */
+    return au_pg_run(c,
+                     "UPDATE jobs SET sent_at = now(), activity = 'all "
+                     " batches sent', updated_at = now() WHERE id = $1 AND "
+                     " attempt = $2 AND state = 'running'",
+                     &p, PGRES_COMMAND_OK, NULL, err);
+}
+
 int au_queue_release(PGconn *c, int64_t id, int32_t attempt, au_error_t *err)
 {
     au_params_t p = fence(id, attempt);
@@ -385,6 +397,9 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
         " count(*) FILTER (WHERE state = 'dead'),"
         " count(*) FILTER (WHERE state = 'queued' AND run_after <= now()),"
         " count(*) FILTER (WHERE state = 'cancelled'),"
+        " count(*) FILTER (WHERE state = 'running' AND sent_at IS NOT NULL),"
+        " count(*) FILTER (WHERE state = 'done' AND finished_at > now() - "
+        "  interval '1 minute'),"
         " coalesce(sum(rows_written) FILTER (WHERE state = 'done'), 0),"
         " coalesce(extract(epoch FROM now() - min(run_after) FILTER "
         "  (WHERE state = 'queued' AND run_after <= now())), 0) "
@@ -398,8 +413,10 @@ int au_queue_counts(PGconn *c, au_queue_counts_t *out, au_error_t *err)
     out->dead = (long)au_pg_ll(r, 0, 3);
     out->ready = (long)au_pg_ll(r, 0, 4);
     out->cancelled = (long)au_pg_ll(r, 0, 5);
-    out->rows = au_pg_ll(r, 0, 6);
-    out->oldest_ready_s = strtod(PQgetvalue(r, 0, 7), NULL);
+    out->in_flight = (long)au_pg_ll(r, 0, 6);
+    out->done_last_minute = (long)au_pg_ll(r, 0, 7);
+    out->rows = au_pg_ll(r, 0, 8);
+    out->oldest_ready_s = strtod(PQgetvalue(r, 0, 9), NULL);
     PQclear(r);
     return 0;
 }

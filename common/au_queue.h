@@ -85,6 +85,10 @@ int au_queue_fail(PGconn *c, int64_t id, int32_t attempt, const char *reason,
  * if the attempt no longer runs. */
 int au_queue_finish(PGconn *c, int64_t id, int32_t attempt, long rows,
                     au_error_t *err);
+/* Records that ingest sent the attempt's last batch: the job's batches
+ * are in flight, no longer being read (`audora status` tells them apart).
+ * Changes nothing when the job has moved on already. */
+int au_queue_sent(PGconn *c, int64_t id, int32_t attempt, au_error_t *err);
 /* Hands a running job back at once (a worker draining on SIGTERM): queued
  * again, runnable now, and the attempt it used does not count against
  * max_attempts. The attempt counter itself still moves on at the next
@@ -99,6 +103,8 @@ int au_queue_backoff_ms(int attempt, int base_ms, int max_ms);
 typedef struct {
     long queued, running, done, dead, cancelled;
     long ready;            /* queued and runnable now */
+    long in_flight;        /* running, every batch sent: being written */
+    long done_last_minute; /* jobs done in the last minute */
     long long rows;        /* rows written by done jobs */
     double oldest_ready_s; /* wait of the oldest runnable job, seconds */
 } au_queue_counts_t;

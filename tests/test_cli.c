@@ -100,6 +100,14 @@ static const char *const commands[][3] = {
     {"status"},
     {"wait"},
     {"jobs"},
+    {"jobs", "cancel"},
+    {"jobs", "prune"},
+    {"queue", "list"},
+    {"queue", "pause"},
+    {"queue", "resume"},
+    {"schedule", "add"},
+    {"schedule", "list"},
+    {"schedule", "remove"},
     {"report"},
     {"dlq", "list"},
     {"dlq", "show"},
@@ -949,4 +957,43 @@ Test(cli, results_become_json_with_their_types)
     au_out_table_destroy(&t);
     PQclear(r);
     PQfinish(c);
+}
+
+/* Running jobs apart by what they wait for, the pace and the ETA, and
+ * --watch drawing one snapshot after another when not on a terminal. */
+Test(cli, status_tells_reading_from_in_flight_and_gives_an_eta)
+{
+    migrated_db();
+    scalar("INSERT INTO jobs (kind, params, state, attempt, sent_at, "
+           " finished_at) SELECT 'chart_csv', jsonb_build_object('n', i), "
+           " CASE WHEN i <= 2 THEN 'running' WHEN i <= 3 THEN 'running' "
+           " WHEN i <= 9 THEN 'done' ELSE 'queued' END, 1, "
+           " CASE WHEN i = 3 THEN now() END, "
+           " CASE WHEN i BETWEEN 4 AND 9 THEN now() - interval '10 s' END "
+           "FROM generate_series(1, 12) i");
+    run_t r = RUN("audora", "status", "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *j = json_loads(r.out, 0, NULL);
+    cr_assert(j, "%s", r.out);
+    json_t *q = json_object_get(j, "queue");
+    cr_expect_eq(json_integer_value(json_object_get(q, "running")), 3);
+    cr_expect_eq(json_integer_value(json_object_get(q, "reading")), 2);
+    cr_expect_eq(json_integer_value(json_object_get(q, "in_flight")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(q, "queued")), 3);
+    /* Six done in the last minute, six left: a minute to go. */
+    cr_expect_eq(json_integer_value(json_object_get(
+                     json_object_get(j, "throughput"), "jobs_done")),
+                 6);
+    cr_expect_eq(json_real_value(json_object_get(j, "eta_s")), 60.0);
+    json_decref(j);
+    run_free(&r);
+    r = RUN("audora", "status", "--watch", "--count", "2", "--interval", "0.1");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    const char *second = strstr(r.out, "\n\nqueue: ");
+    cr_expect(r.out == strstr(r.out, "queue: 3 queued") && second &&
+                  !strstr(second + 1, "\n\nqueue: "),
+              "two snapshots: %s", r.out);
+    cr_expect(strstr(r.out, "2 being read, 1 with batches in flight"), "%s",
+              r.out);
+    run_free(&r);
 }

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,8 +509,8 @@ Test(live, three_workers_look_up_the_same_artists_once_each_at_one_per_second)
 }
 
 /* Pushes a charts.spotify.com chart of rows ("rank,uri,artist,track"
- * lines, the rest filled in) and waits for it. */
-static void push_chart(const char *name, const char *rows)
+ * lines, the rest filled in). */
+static void push_chart_nowait(const char *name, const char *rows)
 {
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", au_cl_run, name);
@@ -527,6 +528,12 @@ static void push_chart(const char *name, const char *rows)
     char a[700];
     snprintf(a, sizeof(a), "push %s", path);
     audora(a);
+}
+
+/* The same, and waits for it. */
+static void push_chart(const char *name, const char *rows)
+{
+    push_chart_nowait(name, rows);
     au_wait_all(60);
 }
 
@@ -812,5 +819,37 @@ Test(live, a_schedule_fires_one_lastfm_chart_for_its_tick)
                  1);
     cr_expect_eq(au_scalar("SELECT count(*) FROM schedules WHERE next_run > "
                            "now()"),
+                 1);
+}
+
+/* A chart whose batches are all sent while analytics is stopped shows in
+ * `audora status` as in flight, not as being read. */
+Test(live, status_shows_a_chart_whose_batches_wait_for_analytics_in_flight)
+{
+    au_cluster_start(
+        &(au_cluster_opts_t){.redis_db = 13, .lease_s = 30, .analytics = 1});
+    cr_assert_eq(kill(au_cl_pid("analytics-1"), SIGSTOP), 0);
+    push_chart_nowait("regional-global-daily-2024-01-05.csv",
+                      "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The "
+                      "Killers\",\"Somebody Told Me\"");
+    for (int i = 0; i < 200 && au_scalar("SELECT count(*) FROM jobs WHERE "
+                                         "sent_at IS NOT NULL") == 0;
+         i++)
+        usleep(50 * 1000);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s/audora status --json", au_test_build_dir());
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    json_error_t e;
+    json_t *js = json_loadf(p, 0, &e);
+    pclose(p);
+    cr_assert_not_null(js, "%s", e.text);
+    json_t *q = json_object_get(js, "queue");
+    cr_expect_eq(json_integer_value(json_object_get(q, "in_flight")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(q, "reading")), 0);
+    json_decref(js);
+    cr_assert_eq(kill(au_cl_pid("analytics-1"), SIGCONT), 0);
+    au_wait_all(60);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  1);
 }

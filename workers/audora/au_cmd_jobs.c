@@ -25,9 +25,11 @@
 
 static json_t *counts_json(const au_queue_counts_t *q)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "queued",
-                     (json_int_t)q->queued, "ready", (json_int_t)q->ready,
-                     "running", (json_int_t)q->running, "done",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                     "queued", (json_int_t)q->queued, "ready",
+                     (json_int_t)q->ready, "running", (json_int_t)q->running,
+                     "reading", (json_int_t)(q->running - q->in_flight),
+                     "in_flight", (json_int_t)q->in_flight, "done",
                      (json_int_t)q->done, "dead", (json_int_t)q->dead,
                      "cancelled", (json_int_t)q->cancelled, "rows",
                      (json_int_t)q->rows, "oldest_ready_s", q->oldest_ready_s);
@@ -40,17 +42,31 @@ typedef struct {
     long long rows;
 } status_t;
 
+/* Seconds until the jobs queued and running are done at the last
+ * minute's pace; -1 when nothing finished in it (no pace to go by). */
+static double eta_s(const au_queue_counts_t *q)
+{
+    long left = q->queued + q->running;
+    if (left == 0)
+        return 0;
+    return q->done_last_minute > 0 ? 60.0 * left / q->done_last_minute : -1;
+}
+
 static int status_json(au_cmd_t *cmd, const status_t *s)
 {
     au_out_table_t *w = au_out_table_pg(s->fleet, 1);
     json_t *max = PQntuples(s->newest) > 0
                       ? au_out_value(PQgetvalue(s->newest, 0, 0), AU_OUT_INT)
                       : json_null();
-    json_t *root = json_pack("{s:o, s:o, s:o, s:{s:i, s:I, s:I}}", "queue",
-                             counts_json(&s->q), "max_job_id", max, "workers",
-                             w ? au_out_table_json(w) : NULL, "throughput",
-                             "window_s", 60, "batches", (json_int_t)s->batches,
-                             "rows", (json_int_t)s->rows);
+    double eta = eta_s(&s->q);
+    json_t *root =
+        json_pack("{s:o, s:o, s:o, s:{s:i, s:I, s:I, s:f, s:I}, s:o}", "queue",
+                  counts_json(&s->q), "max_job_id", max, "workers",
+                  w ? au_out_table_json(w) : NULL, "throughput", "window_s", 60,
+                  "batches", (json_int_t)s->batches, "rows",
+                  (json_int_t)s->rows, "rows_per_s", s->rows / 60.0,
+                  "jobs_done", (json_int_t)s->q.done_last_minute, "eta_s",
+                  eta >= 0 ? json_real(eta) : json_null());
     au_out_table_destroy(&w);
     return au_cmd_json(cmd, root);
 }
@@ -58,10 +74,11 @@ static int status_json(au_cmd_t *cmd, const status_t *s)
 static int status_text(au_cmd_t *cmd, const status_t *s)
 {
     const au_queue_counts_t *q = &s->q;
-    printf("queue: %ld queued (%ld ready), %ld running, %ld done, %ld dead, "
-           "%ld cancelled; %lld rows written by done jobs\n",
-           q->queued, q->ready, q->running, q->done, q->dead, q->cancelled,
-           q->rows);
+    printf("queue: %ld queued (%ld ready), %ld running (%ld being read, %ld "
+           "with batches in flight), %ld done, %ld dead, %ld cancelled; "
+           "%lld rows written by done jobs\n",
+           q->queued, q->ready, q->running, q->running - q->in_flight,
+           q->in_flight, q->done, q->dead, q->cancelled, q->rows);
     if (q->ready > 0)
         printf("oldest ready job waiting: %.1f s\n", q->oldest_ready_s);
     if (PQntuples(s->newest) > 0)
@@ -69,16 +86,21 @@ static int status_text(au_cmd_t *cmd, const status_t *s)
     printf("\nworkers (seen in the last 30 s):\n");
     int rc = PQntuples(s->fleet) > 0 ? au_cmd_table(cmd, s->fleet)
                                      : (puts("none"), 0);
-    printf("\nthroughput: %ld batches, %lld rows in the last minute\n",
-           s->batches, s->rows);
+    printf("\nthroughput: %ld batches, %lld rows (%.0f rows/s), %ld jobs done "
+           "in the last minute",
+           s->batches, s->rows, s->rows / 60.0, q->done_last_minute);
+    double eta = eta_s(q);
+    if (eta > 0)
+        printf("; ETA %.0f s for the %ld jobs left", eta,
+               q->queued + q->running);
+    putchar('\n');
     return rc;
 }
 
-static int cmd_status(au_cmd_t *cmd)
+static int status_once(au_cmd_t *cmd, PGconn *c, int json)
 {
     status_t s = {0};
-    PGconn *c = au_cmd_conn(cmd);
-    int rc = c ? au_queue_counts(c, &s.q, &cmd->err) : AU_EDBCONN;
+    int rc = au_queue_counts(c, &s.q, &cmd->err);
     if (rc == 0)
         rc = au_queue_list(c, NULL, 1, &s.newest, &cmd->err);
     if (rc == 0)
@@ -87,23 +109,79 @@ static int cmd_status(au_cmd_t *cmd)
         rc = au_queue_throughput(c, 60, &s.batches, &s.rows, &cmd->err);
     if (rc < 0)
         rc = au_cmd_fail(cmd);
-    else if (au_cli_has(cmd->cli, AU_CMD_OPT_JSON))
+    else if (json)
         rc = status_json(cmd, &s);
     else
         rc = status_text(cmd, &s);
     PQclear(s.newest);
     PQclear(s.fleet);
+    fflush(stdout);
     return rc;
+}
+
+enum { ST_WATCH, ST_INTERVAL, ST_COUNT, ST_JSON, ST_NOPTS };
+
+static const au_cli_opt_t status_opts[] = {
+    [ST_WATCH] = {.name = "watch",
+                  .kind = AU_CLI_FLAG,
+                  .help = "redraw every --interval seconds until ^C (in place "
+                          "on a terminal)"},
+    [ST_INTERVAL] = {.name = "interval",
+                     .kind = AU_CLI_NUM,
+                     .metavar = "S",
+                     .help = "seconds between redraws, default 2",
+                     .min = 0.1,
+                     .max = 3600},
+    [ST_COUNT] = {.name = "count",
+                  .kind = AU_CLI_INT,
+                  .metavar = "N",
+                  .help = "with --watch: stop after N redraws",
+                  .lo = 1,
+                  .hi = 1000000},
+    [ST_JSON] = {.name = "json",
+                 .kind = AU_CLI_FLAG,
+                 .help = "print JSON (one object a line with --watch)"},
+};
+
+static int cmd_status(au_cmd_t *cmd)
+{
+    const au_cli_t *a = cmd->cli;
+    PGconn *c = au_cmd_conn(cmd);
+    if (!c)
+        return au_cmd_fail(cmd);
+    int json = au_cli_has(a, ST_JSON), watch = au_cli_has(a, ST_WATCH);
+    if (!watch)
+        return status_once(cmd, c, json);
+    /* In place on a terminal; elsewhere (a file, a pipe) one snapshot
+     * after another, so that nothing is lost to escape codes. */
+    int tty = isatty(STDOUT_FILENO) && !json;
+    long long count = au_cli_int(a, ST_COUNT, 0);
+    int ms = (int)(au_cli_num(a, ST_INTERVAL, 2.0) * 1000);
+    for (long long i = 0; count == 0 || i < count; i++) {
+        if (i > 0 && poll(NULL, 0, ms) < 0)
+            break;
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        else if (i > 0 && !json)
+            putchar('\n');
+        int rc = status_once(cmd, c, json);
+        if (rc != 0)
+            return rc;
+    }
+    return AU_EXIT_OK;
 }
 
 const au_cmd_def_t au_cmd_status_def = {
     {.prog = "audora status",
-     .summary = "Queue depth, the newest job id, live workers, throughput.",
-     .about = "With --json, max_job_id is the highest job id (null when "
-              "there is none):\nremember it before pushing, then `audora "
-              "wait --since-id` it.\n",
-     .opts = au_cmd_json_opt,
-     .nopts = 1},
+     .summary = "Jobs by state, live workers, throughput and an ETA.",
+     .about = "Running jobs are split into those being read by ingest and "
+              "those whose\nbatches are all sent and being written. The "
+              "ETA is the jobs left at the pace\nof the last minute. With "
+              "--json, max_job_id is the highest job id (null when\nthere "
+              "is none): remember it before pushing, then `audora wait "
+              "--since-id` it.\n",
+     .opts = status_opts,
+     .nopts = ST_NOPTS},
     AU_CTX_DB,
     cmd_status,
 };

@@ -457,6 +457,16 @@ static void release(au_ctx_t *ctx, const au_job_t *job)
         au_log_ev(AU_LOG_INFO, &lctx, 0, "stopping mid-job: handed back");
 }
 
+/* For `audora status`: the job's batches are in flight, not being read. */
+static void mark_sent(au_ctx_t *ctx, const au_job_t *job)
+{
+    au_error_t err = {0};
+    PGconn *c = au_pool_get(ctx->pool, &err);
+    if (c)
+        au_queue_sent(c, job->id, job->attempt, &err);
+    au_pool_put(ctx->pool, c);
+}
+
 static void finish_failed(au_ctx_t *ctx, const au_job_t *job, int permanent,
                           const au_error_t *jerr)
 {
@@ -499,9 +509,11 @@ static void run_claimed(au_ctx_t *ctx, void *push, au_job_t *job,
         au_log_ev(AU_LOG_ERROR, &lctx, rc, "%s%s", jerr.msg,
                   permanent ? " (dead letter)" : " (will retry)");
         finish_failed(ctx, job, permanent, &jerr);
+    } else if (au_task_find(job->kind)) {
+        au_log_ev(AU_LOG_INFO, &lctx, 0, "done");
     } else {
-        au_log_ev(AU_LOG_INFO, &lctx, 0, "%s",
-                  au_task_find(job->kind) ? "done" : "pushed all batches");
+        au_log_ev(AU_LOG_INFO, &lctx, 0, "pushed all batches");
+        mark_sent(ctx, job);
     }
 }
 
