@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <libpq-fe.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,8 @@ typedef struct {
 
 static const au__cfg_key_t au__keys[] = {
     AU__STR(database.url, AU__CFG_URL, "", "postgres://|postgresql://",
-            "libpq URL; empty starts throw-away embedded servers"),
+            "libpq URL or keyword string (host=... dbname=...), else "
+            "DATABASE_URL; empty starts throw-away embedded servers"),
     AU__INT(database.pool_size, "5", 1, 20,
             "connections in each worker's pool"),
     AU__INT(database.checkout_timeout_ms, "5000", 1, 600000,
@@ -326,9 +329,47 @@ static const au__cfg_key_t *au__closest(const char *name, size_t len, int env,
 /* Appends src with the password of its userinfo and any "password" query
  * parameter replaced by "***". The cut is made before copying, so a short
  * buffer can truncate the output but never expose a password prefix. */
+/* libpq's keyword form, "host=db user=a password='x y'": the password's
+ * value hidden, quoted or not. */
+static void au__redact_keywords(const char *src, au__sb_t *sb)
+{
+    const char *p = src;
+    while (*p) {
+        const char *k = p + strspn(p, " \t");
+        size_t klen = strcspn(k, " \t=");
+        const char *v = k + klen;
+        v += strspn(v, " \t");
+        if (*v != '=') {
+            au__sb_puts(sb, p);
+            return;
+        }
+        v++;
+        v += strspn(v, " \t");
+        const char *e = v;
+        if (*e == '\'') {
+            for (e++; *e && *e != '\''; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+            e += *e == '\'';
+        } else {
+            e += strcspn(e, " \t");
+        }
+        au__sb_put(sb, p, (size_t)(v - p));
+        au__sb_puts(sb,
+                    klen == 8 && !strncasecmp(k, "password", 8) ? "***" : "");
+        if (!(klen == 8 && !strncasecmp(k, "password", 8)))
+            au__sb_put(sb, v, (size_t)(e - v));
+        p = e;
+    }
+}
+
 static void au__redact(const char *src, au__sb_t *sb)
 {
     const char *sep = strstr(src, "://");
+    if (!sep && strchr(src, '=')) {
+        au__redact_keywords(src, sb);
+        return;
+    }
     if (!sep) {
         au__sb_puts(sb, src);
         return;
@@ -446,7 +487,10 @@ static void au__rule(const au__cfg_key_t *k, char *out, size_t cap)
         break;
     case AU__CFG_URL:
         au__join(k->arg, " or ", alts, sizeof(alts));
-        snprintf(out, cap, "must start with %s (or be empty)", alts);
+        snprintf(out, cap, "must start with %s%s (or be empty)", alts,
+                 strcmp(k->name, "database.url")
+                     ? ""
+                     : ", or be libpq keywords (host=... dbname=...)");
         break;
     case AU__CFG_CHOICE:
         au__join(k->arg, ", ", alts, sizeof(alts));
@@ -517,6 +561,20 @@ static int au__set_int(au_config_t *cfg, const au__cfg_key_t *k,
     return 0;
 }
 
+/* libpq's keyword form ("host=db dbname=audora"), which PQconnectdb
+ * takes as well as a URI: checked by libpq's own parser. */
+static int au__conninfo_ok(const char *v)
+{
+    if (strstr(v, "://") || !strchr(v, '='))
+        return 0;
+    char *msg = NULL;
+    PQconninfoOption *o = PQconninfoParse(v, &msg);
+    PQfreemem(msg);
+    if (o)
+        PQconninfoFree(o);
+    return o != NULL;
+}
+
 static int au__set_str(au_config_t *cfg, const au__cfg_key_t *k,
                        const char *value, const char *source, au_error_t *err)
 {
@@ -528,7 +586,8 @@ static int au__set_str(au_config_t *cfg, const au__cfg_key_t *k,
                             "must not contain control characters");
     int ok = n < k->cap;
     if (ok && k->type == AU__CFG_URL)
-        ok = n == 0 || au__is_alt(k->arg, value, 1);
+        ok = n == 0 || au__is_alt(k->arg, value, 1) ||
+             (!strcmp(k->name, "database.url") && au__conninfo_ok(value));
     if (ok && k->type == AU__CFG_CHOICE)
         ok = au__is_alt(k->arg, value, 0);
     if (ok && k->type == AU__CFG_ENDPOINTS)
@@ -925,7 +984,17 @@ int au_config_load(au_config_t *cfg, int *argc, char **argv,
               : au__load_dotenv(cfg, ".env", 0, err);
     if (rc)
         return rc;
-    rc = au__load_environ(cfg, err);
+    /* The names platforms set (DATABASE_URL, REDIS_URL), below Audora's
+     * own variables. */
+    static const char *const plain[][2] = {{"DATABASE_URL", "database.url"},
+                                           {"REDIS_URL", "redis.url"}};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        const char *v = getenv(plain[i][0]);
+        if (v && *v)
+            rc = au_config_set(cfg, plain[i][1], v, plain[i][0], err);
+    }
+    if (rc == 0)
+        rc = au__load_environ(cfg, err);
     if (rc == 0 && n > 0)
         rc = au__apply_flags(cfg, argc, argv, err);
     if (rc)

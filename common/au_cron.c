@@ -12,9 +12,9 @@ typedef struct {
     const char *const *names; /* names for lo, lo+1, ...; NULL: none */
 } field_t;
 
-static const char *const months[] = {"jan", "feb", "mar", "apr",
-                                     "may", "jun", "jul", "aug",
-                                     "sep", "oct", "nov", "dec", NULL};
+static const char *const months[] = {"jan", "feb", "mar", "apr", "may",
+                                     "jun", "jul", "aug", "sep", "oct",
+                                     "nov", "dec", NULL};
 static const char *const days[] = {"sun", "mon", "tue", "wed",
                                    "thu", "fri", "sat", NULL};
 
@@ -27,7 +27,7 @@ static const field_t fields[5] = {{"minute", 0, 59, NULL},
 
 static const struct {
     const char *alias, *expr;
-} aliases[] = {{"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},
+} aliases[] = {{"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},
                {"@midnight", "0 0 * * *"}, {"@weekly", "0 0 * * 0"},
                {"@monthly", "0 0 1 * *"},  {"@yearly", "0 0 1 1 *"},
                {"@annually", "0 0 1 1 *"}};

@@ -17,12 +17,12 @@
 #define AU_CRON_MAX 128 /* longest expression accepted */
 
 typedef struct {
-    uint64_t minute;  /* bit m: minute m, 0..59 */
-    uint32_t hour;    /* 0..23 */
-    uint32_t mday;    /* bit d: day d, 1..31 */
-    uint16_t month;   /* bit m: month m, 1..12 */
-    uint8_t wday;     /* bit d: day d, 0 (Sunday)..6 */
-    int mday_any;     /* the field was "*" */
+    uint64_t minute; /* bit m: minute m, 0..59 */
+    uint32_t hour;   /* 0..23 */
+    uint32_t mday;   /* bit d: day d, 1..31 */
+    uint16_t month;  /* bit m: month m, 1..12 */
+    uint8_t wday;    /* bit d: day d, 0 (Sunday)..6 */
+    int mday_any;    /* the field was "*" */
     int wday_any;
 } au_cron_t;
 

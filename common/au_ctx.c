@@ -145,8 +145,43 @@ static void sweep(au_ctx_t *ctx, PGconn *c)
     }
 }
 
+/* SIGHUP: the configuration read again with the same flags; log.level
+ * applies at once, the rest at the next start (pools, sockets and ports
+ * are not rebuilt under running work). */
+static void reload(au_ctx_t *ctx)
+{
+    au_error_t err = {0};
+    int argc = ctx->cli ? ctx->cli->ncfg : 0;
+    char **argv = calloc((size_t)argc + 1, sizeof(*argv));
+    au_config_t *fresh = malloc(sizeof(*fresh));
+    int rc = argv && fresh ? 0 : AU_ENOMEM;
+    if (rc == 0 && argc > 0)
+        memcpy(argv, ctx->cli->cfg, (size_t)argc * sizeof(*argv));
+    if (rc == 0)
+        rc = au_config_load(fresh, &argc, argv, NULL, &err);
+    int level = rc == 0 ? au_log_level_parse(fresh->log.level) : -1;
+    if (level >= 0) {
+        au_log_set_level(level);
+        snprintf(ctx->cfg.log.level, sizeof(ctx->cfg.log.level), "%s",
+                 fresh->log.level);
+        au_log_ev(AU_LOG_WARN, NULL, 0,
+                  "SIGHUP: configuration read again; log.level=%s now, other "
+                  "keys at the next start",
+                  fresh->log.level);
+    } else {
+        au_log_ev(AU_LOG_WARN, NULL, rc, "SIGHUP: configuration kept: %s",
+                  rc ? err.msg : "out of memory");
+    }
+    free(argv);
+    free(fresh);
+}
+
 void au_ctx_tick(au_ctx_t *ctx, long long records, long long batches)
 {
+    if (au_reload_requested) {
+        au_reload_requested = 0;
+        reload(ctx);
+    }
     long long now = au_now_ms();
     if (now < ctx->next_tick)
         return;

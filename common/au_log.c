@@ -30,6 +30,11 @@ static int au__fd = 2;
 
 static const char *const au__level_names[] = {"debug", "info", "warn", "error"};
 
+void au_log_set_level(au_log_level_t min_level)
+{
+    au__min_level = min_level;
+}
+
 void au_log_init(const char *component, au_log_level_t min_level, int fd)
 {
     assert(min_level >= AU_LOG_DEBUG && min_level <= AU_LOG_ERROR);
@@ -170,8 +175,30 @@ static void au__write_all(int fd, const char *buf, size_t len)
     }
 }
 
+static void au__log_v(au_log_level_t level, const au_log_ctx_t *ctx, int code,
+                      const char *fields, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 void au_log_ev(au_log_level_t level, const au_log_ctx_t *ctx, int code,
                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    au__log_v(level, ctx, code, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void au_log_fields(au_log_level_t level, const au_log_ctx_t *ctx, int code,
+                   const char *fields, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    au__log_v(level, ctx, code, fields, fmt, ap);
+    va_end(ap);
+}
+
+static void au__log_v(au_log_level_t level, const au_log_ctx_t *ctx, int code,
+                      const char *fields, const char *fmt, va_list ap)
 {
     assert(level >= AU_LOG_DEBUG && level <= AU_LOG_ERROR);
     if (level < au__min_level)
@@ -186,10 +213,7 @@ void au_log_ev(au_log_level_t level, const au_log_ctx_t *ctx, int code,
     char num[64];
     int tn = 0;
 
-    va_list ap;
-    va_start(ap, fmt);
     int mn = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     int cut = mn >= (int)sizeof(msg);
     size_t mlen = mn < 0 ? 0 : cut ? sizeof(msg) - 1 : (size_t)mn;
     errno = saved_errno;
@@ -204,8 +228,16 @@ void au_log_ev(au_log_level_t level, const au_log_ctx_t *ctx, int code,
         tn += snprintf(tail + tn, sizeof(tail) - (size_t)tn, ",\"seq\":%d",
                        (int)ctx->seq);
     if (code != 0)
-        snprintf(tail + tn, sizeof(tail) - (size_t)tn, ",\"code\":\"%s\"",
-                 au_err_name(code));
+        tn += snprintf(tail + tn, sizeof(tail) - (size_t)tn, ",\"code\":\"%s\"",
+                       au_err_name(code));
+    /* The members of a JSON object the caller built, spliced in: at most
+     * half a line, or only how many bytes were left out. */
+    size_t flen = fields ? strlen(fields) : 0;
+    int spliced = flen > 2 && fields[0] == '{' && fields[flen - 1] == '}' &&
+                  flen < AU__LOG_LINE_MAX / 2;
+    if (flen > 2 && !spliced)
+        snprintf(tail + tn, sizeof(tail) - (size_t)tn,
+                 ",\"fields_left_out\":%zu", flen);
 
     au__line_t l = {line, 0, sizeof(line)};
     au__timestamp(ts, sizeof(ts));
@@ -219,10 +251,15 @@ void au_log_ev(au_log_level_t level, const au_log_ctx_t *ctx, int code,
     au__puts(&l, num);
     /* Room after the message: its closing quote, the tail, the truncation
      * marker, "}" and the newline. */
-    size_t reserve = 1 + strlen(tail) + (sizeof(truncated) - 1) + 2;
+    size_t reserve = 1 + strlen(tail) + (sizeof(truncated) - 1) + 2 +
+                     (spliced ? flen - 1 : 0);
     cut |= au__escape(&l, msg, mlen, l.cap - reserve);
     au__puts(&l, "\"");
     au__puts(&l, tail);
+    if (spliced) {
+        au__puts(&l, ",");
+        au__put(&l, fields + 1, flen - 2);
+    }
     if (cut)
         au__puts(&l, truncated);
     au__puts(&l, "}\n");

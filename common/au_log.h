@@ -27,11 +27,20 @@ typedef struct {
 
 /* Sets the component name (copied), the minimum level and the output fd. */
 void au_log_init(const char *component, au_log_level_t min_level, int fd);
+/* Changes the minimum level (a reload). */
+void au_log_set_level(au_log_level_t min_level);
 /* Parses "debug|info|warn|error"; returns -1 when unknown. */
 int au_log_level_parse(const char *s);
 /* Writes one line. ctx may be NULL; code is an AU_E* value or 0. */
 void au_log_ev(au_log_level_t level, const au_log_ctx_t *ctx, int code,
                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The same, with the members of fields (a JSON object's text, such as a
+ * job's parameters, NULL for none) as members of the line: queryable as
+ * JSON, not text inside msg. */
+void au_log_fields(au_log_level_t level, const au_log_ctx_t *ctx, int code,
+                   const char *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #define au_debug(...) au_log_ev(AU_LOG_DEBUG, NULL, 0, __VA_ARGS__)
 #define au_info(...) au_log_ev(AU_LOG_INFO, NULL, 0, __VA_ARGS__)

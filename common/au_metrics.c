@@ -11,9 +11,12 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "au_zmq.h"
 
@@ -99,22 +102,32 @@ struct au_metrics_t {
 };
 
 /* name="value" with the value escaped as the exposition format asks. */
-static char *label_new(const char *name, const char *value)
+/* name="value"[,name2="value2"], the values escaped as the text format
+ * asks. */
+static char *label_new(const char *name, const char *value, const char *name2,
+                       const char *value2)
 {
-    size_t cap = strlen(name) + 2 * strlen(value) + 4;
+    size_t cap = strlen(name) + 2 * strlen(value) + 8 +
+                 (name2 ? strlen(name2) + 2 * strlen(value2) : 0);
     char *out = malloc(cap);
     if (!out)
         return NULL;
-    size_t n = (size_t)snprintf(out, cap, "%s=\"", name);
-    for (const char *p = value; *p; p++) {
-        if (*p == '\\' || *p == '"' || *p == '\n') {
-            out[n++] = '\\';
-            out[n++] = *p == '\n' ? 'n' : *p;
-        } else {
-            out[n++] = *p;
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *nm = k ? name2 : name, *v = k ? value2 : value;
+        if (!nm)
+            break;
+        n += (size_t)snprintf(out + n, cap - n, "%s%s=\"", k ? "," : "", nm);
+        for (const char *p = v; *p; p++) {
+            if (*p == '\\' || *p == '"' || *p == '\n') {
+                out[n++] = '\\';
+                out[n++] = *p == '\n' ? 'n' : *p;
+            } else {
+                out[n++] = *p;
+            }
         }
+        out[n++] = '"';
     }
-    out[n++] = '"';
     out[n] = '\0';
     return out;
 }
@@ -125,9 +138,10 @@ au_metrics_t *au_metrics_new(const char *component, const char *worker_id)
     au_metrics_t *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    m->component_label = label_new("component", component);
+    m->component_label = label_new("component", component, NULL, NULL);
     if (worker_id)
-        m->worker_label = label_new("worker_id", worker_id);
+        m->worker_label =
+            label_new("worker_id", worker_id, "version", AU_VERSION);
     if (!m->component_label || (worker_id && !m->worker_label)) {
         au_metrics_destroy(&m);
         return NULL;
@@ -496,16 +510,95 @@ static void render_http(buf_t *b, au_metrics_t *m)
     pthread_mutex_unlock(&m->http_mu);
 }
 
+/* The process_* families every Prometheus client exports, from /proc:
+ * CPU time, memory, start time, file descriptors. Unprefixed, so that
+ * the usual dashboards find them. */
+static void render_process(buf_t *b)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    char line[1024];
+    size_t n = f ? fread(line, 1, sizeof(line) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    line[n] = '\0';
+    /* Fields after the command name, which may hold spaces: from ") ".
+     * Token k there is field k + 3 of proc(5): utime 14, stime 15,
+     * starttime 22, vsize 23, rss 24. */
+    const char *p = strrchr(line, ')');
+    unsigned long long v[22] = {0};
+    int got = 0;
+    for (const char *t = p ? p + 2 : ""; *t && got < 22; got++) {
+        char *end;
+        v[got] = strtoull(t, &end, 10); /* the state letter reads as 0 */
+        t = end + strcspn(end, " ");
+        t += *t == ' ';
+    }
+    unsigned long long utime = v[11], stime = v[12], start = v[19],
+                       vsize = v[20];
+    long long rss = (long long)v[21];
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    double boot = 0;
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "btime ", 6))
+            boot = strtod(line + 6, NULL);
+    if (f)
+        fclose(f);
+    long fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    for (struct dirent *e; d && (e = readdir(d));)
+        fds += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    struct rlimit rl;
+    double maxfds =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (double)rl.rlim_cur : 0;
+    if (got != 22 || tick <= 0 || page <= 0)
+        return;
+    put(b,
+        "# HELP process_cpu_seconds_total User and system CPU time.\n"
+        "# TYPE process_cpu_seconds_total counter\n"
+        "process_cpu_seconds_total %.2f\n",
+        (double)(utime + stime) / (double)tick);
+    put(b,
+        "# HELP process_resident_memory_bytes Resident memory.\n"
+        "# TYPE process_resident_memory_bytes gauge\n"
+        "process_resident_memory_bytes %lld\n",
+        rss * page);
+    put(b,
+        "# HELP process_virtual_memory_bytes Virtual memory.\n"
+        "# TYPE process_virtual_memory_bytes gauge\n"
+        "process_virtual_memory_bytes %llu\n",
+        vsize);
+    put(b,
+        "# HELP process_start_time_seconds Start time, Unix seconds.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds %.2f\n",
+        boot + (double)start / (double)tick);
+    put(b,
+        "# HELP process_open_fds Open file descriptors.\n"
+        "# TYPE process_open_fds gauge\n"
+        "process_open_fds %ld\n",
+        fds);
+    put(b,
+        "# HELP process_max_fds The file descriptor limit.\n"
+        "# TYPE process_max_fds gauge\n"
+        "process_max_fds %.0f\n",
+        maxfds);
+}
+
 int au_metrics_render(au_metrics_t *m, char **out, size_t *len)
 {
     buf_t b = {malloc(8192), 0, 8192, 0};
     if (!b.p)
         return AU_ENOMEM;
     if (m->worker_label) {
-        family(&b, "worker_info", "gauge", "The worker behind this port.");
+        family(&b, "worker_info", "gauge",
+               "The worker behind this port and its version.");
         series(&b, m, "worker_info", m->worker_label);
         put(&b, "1\n");
     }
+    render_process(&b);
     render_counters(&b, m);
     render_gauges(&b, m);
     render_errors(&b, m);

@@ -38,6 +38,14 @@ static void on_stop(int sig)
     au_stop_requested = 1;
 }
 
+volatile sig_atomic_t au_reload_requested;
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    au_reload_requested = 1;
+}
+
 void au_drain_set_budget(int seconds)
 {
     drain_budget_ms = (long long)seconds * 1000;
@@ -63,6 +71,11 @@ void au_signals_install(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* SIGHUP, which kills by default, is what operators send to have logs
+     * reopened and configuration read again: never a stop. */
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -25,8 +25,11 @@ void au_drain_set_budget(int seconds);
 /* 1 once a stop was requested and the drain budget has run out: work in
  * hand must be handed back now. */
 int au_drain_expired(void);
+/* Set by SIGHUP: au_ctx_tick reads the configuration again and applies
+ * what can change while running (log.level). */
+extern volatile sig_atomic_t au_reload_requested;
 /* Installs the SIGINT/SIGTERM handlers (without SA_RESTART, so blocking
- * calls return EINTR) and ignores SIGPIPE. */
+ * calls return EINTR) and SIGHUP's, and ignores SIGPIPE. */
 void au_signals_install(void);
 
 /* Creates a socket of type (ZMQ_PUSH, ZMQ_PULL) with the configured

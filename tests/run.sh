@@ -28,6 +28,25 @@ cmake -S . -B "$build" -DAU_SANITIZE=ON -DAU_WERROR=ON \
 cmake --build "$build" -j"$(nproc)" 2>&1 | grep -v '^\[' || true
 test -x "$build/audora" || { echo "build failed" >&2; exit 1; }
 
+# The systemd units of deploy/systemd, checked by systemd's own parser
+# where it is installed, with their binaries pointed at this build.
+if command -v systemd-analyze >/dev/null 2>&1; then
+    units=$(mktemp -d)
+    for f in deploy/systemd/*.service; do
+        sed "s|/usr/local/bin|$build|g" "$f" >"$units/$(basename "$f")"
+    done
+    cp "$units/audora-worker@.service" "$units/audora-worker@ingest.service"
+    cp "$units/audora-relay@.service" "$units/audora-relay@enrich.service"
+    if (cd "$units" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify \
+            --man=no ./audora-worker@ingest.service \
+            ./audora-relay@enrich.service ./audora-migrate.service) \
+            2>&1 | grep .; then
+        echo "lint: deploy/systemd units do not verify" >&2
+        lint_rc=1
+    fi
+    rm -rf "$units"
+fi
+
 tmp=$(mktemp -d /tmp/audora-test.XXXXXX)
 # The server runs as "postgres" when we are root: it must reach its dir.
 chmod 755 "$tmp"
@@ -58,7 +77,7 @@ if [ "${AU_SKIP_VALGRIND:-0}" != 1 ] && [ "$#" -eq 0 ]; then
     cmake -S . -B "$vg" -DAU_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
     units=(test_date test_proto test_csv test_chartname test_score test_log
            test_config test_curve test_bt_boot test_bt_model test_svc
-           test_keys)
+           test_keys test_cron)
     cmake --build "$vg" -j"$(nproc)" --target "${units[@]}" >/dev/null
     export AU_SOURCE_DIR=$root
     if printf '%s\n' "${units[@]}" | xargs -P"$(nproc)" -I{} sh -c \

@@ -29,6 +29,8 @@ static void setup(void)
     }
     for (int i = 0; i < n; i++)
         unsetenv(names[i]);
+    unsetenv("DATABASE_URL");
+    unsetenv("REDIS_URL");
     const char *base = getenv("AUDORA_TEST_TMP");
     snprintf(tmpdir, sizeof(tmpdir), "%s/au-config-XXXXXX",
              base && *base ? base : "/tmp");
@@ -314,7 +316,8 @@ Test(config, urls_must_have_the_right_scheme)
     int rc = au_config_set(&c, "database.url", "mysql://h/db", "test", &err);
     expect_error(rc, &err,
                  "database.url=mysql://h/db (from test): must start with "
-                 "postgres:// or postgresql:// (or be empty)");
+                 "postgres:// or postgresql://, or be libpq keywords "
+                 "(host=... dbname=...) (or be empty)");
     rc = au_config_set(&c, "redis.url", "http://h:6379", "test", &err);
     expect_error(rc, &err,
                  "redis.url=http://h:6379 (from test): must start with "
@@ -337,7 +340,8 @@ Test(config, error_message_never_shows_a_url_password)
     expect_error(rc, &err,
                  "database.url=mysql://admin:***@db/x (from "
                  "AUDORA_DATABASE__URL): must start with postgres:// or "
-                 "postgresql:// (or be empty)");
+                 "postgresql://, or be libpq keywords (host=... dbname=...) "
+                 "(or be empty)");
 }
 
 Test(config, choices_strings_and_endpoints_are_checked)
@@ -545,6 +549,10 @@ Test(config, redact_url_hides_passwords_only)
         {"postgres://u:s3cret@h/db?x=@y", "postgres://u:***@h/db?x=@y"},
         {"tcp://127.0.0.1:5551", "tcp://127.0.0.1:5551"},
         {"not a url", "not a url"},
+        {"host=db user=a password=s3cret dbname=x",
+         "host=db user=a password=*** dbname=x"},
+        {"host=db password = 'a \\'b c' port=5432",
+         "host=db password = *** port=5432"},
         {"", ""},
     };
     char out[256];
@@ -713,4 +721,42 @@ Test(config, backoff_base_above_backoff_max_is_rejected_naming_both)
                  AU_ECONFIG);
     cr_assert_str_eq(err.msg, "queue.backoff_base_ms=5000: must not exceed "
                               "queue.backoff_max_ms=1000");
+}
+
+Test(config, database_url_and_libpq_keywords_are_accepted)
+{
+    au_config_t c;
+    au_error_t err = {0};
+    /* DATABASE_URL and REDIS_URL, as platforms set them, when Audora's own
+     * variables say nothing; below them when they do. */
+    setenv("DATABASE_URL", "postgres://u:pw@db/audora", 1);
+    setenv("REDIS_URL", "redis://cache:6379/1", 1);
+    cr_assert_eq(load_file(&c, NULL, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(c.database.url, "postgres://u:pw@db/audora");
+    cr_expect_str_eq(c.redis.url, "redis://cache:6379/1");
+    setenv("AUDORA_DATABASE__URL", "host=db2 dbname=audora user=a password=x",
+           1);
+    cr_assert_eq(load_file(&c, NULL, &err), 0, "%s", err.msg);
+    cr_expect_str_eq(c.database.url,
+                     "host=db2 dbname=audora user=a password=x");
+    char *dump = NULL;
+    size_t dlen = 0;
+    FILE *f = open_memstream(&dump, &dlen);
+    au_config_dump(&c, f);
+    fclose(f);
+    cr_expect(strstr(dump, "database.url = host=db2 dbname=audora user=a "
+                           "password=***\n"),
+              "%s", dump);
+    free(dump);
+    /* A keyword string libpq cannot read is refused, its password hidden. */
+    setenv("AUDORA_DATABASE__URL", "host=db password=s3cret 'unclosed", 1);
+    int rc = load_file(&c, NULL, &err);
+    cr_expect_eq(rc, AU_ECONFIG);
+    cr_expect(strstr(err.msg, "libpq keywords"), "%s", err.msg);
+    cr_expect_null(strstr(err.msg, "s3cret"), "%s", err.msg);
+    setenv("DATABASE_URL", "mysql://x/y", 1);
+    unsetenv("AUDORA_DATABASE__URL");
+    rc = load_file(&c, NULL, &err);
+    cr_expect_eq(rc, AU_ECONFIG);
+    cr_expect(strstr(err.msg, "from DATABASE_URL"), "%s", err.msg);
 }

@@ -853,3 +853,31 @@ Test(live, status_shows_a_chart_whose_batches_wait_for_analytics_in_flight)
     cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  1);
 }
+
+/* SIGHUP to the supervisor reaches every worker, which reads its
+ * configuration again (log.level at once) and never stops. */
+Test(live, sighup_reloads_the_log_level_and_stops_nothing)
+{
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 14, .lease_s = 30});
+    int before = au_cl_pid("ingest-1");
+    char sup[700];
+    snprintf(sup, sizeof(sup), "%s/supervisor.pid", au_cl_run);
+    cr_assert_eq(au_sh("kill -HUP $(cat %s)", sup), 0);
+    char cmd[800];
+    snprintf(cmd, sizeof(cmd),
+             "grep -q 'SIGHUP: configuration read again; log.level=' "
+             "%s/logs/ingest-1.log && grep -q 'SIGHUP: configuration read "
+             "again' %s/logs/analytics-1.log",
+             au_cl_run, au_cl_run);
+    cr_expect(au_eventually(10, cmd), "every worker reloads");
+    cr_expect_eq(au_cl_pid("ingest-1"), before, "the same process");
+    cr_expect(au_cl_alive("ingest-1") && au_cl_alive("analytics-1") &&
+                  au_cl_alive("enrich-1"),
+              "nothing restarted");
+    /* And it still works. */
+    push_chart("regional-global-daily-2024-01-06.csv",
+               "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+               "\"Somebody Told Me\"");
+    cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
+                 1);
+}

@@ -160,6 +160,38 @@ Test(log, context_and_code_appear_when_given)
     free(out);
 }
 
+Test(log, fields_are_members_of_the_line_not_text_in_msg)
+{
+    open_pipe("ingest", AU_LOG_DEBUG);
+    au_log_fields(
+        AU_LOG_INFO, NULL, 0,
+        "{\"kind\":\"chart_csv\",\"params\":{\"path\":\"/a \\\"b\\\".csv\"}}",
+        "claimed a %s job", "chart_csv");
+    size_t len;
+    char *out = drain(&len);
+    json_t *j = one_line(out, len);
+    cr_assert_str_eq(str_field(j, "msg"), "claimed a chart_csv job");
+    cr_assert_str_eq(str_field(j, "kind"), "chart_csv");
+    cr_assert_str_eq(json_string_value(
+                         json_object_get(json_object_get(j, "params"), "path")),
+                     "/a \"b\".csv");
+    json_decref(j);
+    free(out);
+    /* Fields too long for a line are left out, and counted. */
+    char big[4000];
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "{\"p\":\"", 6);
+    memcpy(big + sizeof(big) - 3, "\"}", 3);
+    open_pipe("ingest", AU_LOG_DEBUG);
+    au_log_fields(AU_LOG_INFO, NULL, 0, big, "big");
+    out = drain(&len);
+    j = one_line(out, len);
+    cr_assert_null(json_object_get(j, "p"));
+    cr_assert_eq(int_field(j, "fields_left_out"), (long long)strlen(big));
+    json_decref(j);
+    free(out);
+}
+
 Test(log, quotes_backslashes_and_control_characters_are_escaped)
 {
     const char *nasty = "say \"hi\" C:\\dir\\ nl\n cr\r tab\t bell\x07 "

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static au_metrics_t *m;
@@ -437,13 +438,21 @@ Test(metrics, exposition_is_valid_text_format)
     cr_expect_eq(strncmp(ctype, "text/plain; version=0.0.4", 25), 0, "%s",
                  ctype);
     /* 15 counters, 2 gauges, 2 errors, 13 histogram lines, 2 * 6 cache
-     * kinds, 3 pool lines and worker_info. */
+     * kinds, 3 pool lines, worker_info and 6 process_* lines. */
     int lines = check_exposition(body);
-    cr_expect_eq(lines, 15 + 2 + 2 + 13 + 2 * AU_CK__COUNT + 3 + 1, "%d lines",
-                 lines);
+    cr_expect_eq(lines, 15 + 2 + 2 + 13 + 2 * AU_CK__COUNT + 3 + 1 + 6,
+                 "%d lines", lines);
     cr_expect(has_line(body, "audora_worker_info{component=\"ingest\","
-                             "worker_id=\"ingest@h\\\"q\\\\:1\\n\"} 1"),
+                             "worker_id=\"ingest@h\\\"q\\\\:1\\n\","
+                             "version=\"" AU_VERSION "\"} 1"),
               "%s", body);
+    /* This very process, as the kernel counts it. */
+    cr_expect_gt(sample(body, "process_resident_memory_bytes"), 1e6);
+    cr_expect_gt(sample(body, "process_open_fds"), 3);
+    double started = sample(body, "process_start_time_seconds");
+    cr_expect(started > time(NULL) - 3600 && started <= time(NULL) + 1, "%f",
+              started);
+    cr_expect_geq(sample(body, "process_cpu_seconds_total"), 0);
     cr_expect(has_line(body, "audora_queue_depth{component=\"ingest\"} +Inf"));
     cr_expect_eq(sample(body, "audora_lag_seconds{component=\"ingest\"}"), 0.1);
     free(body);

@@ -457,6 +457,17 @@ static void release(au_ctx_t *ctx, const au_job_t *job)
         au_log_ev(AU_LOG_INFO, &lctx, 0, "stopping mid-job: handed back");
 }
 
+/* {"kind": ..., "params": {...}} for the claim's log line. */
+static char *claim_fields(const au_job_t *job)
+{
+    json_t *p = json_loads(job->params, 0, NULL);
+    json_t *o = json_pack("{s:s, s:o}", "kind", job->kind, "params",
+                          p ? p : json_string(job->params));
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
 /* For `audora status`: the job's batches are in flight, not being read. */
 static void mark_sent(au_ctx_t *ctx, const au_job_t *job)
 {
@@ -493,7 +504,9 @@ static void run_claimed(au_ctx_t *ctx, void *push, au_job_t *job,
                         au_ingest_stats_t *st)
 {
     au_log_ctx_t lctx = {job->id, job->attempt, -1};
-    au_log_ev(AU_LOG_INFO, &lctx, 0, "claimed %s", job->params);
+    char *fields = claim_fields(job);
+    au_log_fields(AU_LOG_INFO, &lctx, 0, fields, "claimed a %s job", job->kind);
+    free(fields);
     int permanent = 0;
     au_error_t jerr = {0};
     int rc = au_ingest_run_job(ctx, push, job, st, &permanent, &jerr);

@@ -171,6 +171,7 @@ static void exec_child(const au_sup_opts_t *o, const au_sup_child_t *c)
         dup2(devnull, 0);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -324,6 +325,13 @@ int au_sup_run(const au_sup_spec_t *spec, const au_sup_opts_t *o)
     au_metrics_set_ready(o->metrics, 1);
     au_info("supervisor: %d children started", n);
     while (!au_stop_requested) {
+        /* SIGHUP is for the workers: passed on, so that one signal to the
+         * supervisor reaches the whole host's fleet. */
+        if (au_reload_requested) {
+            au_reload_requested = 0;
+            signal_all(slots, n, SIGHUP);
+            au_info("supervisor: SIGHUP passed to the children");
+        }
         reap_all(o, slots, n, 0);
         long long now = mono_ms();
         for (int i = 0; i < n; i++) {
