@@ -57,7 +57,7 @@ int au_schedule_add(PGconn *c, const au_schedule_t *s, int replace,
                     au_error_t *err)
 {
     au_cron_t cron;
-    long long now;
+    long long now = 0;
     int rc = check(s, &cron, err);
     if (rc == 0)
         rc = db_now(c, &now, err);

@@ -15,6 +15,8 @@
 # BIN (default build/) is where the executables are. Every process serves
 # /metrics, /healthz and /readyz on its own free port, listed in
 # RUNDIR/ports (name port), unless AUDORA_CLUSTER_METRICS=0.
+# AUDORA_CLUSTER_RELAYS=0 starts workers only, for a host whose relays run
+# elsewhere (zmq.*_in/_out name them; the keys come from the environment).
 # AUDORA_CLUSTER_SUPERVISE=0 starts the processes bare (nothing restarts
 # them), AUDORA_CLUSTER_GRACE_S (default queue.drain_s + 5) is how long
 # stop lets them drain.
@@ -130,8 +132,10 @@ start)
         set -a; . "$run/keys/cluster.env"; set +a
     fi
     trap start_failed ERR
-    spawn relay-enrich "$bin/audora-relay" --stage enrich
-    spawn relay-analytics "$bin/audora-relay" --stage analytics
+    if [ "${AUDORA_CLUSTER_RELAYS:-1}" != 0 ]; then
+        spawn relay-enrich "$bin/audora-relay" --stage enrich
+        spawn relay-analytics "$bin/audora-relay" --stage analytics
+    fi
     for i in $(seq "$na"); do spawn "analytics-$i" "$bin/audora-analytics"; done
     for i in $(seq "$ne"); do spawn "enrich-$i" "$bin/audora-enrich"; done
     for i in $(seq "$ni"); do spawn "ingest-$i" "$bin/audora-ingest"; done

@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config clang-format
       libzmq3-dev libhiredis-dev libpq-dev libmsgpack-dev
       libcurl4-openssl-dev libcriterion-dev libjansson-dev
       libmicrohttpd-dev libsodium-dev postgresql redis-server postgresql-client
-      python3 python3-msgpack valgrind bc openssl curl)
+      python3 python3-msgpack valgrind bc openssl curl iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -12,6 +12,9 @@
 #                               recovery)
 #   servers.sh redis-pause DIR  SIGSTOP Redis (a stall: connections stay
 #   servers.sh redis-resume DIR open, nothing answers); SIGCONT
+# AUDORA_SERVERS_BIND=ADDR (start) listens on ADDR as well as loopback and
+# writes ADDR into DIR/env, for clients on other hosts (a password over
+# tcp for PostgreSQL; Redis without one: a private test network only).
 set -euo pipefail
 cmd=${1:?usage: servers.sh start|stop|redis-stop|redis-start|redis-pause|redis-resume|pg-restart|pg-kill9|pg-start DIR}
 dir=${2:?directory required}
@@ -25,9 +28,15 @@ as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+bind=${AUDORA_SERVERS_BIND:-}
+
 redis_start() {
     local port; port=$(cat "$dir/redis.port")
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+    local extra=()
+    [ -f "$dir/bind" ] && extra=(--protected-mode no)
+    # shellcheck disable=SC2046
+    redis-server --port "$port" --bind 127.0.0.1 $(cat "$dir/bind" 2>/dev/null) \
+        "${extra[@]}" --save '' --appendonly no \
         --daemonize yes --pidfile "$dir/redis.pid" \
         --logfile "$dir/redis.log" --dir "$dir" >/dev/null
     for _ in $(seq 100); do
@@ -77,8 +86,15 @@ start)
         -newkey rsa:2048 -keyout "$dir/pg/server.key" \
         -out "$dir/pg/server.crt" >"$dir/openssl.log" 2>&1
     chmod 600 "$dir/pg/server.key"
+    host=127.0.0.1
+    rm -f "$dir/bind"
+    if [ -n "$bind" ]; then
+        echo "$bind" >"$dir/bind"
+        host=$bind
+        echo "host all all $bind/24 scram-sha-256" >>"$dir/pg/pg_hba.conf"
+    fi
     cat >>"$dir/pg/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${bind:+,$bind}'
 port = $pgport
 unix_socket_directories = '$dir/sock'
 ssl = on
@@ -92,8 +108,8 @@ CONF
     as_pg "$pgbin/createdb" -h "$dir/sock" -p "$pgport" -U audora audora
     redis_start
     cat >"$dir/env" <<ENV
-export AUDORA_DATABASE__URL=postgresql://audora:$pw@127.0.0.1:$pgport/audora
-export AUDORA_REDIS__URL=redis://127.0.0.1:$(cat "$dir/redis.port")/0
+export AUDORA_DATABASE__URL=postgresql://audora:$pw@$host:$pgport/audora
+export AUDORA_REDIS__URL=redis://$host:$(cat "$dir/redis.port")/0
 ENV
     ;;
 stop)
