@@ -47,8 +47,8 @@ Test(cron, both_day_fields_restricted_fire_on_either_day)
 Test(cron, malformed_expressions_name_their_field)
 {
     static const char *const bad[] = {
-        "61 * * * *", "* * * *",   "* * * * * *", "*/0 * * * *",
-        "5-1 * * * *", "@reboot",  "* 24 * * *",  "* * 0 * *",
+        "61 * * * *",  "* * * *",   "* * * * * *",  "*/0 * * * *",
+        "5-1 * * * *", "@reboot",   "* 24 * * *",   "* * 0 * *",
         "* * * 13 *",  "* * * * 8", "1,,2 * * * *", "x * * * *",
         "0 0 30 2 *",  "",          "0 0 31 4,6 *"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -57,19 +57,25 @@ static void start_replay(void)
     setenv("AUDORA_HTTP__CONTACT", "tests@audora.invalid", 1);
 }
 
+/* What a shell command prints, parsed as JSON. */
+static json_t *json_of(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    json_error_t e;
+    json_t *js = json_loadf(p, 0, &e);
+    pclose(p);
+    cr_assert_not_null(js, "%s: %s", cmd, e.text);
+    return js;
+}
+
 /* GET /_stats of the replay server, parsed. */
 static json_t *stats(void)
 {
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "curl -s http://127.0.0.1:%d/_stats",
              au_replay_port(srv));
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    json_error_t e;
-    json_t *js = json_loadf(p, 0, &e);
-    pclose(p);
-    cr_assert_not_null(js, "/_stats: %s", e.text);
-    return js;
+    return json_of(cmd);
 }
 
 /* Requests counted for a route ("lastfm/geo.getTopTracks") or, with
@@ -838,12 +844,7 @@ Test(live, status_shows_a_chart_whose_batches_wait_for_analytics_in_flight)
         usleep(50 * 1000);
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "%s/audora status --json", au_test_build_dir());
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    json_error_t e;
-    json_t *js = json_loadf(p, 0, &e);
-    pclose(p);
-    cr_assert_not_null(js, "%s", e.text);
+    json_t *js = json_of(cmd);
     json_t *q = json_object_get(js, "queue");
     cr_expect_eq(json_integer_value(json_object_get(q, "in_flight")), 1);
     cr_expect_eq(json_integer_value(json_object_get(q, "reading")), 0);
