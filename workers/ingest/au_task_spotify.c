@@ -53,7 +53,7 @@ struct lookup {
     size_t n;
     const char **ids;               /* sorted, each once */
     const char **col[SPOTIFY_NCOL]; /* per id, as text; NULL: none */
-    size_t ncred;                   /* spotify_tracks: credited artists */
+    size_t ncred, capcred;          /* spotify_tracks: credited artists */
     const char **cred_keys, **cred_ids;
 };
 
@@ -103,7 +103,10 @@ static int check_tracks(const char *body, size_t len, void *arg,
 static int credit(lookup_t *l, const au_spotify_credit_t *cr)
 {
     char k[AU_PROTO_MAX_STR + 1];
-    if (!cr->id || au_artist_key(cr->name, k, sizeof(k)) <= 0)
+    /* An answer that lists a track again (a hostile one) adds no more
+     * than the room the ids asked for leave. */
+    if (!cr->id || l->ncred >= l->capcred ||
+        au_artist_key(cr->name, k, sizeof(k)) <= 0)
         return 0;
     const char *key = au_arena_strdup(l->keep, k),
                *id = au_arena_strdup(l->keep, cr->id);
@@ -270,6 +273,7 @@ static int read_ids(json_t *params, lookup_t *l, au_error_t *err)
     l->cred_keys =
         au_arena_alloc(l->keep, n * SPOTIFY_CREDITS * sizeof(char *));
     l->cred_ids = au_arena_alloc(l->keep, n * SPOTIFY_CREDITS * sizeof(char *));
+    l->capcred = n * SPOTIFY_CREDITS;
     if (!l->ids || !l->cred_keys || !l->cred_ids)
         return oom(err);
     for (size_t i = 0; i < n; i++) {
