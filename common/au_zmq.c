@@ -95,6 +95,16 @@ void *au_zmq_socket(void *zctx, int type, const char *endpoints, int bind,
     /* An oversized message is dropped by libzmq (and the peer
      * disconnected) before it is ever buffered whole. */
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    /* A worker connected to several relays of a boundary sends only over
+     * connections that are up (a dead relay's pipe would otherwise hold
+     * every other batch until it came back), and a peer that stops
+     * answering (a host cut off, no RST ever coming) is dropped after
+     * three seconds of missed heartbeats. */
+    int immediate = 1, hb_ivl = 1000, hb_timeout = 3000;
+    if (!bind)
+        zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_IVL, &hb_ivl, sizeof(hb_ivl));
+    zmq_setsockopt(s, ZMQ_HEARTBEAT_TIMEOUT, &hb_timeout, sizeof(hb_timeout));
     /* Security first: libzmq takes the mechanism when it binds or
      * connects, not later. */
     if (au_curve_socket(s, bind, endpoints, cfg, err) < 0) {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A cluster across three hosts, each a network namespace on one bridge:
-# "db" holds PostgreSQL, Redis and both relays, "w1" and "w2" hold workers
-# (2 ingest, 1 enrich, 1 analytics each), all over tcp with CURVE. The 135
-# real charts go through; mid-run w1's cable is pulled (ip link set down)
-# while it holds jobs. Checked in PostgreSQL: every chart exactly once (the
-# rows of each file, no more), the jobs w1 held finished by w2 within a
-# lease, and w1 taking jobs again once its cable is back.
+# "db" holds PostgreSQL, Redis and two relays per stage boundary, "w1" and
+# "w2" hold workers (2 ingest, 1 enrich, 1 analytics each) connected to
+# both relays of each boundary, all over tcp with CURVE. The 135 real
+# charts go through; mid-run w1's cable is pulled (ip link set down) while
+# it holds jobs. Then one relay of each boundary is killed for good and
+# more charts go through the other. Checked in PostgreSQL: every chart
+# exactly once (the rows of each file, no more), the jobs w1 held finished
+# by w2, and w1 taking jobs again once its cable is back.
 #   tests/multihost.sh [BUILD_DIR]      (root: namespaces need it)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +32,8 @@ cleanup() {
             AUDORA_CLUSTER_GRACE_S=3 "$root/deploy/cluster.sh" stop \
             "$tmp/$h" >/dev/null 2>&1
     done
-    for r in relay-enrich relay-analytics; do
-        [ -f "$tmp/$r.pid" ] && kill "$(cat "$tmp/$r.pid")" 2>/dev/null
+    for r in "$tmp"/relay-*.pid; do
+        [ -f "$r" ] && kill "$(cat "$r")" 2>/dev/null
     done
     [ -d "$tmp/srv" ] && in_ns db "$root/deploy/servers.sh" stop \
         "$tmp/srv" >/dev/null 2>&1
@@ -69,21 +71,27 @@ in_ns db env AUDORA_SERVERS_BIND="$db" "$root/deploy/servers.sh" start \
 # shellcheck disable=SC1091
 . "$tmp/srv/env"
 export AUDORA_QUEUE__LEASE_S=$lease
-export AUDORA_ZMQ__ENRICH_IN=tcp://$db:5551
-export AUDORA_ZMQ__ENRICH_OUT=tcp://$db:5552
-export AUDORA_ZMQ__ANALYTICS_IN=tcp://$db:5553
-export AUDORA_ZMQ__ANALYTICS_OUT=tcp://$db:5554
+# Two relays per boundary; the workers connect to both.
+export AUDORA_ZMQ__ENRICH_IN=tcp://$db:5551,tcp://$db:5561
+export AUDORA_ZMQ__ENRICH_OUT=tcp://$db:5552,tcp://$db:5562
+export AUDORA_ZMQ__ANALYTICS_IN=tcp://$db:5553,tcp://$db:5563
+export AUDORA_ZMQ__ANALYTICS_OUT=tcp://$db:5554,tcp://$db:5564
 "$bin/audora" keys generate --dir "$tmp/keys" >/dev/null
 set -a
 # shellcheck disable=SC1091
 . "$tmp/keys/cluster.env"
 set +a
 in_ns db "$bin/audora" migrate >/dev/null
-for stage in enrich analytics; do
-    in_ns db "$bin/audora-relay" --stage "$stage" \
-        >"$tmp/relay-$stage.log" 2>&1 &
-    echo $! >"$tmp/relay-$stage.pid"
-done
+relay() { # stage n in out
+    in_ns db "$bin/audora-relay" --stage "$1" --in "tcp://$db:$3" \
+        --out "tcp://$db:$4" >"$tmp/relay-$1-$2.log" 2>&1 &
+    echo $! >"$tmp/relay-$1-$2.pid"
+    disown
+}
+relay enrich 1 5551 5552
+relay enrich 2 5561 5562
+relay analytics 1 5553 5554
+relay analytics 2 5563 5564
 
 # ---- hosts w1 and w2: workers only, reaching db over the bridge ------------
 for h in w1 w2; do
@@ -147,6 +155,18 @@ healed_at=$(sql "SELECT now()")
 in_ns w2 sh -c "find '$fixtures/chart_history/us_weekly_2017-12-29_2018-12-28_spotifycharts_legacy' \
     -name '*.csv' | xargs '$bin/audora' push >/dev/null"
 in_ns w2 "$bin/audora" wait --quiet --timeout 300
+
+# ---- one relay of each boundary gone for good: the other carries all ------
+for r in enrich-1 analytics-1; do
+    kill -KILL "$(cat "$tmp/relay-$r.pid")"
+    rm -f "$tmp/relay-$r.pid"
+done
+before=$(sql "SELECT count(*) FROM jobs")
+in_ns w2 sh -c "find '$fixtures/chart_history/global_weekly_2017-12-22_2019-02-08_spotifycharts_legacy' \
+    -name '*.csv' | xargs '$bin/audora' push >/dev/null"
+in_ns w2 "$bin/audora" wait --quiet --timeout 300
+after=$(sql "SELECT count(*) FROM jobs")
+log "one relay per boundary killed: $((after - before)) more charts done through the other"
 w1=$(ids_of w1)
 rejoined=$(sql "SELECT count(*) FROM jobs WHERE leased_by IN ($w1) AND
                 updated_at > '$healed_at'")
