@@ -76,6 +76,20 @@ int au_retry_helps(int rc)
            rc == AU_ESTALE || rc == AU_EINTR;
 }
 
+json_t *au_task_list(json_t *params, const char *key, size_t max,
+                     const char *items, size_t *n, au_error_t *err)
+{
+    json_t *v = json_object_get(params, key);
+    *n = json_is_array(v) ? json_array_size(v) : 0;
+    if (*n == 0 || *n > max) {
+        au_error_set(err, AU_EINVAL,
+                     "job parameter \"%s\" must be an array of 1..%zu %s", key,
+                     max, items);
+        return NULL;
+    }
+    return v;
+}
+
 int au_task_transient(int rc)
 {
     /* No credentials is no item's answer either: the job ends. */

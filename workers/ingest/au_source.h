@@ -94,5 +94,10 @@ int au_retry_helps(int rc);
 /* 1 for an error that ends a task's job (au_retry_helps, or missing
  * configuration); any other is that item's answer, and the task goes on. */
 int au_task_transient(int rc);
+/* A task's list parameter: params[key], an array of 1..max items, and its
+ * size in *n; NULL with err naming the parameter and what it must hold
+ * ("names", "ISRCs"): the job's parameters are wrong for good. */
+json_t *au_task_list(json_t *params, const char *key, size_t max,
+                     const char *items, size_t *n, au_error_t *err);
 
 #endif

@@ -32,7 +32,7 @@
 #include "au_store.h"
 #include "au_svc.h"
 
-#define MB_MAX_ARTISTS 1000
+#define MB_MAX_ITEMS 1000 /* artists or ISRCs a job names */
 
 static int check_search(const char *body, size_t len, void *arg,
                         au_error_t *err)
@@ -104,13 +104,10 @@ typedef struct {
 static int read_artists(json_t *params, au_arena_t *keep, artists_t *l,
                         au_error_t *err)
 {
-    json_t *v = json_object_get(params, "artists");
-    size_t n = json_is_array(v) ? json_array_size(v) : 0;
-    if (n == 0 || n > MB_MAX_ARTISTS)
-        return au_error_set(err, AU_EINVAL,
-                            "job parameter \"artists\" must be an array of "
-                            "1..%d names",
-                            MB_MAX_ARTISTS);
+    size_t n;
+    json_t *v = au_task_list(params, "artists", MB_MAX_ITEMS, "names", &n, err);
+    if (!v)
+        return err->code;
     l->names = au_arena_alloc(keep, n * sizeof(char *));
     l->keys = au_arena_alloc(keep, n * sizeof(char *));
     l->mbids = au_arena_alloc(keep, n * sizeof(char *));
@@ -241,13 +238,10 @@ static int is_isrc(const char *s)
 
 static int read_isrcs(json_t *params, isrcs_t *l, au_error_t *err)
 {
-    json_t *v = json_object_get(params, "isrcs");
-    size_t n = json_is_array(v) ? json_array_size(v) : 0;
-    if (n == 0 || n > MB_MAX_ARTISTS)
-        return au_error_set(err, AU_EINVAL,
-                            "job parameter \"isrcs\" must be an array of "
-                            "1..%d ISRCs",
-                            MB_MAX_ARTISTS);
+    size_t n;
+    json_t *v = au_task_list(params, "isrcs", MB_MAX_ITEMS, "ISRCs", &n, err);
+    if (!v)
+        return err->code;
     const char ***cols[] = {&l->isrcs, &l->mbids, &l->artist_keys,
                             &l->artist_mbids};
     for (size_t k = 0; k < 4; k++)

@@ -259,13 +259,11 @@ static const kind_t kinds[] = {
 
 static int read_ids(json_t *params, lookup_t *l, au_error_t *err)
 {
-    json_t *v = json_object_get(params, "ids");
-    size_t n = json_is_array(v) ? json_array_size(v) : 0;
-    if (n == 0 || n > SPOTIFY_MAX_IDS)
-        return au_error_set(err, AU_EINVAL,
-                            "job parameter \"ids\" must be an array of "
-                            "1..%d Spotify ids",
-                            SPOTIFY_MAX_IDS);
+    size_t n;
+    json_t *v =
+        au_task_list(params, "ids", SPOTIFY_MAX_IDS, "Spotify ids", &n, err);
+    if (!v)
+        return err->code;
     l->ids = au_arena_alloc(l->keep, n * sizeof(char *));
     for (int c = 0; c < SPOTIFY_NCOL; c++)
         if (!(l->col[c] = au_arena_alloc(l->keep, n * sizeof(char *))))
