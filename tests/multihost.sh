@@ -10,6 +10,16 @@
 # by w2, and w1 taking jobs again once its cable is back.
 #   tests/multihost.sh [BUILD_DIR]      (root: namespaces need it)
 set -euo pipefail
+case ${1:-} in
+-h | --help)
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+-*)
+    echo "multihost: unknown option $1 (usage: tests/multihost.sh [BUILD_DIR])" >&2
+    exit 2
+    ;;
+esac
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(cd "${1:-$root/build}" && pwd)
 fixtures=${AU_FIXTURES:-$root/../shared/fixtures/real}

@@ -882,3 +882,19 @@ Test(live, sighup_reloads_the_log_level_and_stops_nothing)
     cr_expect_eq(au_scalar("SELECT count(*) FROM jobs WHERE state = 'done'"),
                  1);
 }
+
+/* Retention: the workers themselves delete done jobs queue.retention_s
+ * after they ended, with their ledger rows; the chart's rows stay. */
+Test(live, done_jobs_are_deleted_by_the_workers_after_the_retention)
+{
+    setenv("AUDORA_QUEUE__RETENTION_S", "1", 1);
+    au_cluster_start(&(au_cluster_opts_t){.redis_db = 15, .lease_s = 4});
+    push_chart("regional-global-daily-2024-01-07.csv",
+               "1,\"spotify:track:1lDWb6b6ieDQ2xT7ewTC3G\",\"The Killers\","
+               "\"Somebody Told Me\"");
+    cr_expect(au_eventually(15, "test \"$(psql -qtAX \"$AUDORA_DATABASE__URL\" "
+                                "-c 'SELECT count(*) FROM jobs')\" = 0"),
+              "the done job deleted within a sweep or two");
+    cr_expect_eq(au_scalar("SELECT count(*) FROM batch_ledger"), 0);
+    cr_expect_eq(au_scalar("SELECT count(*) FROM trends"), 1);
+}
