@@ -103,6 +103,12 @@ fi
 if [ "${AU_SKIP_MULTIHOST:-0}" != 1 ] && [ "$#" -eq 0 ]; then
     tests/multihost.sh "$build" || rc=1
 fi
+# docker-compose.yml started for real with podman (root; about two
+# minutes, more the first time: it makes the images). AU_SKIP_COMPOSE=1
+# skips it.
+if [ "${AU_SKIP_COMPOSE:-0}" != 1 ] && [ "$#" -eq 0 ]; then
+    tests/compose.sh || rc=1
+fi
 # One closing line over every Criterion binary: their "Synthesis" lines.
 awk '/\[====\] Synthesis:/ {
         for (i = 1; i <= NF; i++) {

@@ -4,6 +4,7 @@
 #include "au_cache.h"
 #include "au_config.h"
 #include "au_metrics.h"
+#include "au_test.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static au_metrics_t *m;
@@ -479,6 +481,35 @@ Test(metrics, readyz_answers_503_until_set_ready)
                  CURLE_OK);
     cr_expect_eq(status, 503);
     free(body);
+}
+
+/* `audora health` runs the readiness check of a container: its exit status
+ * follows /readyz, found from the configuration or given as --url. */
+static int health(const char *env, const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "env %s %s/audora health %s >/dev/null 2>&1",
+             env, au_test_build_dir(), args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(metrics, audora_health_exits_0_only_while_ready)
+{
+    char env[128], url[128];
+    int port = au_metrics_port(m);
+    snprintf(env, sizeof(env), "AUDORA_METRICS__PORT=%d", port);
+    snprintf(url, sizeof(url), "--url http://127.0.0.1:%d/readyz", port);
+    cr_expect_eq(health(env, ""), 1, "not ready yet");
+    cr_expect_eq(health("AUDORA_METRICS__PORT=0", url), 1);
+    au_metrics_set_ready(m, 1);
+    cr_expect_eq(health(env, ""), 0);
+    cr_expect_eq(health("AUDORA_METRICS__BIND=0.0.0.0", url), 0);
+    au_metrics_set_ready(m, 0);
+    cr_expect_eq(health(env, ""), 1, "draining");
+    cr_expect_eq(health("AUDORA_METRICS__PORT=0", ""), 2, "nothing to ask");
+    cr_expect_eq(health(env, "--url http://127.0.0.1:1/readyz"), 1,
+                 "nothing listening");
 }
 
 Test(metrics, healthz_answers_ok)

@@ -439,6 +439,7 @@ static const au_cmd_def_t *const commands[] = {
     &def_config_check,
     &def_config_example,
     &def_keys_generate,
+    &au_cmd_health_def,
     &def_version,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -142,6 +142,7 @@ extern const au_cmd_def_t au_cmd_queue_resume_def;
 extern const au_cmd_def_t au_cmd_schedule_add_def;
 extern const au_cmd_def_t au_cmd_schedule_list_def;
 extern const au_cmd_def_t au_cmd_schedule_remove_def;
+extern const au_cmd_def_t au_cmd_health_def; /* au_cmd_health.c */
 
 /* Runs `audora <argv...>`; returns the process exit status. */
 int au_cmd_main(int argc, char **argv);
