@@ -544,6 +544,23 @@ int au_queue_queues(PGconn *c, PGresult **out, au_error_t *err)
         NULL, PGRES_TUPLES_OK, out, err);
 }
 
+int au_queue_files_seen(PGconn *c, const char *prefix, PGresult **out,
+                        au_error_t *err)
+{
+    au_params_t p = {0};
+    au_params_str(&p, prefix);
+    return au_pg_run(
+        c,
+        "SELECT path, bool_or(state IN ('queued','running')),"
+        " extract(epoch FROM max(finished_at) FILTER (WHERE state IN "
+        "  ('done','dead')))::bigint"
+        " FROM (SELECT params->>'path' AS path, state, finished_at FROM jobs"
+        "  WHERE kind = 'chart_csv' AND state <> 'cancelled') j"
+        " WHERE starts_with(path, $1) GROUP BY path ORDER BY path COLLATE "
+        "\"C\"",
+        &p, PGRES_TUPLES_OK, out, err);
+}
+
 int au_queue_prune(PGconn *c, long older_than_s, int dead_too, long limit,
                    long *n, au_error_t *err)
 {

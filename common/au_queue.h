@@ -128,6 +128,13 @@ int au_queue_pause(PGconn *c, const char *queue, int paused, au_error_t *err);
 /* Every queue known (used by a job or paused): queue, paused, queued,
  * ready, running, done, dead, cancelled, lag_s. The caller PQclears. */
 int au_queue_queues(PGconn *c, PGresult **out, au_error_t *err);
+/* What the queue remembers of the chart files under the folder prefix
+ * (a path ending in '/'), for a re-scan: *out has one row per file path
+ * that chart_csv jobs named: path, active ("t" while one is queued or
+ * running), finished (Unix seconds the newest done or dead one ended, ""
+ * if none), in byte order of path. Cancelled jobs are forgotten. */
+int au_queue_files_seen(PGconn *c, const char *prefix, PGresult **out,
+                        au_error_t *err);
 /* Deletes at most limit done and cancelled jobs (and dead ones with
  * dead_too) that finished over older_than_s ago, with their ledger rows:
  * *n deleted. */

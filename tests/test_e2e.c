@@ -376,3 +376,105 @@ Test(e2e, every_chart_history_file_gives_its_manifest_rows,
         cr_assert_eq(au_scalar(sql), m[i].rows, "%s", m[i].file);
     }
 }
+
+/* ---- a folder re-scan ------------------------------------------------------
+ */
+
+static long long scan(const char *dir)
+{
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO jobs (kind, params) VALUES ('scan_dir', "
+             "jsonb_build_object('path', '%s')) RETURNING id",
+             dir);
+    long long id = au_scalar(sql);
+    au_wait_all(120);
+    snprintf(sql, sizeof(sql),
+             "SELECT rows_written FROM jobs WHERE id = %lld AND state = 'done'",
+             id);
+    return au_scalar(sql);
+}
+
+/* Each chart job's rows are its chart's rows in the store, once. */
+static void rows_match_jobs(void)
+{
+    cr_assert_eq(au_scalar("SELECT count(*) FROM jobs j WHERE kind = "
+                           "'chart_csv' AND rows_written <> (SELECT count(*) "
+                           "FROM trends_v t WHERE t.platform = "
+                           "j.params->>'platform' AND t.chart = "
+                           "j.params->>'chart' AND t.region = "
+                           "j.params->>'region' AND t.chart_date = "
+                           "(j.params->>'date')::date)"),
+                 0);
+}
+
+Test(e2e, a_folder_rescan_queues_new_and_changed_charts_only,
+     .fini = au_cluster_stop)
+{
+    cluster_start(8, 30);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/rescan-%d",
+             getenv("AUDORA_TEST_TMP") ? getenv("AUDORA_TEST_TMP") : "/tmp",
+             (int)getpid());
+    const char *src = "spotify_charts/spotifycharts_legacy/global_weekly_"
+                      "2017_2018/regional-global-weekly-";
+    cr_assert_eq(au_sh("rm -rf %s && mkdir -p %s/sub %s/.hidden && "
+                       "cp %s/%s2017-06-30--2017-07-07.csv %s/ && "
+                       "cp %s/%s2017-07-28--2017-08-04.csv %s/sub/ && "
+                       "cp %s/%s2017-09-01--2017-09-08.csv %s/.hidden/ && "
+                       "echo a,b > %s/notes.csv",
+                       dir, dir, dir, au_test_fixtures(), src, dir,
+                       au_test_fixtures(), src, dir, au_test_fixtures(), src,
+                       dir, dir),
+                 0);
+    /* Two charts (the hidden folder and the unnamed file are not). */
+    cr_assert_eq(scan(dir), 2);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM jobs WHERE kind = "
+                           "'chart_csv' AND state = 'done'"),
+                 2);
+    long long rows = au_scalar("SELECT count(*) FROM trends");
+    cr_assert_gt(rows, 0);
+    rows_match_jobs();
+    /* Nothing new: nothing queued. */
+    cr_assert_eq(scan(dir), 0);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM jobs WHERE kind = "
+                           "'chart_csv'"),
+                 2);
+    /* A new file and one changed since its job finished: both, once. */
+    cr_assert_eq(au_sh("cp %s/.hidden/*.csv %s/ && touch -d '+1 minute' "
+                       "%s/sub/*.csv",
+                       dir, dir, dir),
+                 0);
+    cr_assert_eq(scan(dir), 2);
+    cr_assert_eq(au_scalar("SELECT count(*) FROM jobs WHERE kind = "
+                           "'chart_csv' AND state = 'done'"),
+                 4);
+    cr_assert_eq(au_scalar("SELECT count(DISTINCT params->>'path') FROM jobs "
+                           "WHERE kind = 'chart_csv'"),
+                 3);
+    rows_match_jobs();
+    cr_assert_gt(au_scalar("SELECT count(*) FROM trends"), rows);
+    cr_assert_eq(au_scalar("SELECT sum(rows_written) FROM (SELECT DISTINCT ON "
+                           "(params->>'path') rows_written FROM jobs WHERE "
+                           "kind = 'chart_csv' ORDER BY params->>'path', id "
+                           "DESC) j"),
+                 au_scalar("SELECT count(*) FROM trends"));
+    /* A folder that is not there: dead at once, with its cause. */
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO jobs (kind, params) VALUES ('scan_dir', "
+             "'{\"path\": \"%s/missing\"}') RETURNING id",
+             dir);
+    long long id = au_scalar(sql);
+    snprintf(sql, sizeof(sql),
+             "psql -qtAX '%s' -c \"SELECT state FROM jobs WHERE id = %lld\" | "
+             "grep -qx dead",
+             au_cl_db, id);
+    cr_assert(au_eventually(30, sql), "a missing folder's scan is not dead");
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM jobs WHERE id = %lld AND attempt = 1 AND "
+             "last_error LIKE '%%/missing: No such file or directory%%'",
+             id);
+    cr_assert_eq(au_scalar(sql), 1);
+    au_sh("rm -rf %s", dir);
+}

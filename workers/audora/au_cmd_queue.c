@@ -194,10 +194,16 @@ const au_cmd_def_t au_cmd_queue_resume_def = {
 /* ---- schedule add | list | remove ----------------------------------- */
 
 /* The kinds a worker runs (workers/ingest/au_source.c registers them). */
-static const char *const job_kinds[] = {
-    "chart_csv",           "lastfm_chart",           "spotify_playlist",
-    "musicbrainz_artists", "musicbrainz_recordings", "spotify_tracks",
-    "spotify_artists",     "spotify_features",       NULL};
+static const char *const job_kinds[] = {"chart_csv",
+                                        "lastfm_chart",
+                                        "spotify_playlist",
+                                        "musicbrainz_artists",
+                                        "musicbrainz_recordings",
+                                        "spotify_tracks",
+                                        "spotify_artists",
+                                        "spotify_features",
+                                        "scan_dir",
+                                        NULL};
 
 enum {
     SA_PARAMS,

@@ -23,7 +23,7 @@ const au_source_t *au_source_find(const char *kind)
 static const au_task_t *const tasks[] = {
     &au_task_mb_artists,       &au_task_mb_recordings,
     &au_task_spotify_tracks,   &au_task_spotify_artists,
-    &au_task_spotify_features,
+    &au_task_spotify_features, &au_task_scan_dir,
 };
 
 const au_task_t *au_task_find(const char *kind)

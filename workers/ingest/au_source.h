@@ -86,6 +86,7 @@ extern const au_task_t au_task_mb_recordings;    /* musicbrainz_recordings */
 extern const au_task_t au_task_spotify_tracks;   /* spotify_tracks */
 extern const au_task_t au_task_spotify_artists;  /* spotify_artists */
 extern const au_task_t au_task_spotify_features; /* spotify_features */
+extern const au_task_t au_task_scan_dir;         /* scan_dir */
 
 /* 1 for an error a later attempt may not meet (a source or store that
  * cannot be reached or read now, a stop): the job is retried; any other
