@@ -380,15 +380,23 @@ Test(e2e, every_chart_history_file_gives_its_manifest_rows,
 /* ---- a folder re-scan ------------------------------------------------------
  */
 
-static long long scan(const char *dir)
+/* Queues a scan of dir: its job id. */
+static long long push_scan(const char *dir)
 {
     char sql[1024];
     snprintf(sql, sizeof(sql),
              "INSERT INTO jobs (kind, params) VALUES ('scan_dir', "
              "jsonb_build_object('path', '%s')) RETURNING id",
              dir);
-    long long id = au_scalar(sql);
+    return au_scalar(sql);
+}
+
+/* Scans dir to its end: the chart jobs it queued. */
+static long long scan(const char *dir)
+{
+    long long id = push_scan(dir);
     au_wait_all(120);
+    char sql[256];
     snprintf(sql, sizeof(sql),
              "SELECT rows_written FROM jobs WHERE id = %lld AND state = 'done'",
              id);
@@ -461,11 +469,8 @@ Test(e2e, a_folder_rescan_queues_new_and_changed_charts_only,
                  au_scalar("SELECT count(*) FROM trends"));
     /* A folder that is not there: dead at once, with its cause. */
     char sql[1024];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO jobs (kind, params) VALUES ('scan_dir', "
-             "'{\"path\": \"%s/missing\"}') RETURNING id",
-             dir);
-    long long id = au_scalar(sql);
+    snprintf(sql, sizeof(sql), "%s/missing", dir);
+    long long id = push_scan(sql);
     snprintf(sql, sizeof(sql),
              "psql -qtAX '%s' -c \"SELECT state FROM jobs WHERE id = %lld\" | "
              "grep -qx dead",
